@@ -1,10 +1,15 @@
 // Test oracles: the official SDK signers from node_modules, wrapped for differential tests.
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core/auth/BasicCredentials.js';
 import { DerivedAKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/DerivedAKSKSigner.js';
-import openApiUtilModule from '@alicloud/openapi-util';
+import * as openApiUtilNs from '@alicloud/openapi-util';
 import { vi } from 'vitest';
 
-const OpenApiUtil = openApiUtilModule.default;
+type OpenApiUtilClass = typeof openApiUtilNs.default;
+// The package is CommonJS with `exports.default`: Node's loader nests it one level deeper than
+// vitest's interop does, so unwrap whichever shape arrives.
+const openApiUtilDefault = (openApiUtilNs as unknown as { default: OpenApiUtilClass | { default: OpenApiUtilClass } }).default;
+const OpenApiUtil: OpenApiUtilClass =
+  'getAuthorization' in openApiUtilDefault ? openApiUtilDefault : openApiUtilDefault.default;
 
 /** A Huawei request in the SDK's own terms: raw query values, a JSON `data` object or a string. */
 export interface SdkHuaweiRequest {
