@@ -4,12 +4,12 @@ import { DerivedAKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/Derive
 import * as openApiUtilNs from '@alicloud/openapi-util';
 import { vi } from 'vitest';
 
-type OpenApiUtilClass = typeof openApiUtilNs.default;
+type OpenApiUtilClass = typeof openApiUtilNs.default.default;
 // The package is CommonJS with `exports.default`: Node's loader nests it one level deeper than
 // vitest's interop does, so unwrap whichever shape arrives.
 const openApiUtilDefault = (openApiUtilNs as unknown as { default: OpenApiUtilClass | { default: OpenApiUtilClass } }).default;
 const OpenApiUtil: OpenApiUtilClass =
-  'getAuthorization' in openApiUtilDefault ? openApiUtilDefault : openApiUtilDefault.default;
+  'default' in openApiUtilDefault ? openApiUtilDefault.default : openApiUtilDefault;
 
 /** A Huawei request in the SDK's own terms: raw query values, a JSON `data` object or a string. */
 export interface SdkHuaweiRequest {
