@@ -1,0 +1,248 @@
+// The only reader of process.env: validates every variable at once into a frozen, typed Config.
+import { accessSync, constants } from 'node:fs';
+import cron from 'node-cron';
+import { z } from 'zod';
+import {
+  canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
+} from './providers/catalog.js';
+import { parseDuration, parseRate, type Rate } from './units.js';
+
+/** Where a secret comes from: the variable itself, or a mounted file re-read when it changes. */
+export type SecretSource =
+  | { readonly name: string; readonly kind: 'env'; readonly value: string }
+  | { readonly name: string; readonly kind: 'file'; readonly path: string };
+
+export type HuaweiAuthConfig =
+  | { readonly kind: 'aksk'; readonly accessKey: SecretSource; readonly secretKey: SecretSource; readonly securityToken?: SecretSource }
+  | { readonly kind: 'token'; readonly token: SecretSource };
+
+export interface AlibabaAuthConfig {
+  readonly accessKeyId: SecretSource;
+  readonly accessKeySecret: SecretSource;
+  readonly securityToken?: SecretSource;
+}
+
+/** IoTDA signing: `auto` follows the SDK (derived V11 for non-standard hosts). */
+export type IotdaSigning = 'auto' | 'standard' | 'derived';
+
+export interface ProviderConfig {
+  readonly name: ProviderName;
+  readonly region: string | undefined;
+  readonly endpoint: string;
+  /** Huawei project ids, or IMM project names: each is listed and reported separately. */
+  readonly targets: readonly string[];
+  readonly retentionMs: number;
+  /** Catalog spelling of the states that count as deletable for this run. */
+  readonly states: readonly string[];
+  readonly rateLimit: Rate;
+  readonly concurrency: number;
+  readonly attempts: number;
+  readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
+}
+
+export interface Config {
+  readonly redisUrl: string;
+  readonly providers: readonly ProviderConfig[];
+  readonly dryRun: boolean;
+  readonly retentionMs: number;
+  readonly queuePrefix: string;
+  readonly maxRuntimeMs: number;
+  readonly schedule: string | undefined;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+  readonly httpTimeoutMs: number;
+  readonly backoffMs: number;
+  readonly keepFinishedMs: number;
+  readonly huaweiAuth: HuaweiAuthConfig | undefined;
+  readonly alibabaAuth: AlibabaAuthConfig | undefined;
+}
+
+/** Thrown with every problem found, one line each; main prints it and exits 2. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const DURATION_HINT = 'a duration like 90m, 36h, 7d or 2w';
+
+const durationMs = z.string().transform((raw, ctx) => parseDuration(raw) ?? fail(ctx, `expected ${DURATION_HINT}`));
+const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h'));
+const boolean = z.string().transform((raw, ctx) => {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no'].includes(v)) return false;
+  return fail(ctx, 'expected true or false');
+});
+const intIn = (min: number, max: number) =>
+  z.string().transform((raw, ctx) => {
+    const n = Number(raw.trim());
+    return /^\d+$/.test(raw.trim()) && n >= min && n <= max ? n : fail(ctx, `expected a whole number from ${min} to ${max}`);
+  });
+const list = z.string().transform((raw, ctx) => {
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return items.length > 0 && new Set(items).size === items.length ? items : fail(ctx, 'expected a non-empty comma list without repeats');
+});
+const oneOf = <T extends string>(allowed: readonly T[]) =>
+  z.string().transform((raw, ctx) => allowed.find((a) => a === raw.trim()) ?? fail(ctx, `expected one of ${allowed.join(', ')}`));
+const subsetOf = (allowed: readonly string[], what: string) =>
+  list.transform((items, ctx) => {
+    const bad = items.filter((i) => !allowed.includes(i));
+    return bad.length === 0 ? items : fail(ctx, `unknown ${what} ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
+  });
+const url = z.string().transform((raw, ctx) => {
+  try {
+    const parsed = new URL(raw.trim());
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return parsed.toString().replace(/\/+$/, '');
+  } catch { /* reported below */ }
+  return fail(ctx, 'expected an absolute http(s) URL');
+});
+// Project ids end up in URL paths and job ids; IMM project names in form bodies. Keep both tame.
+const targetList = list.transform((items, ctx) => {
+  const bad = items.filter((i) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(i));
+  return bad.length === 0 ? items : fail(ctx, `invalid id(s) ${bad.join(', ')}; expected letters, digits, _ . -`);
+});
+
+function fail(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER as never;
+}
+
+/** Parses the environment. Throws ConfigError naming every bad variable; never returns a partial config. */
+export function loadConfig(env: Env, isReadable: (path: string) => boolean = fileIsReadable): Config {
+  const problems: string[] = [];
+  const read = <S extends z.ZodType>(name: string, schema: S, fallback?: string): z.output<S> | undefined => {
+    const raw = env[name];
+    const value = raw === undefined || raw.trim() === '' ? fallback : raw;
+    if (value === undefined) return undefined;
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    problems.push(`${name}: got ${JSON.stringify(value)}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    return undefined;
+  };
+  const required = <T>(name: string, value: T | undefined, allowed: string): T | undefined => {
+    if (value === undefined && (env[name] ?? '').trim() === '') problems.push(`${name}: is required; expected ${allowed}`);
+    return value;
+  };
+
+  const providerNames = required('JANITOR_PROVIDERS',
+    read('JANITOR_PROVIDERS', subsetOf(PROVIDER_NAMES, 'provider')), `a comma list of ${PROVIDER_NAMES.join(', ')}`,
+  ) as ProviderName[] | undefined;
+  const retentionMs = read('JANITOR_RETENTION', durationMs, '7d');
+  const schedule = read('JANITOR_SCHEDULE', z.string().refine((s) => cron.validate(s), 'expected a cron expression like "0 3 * * *"'));
+  const config = {
+    redisUrl: read('REDIS_URL', z.string().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port or rediss://…'), 'redis://127.0.0.1:6379'),
+    dryRun: read('JANITOR_DRY_RUN', boolean, 'true'),
+    retentionMs,
+    queuePrefix: read('JANITOR_QUEUE_PREFIX', z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, _ or - (no colon)'), 'janitor'),
+    maxRuntimeMs: read('JANITOR_MAX_RUNTIME', durationMs, '50m'),
+    schedule,
+    logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
+    shutdownGraceMs: read('JANITOR_SHUTDOWN_GRACE', durationMs, '30s'),
+    httpTimeoutMs: read('JANITOR_HTTP_TIMEOUT', durationMs, '30s'),
+    backoffMs: read('JANITOR_BACKOFF', durationMs, '2s'),
+    keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationMs, '7d'),
+  };
+
+  const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
+  const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
+  const huaweiAuth = clouds.has('huawei') ? readHuaweiAuth() : undefined;
+  const alibabaAuth = clouds.has('alibaba') ? readAlibabaAuth() : undefined;
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth } as Config);
+
+  function readProvider(name: ProviderName, globalRetentionMs: number): ProviderConfig {
+    const facts = PROVIDER_FACTS[name];
+    const P = name.toUpperCase();
+    const region = read(`${P}_REGION`, z.string().regex(/^[a-z]{2,}(-[a-z0-9]+){1,4}$/, 'expected a region id like cn-north-4'));
+    const endpoint = read(`${P}_ENDPOINT`, url) ?? (region ? facts.endpointFor(region) : undefined);
+    if (endpoint === undefined && (env[`${P}_REGION`] ?? '').trim() === '' && (env[`${P}_ENDPOINT`] ?? '').trim() === '') {
+      problems.push(`${P}_REGION: is required when ${P}_ENDPOINT is unset; expected a region id like ${facts.cloud === 'huawei' ? 'cn-north-4' : 'cn-hangzhou'}`);
+    }
+    const targetsVar = name === 'imm' ? 'IMM_PROJECTS' : `${P}_PROJECT_ID`;
+    const targets = required(targetsVar, read(targetsVar, targetList),
+      name === 'imm' ? 'a comma list of IMM project names' : 'a comma list of Huawei Cloud project ids');
+    const states = read(`${P}_STATES`, list.transform((items, ctx) => {
+      const canonical = items.map((s) => canonicalState(facts, s));
+      const bad = items.filter((_, i) => { const c = canonical[i]; return c === undefined || !facts.deletableStates.includes(c); });
+      return bad.length === 0 ? (canonical as string[]) : fail(ctx, `not deletable by the ${name} API: ${bad.join(', ')}; allowed: ${facts.deletableStates.join(', ')}`);
+    }));
+    const iotda = name === 'iotda' ? {
+      instanceId: read('IOTDA_INSTANCE_ID', z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected an instance id (letters, digits, -)')),
+      taskTypes: read('IOTDA_TASK_TYPES', subsetOf(IOTDA_TASK_TYPES, 'task type')) ?? [...IOTDA_TASK_TYPES],
+      signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
+    } : undefined;
+    if (iotda?.signing === 'derived' && region === undefined) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
+    return {
+      name, region, endpoint: endpoint ?? '', targets: targets ?? [],
+      retentionMs: read(`${P}_RETENTION`, durationMs) ?? globalRetentionMs,
+      states: states ?? [...facts.defaultStates],
+      rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
+      concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
+      attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
+      ...(iotda ? { iotda } : {}),
+    };
+  }
+
+  function secret(name: string): SecretSource | undefined {
+    const value = env[name];
+    const path = env[`${name}_FILE`];
+    if (value && path) {
+      problems.push(`${name}: set both ${name} and ${name}_FILE; set only one`);
+      return undefined;
+    }
+    if (path) {
+      if (isReadable(path)) return { name, kind: 'file', path };
+      problems.push(`${name}_FILE: cannot read ${JSON.stringify(path)}; expected a path to a readable secret file`);
+      return undefined;
+    }
+    return value ? { name, kind: 'env', value } : undefined;
+  }
+
+  function readHuaweiAuth(): HuaweiAuthConfig | undefined {
+    const accessKey = secret('HUAWEICLOUD_SDK_AK');
+    const secretKey = secret('HUAWEICLOUD_SDK_SK');
+    const securityToken = secret('HUAWEICLOUD_SDK_SECURITY_TOKEN');
+    const token = secret('HUAWEICLOUD_AUTH_TOKEN');
+    if (accessKey && secretKey) return { kind: 'aksk', accessKey, secretKey, ...(securityToken ? { securityToken } : {}) };
+    if (accessKey || secretKey) {
+      problems.push(`${accessKey ? 'HUAWEICLOUD_SDK_SK' : 'HUAWEICLOUD_SDK_AK'}: is required with ${accessKey ? 'HUAWEICLOUD_SDK_AK' : 'HUAWEICLOUD_SDK_SK'}; expected the other half of the AK/SK pair (or its _FILE)`);
+      return undefined;
+    }
+    if (token) return { kind: 'token', token };
+    problems.push('HUAWEICLOUD_SDK_AK: Huawei Cloud credentials are required for the selected providers; expected HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK (or their _FILE), or HUAWEICLOUD_AUTH_TOKEN');
+    return undefined;
+  }
+
+  function readAlibabaAuth(): AlibabaAuthConfig | undefined {
+    const accessKeyId = secret('ALIBABA_CLOUD_ACCESS_KEY_ID');
+    const accessKeySecret = secret('ALIBABA_CLOUD_ACCESS_KEY_SECRET');
+    const securityToken = secret('ALIBABA_CLOUD_SECURITY_TOKEN');
+    if (accessKeyId && accessKeySecret) return { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) };
+    for (const [name, got] of [['ALIBABA_CLOUD_ACCESS_KEY_ID', accessKeyId], ['ALIBABA_CLOUD_ACCESS_KEY_SECRET', accessKeySecret]] as const) {
+      if (!got) problems.push(`${name}: is required for provider imm; expected the access key ${name.endsWith('ID') ? 'id' : 'secret'} (or ${name}_FILE)`);
+    }
+    return undefined;
+  }
+}
+
+function fileIsReadable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,27 @@
+// The daemon's schedule: produce on JANITOR_SCHEDULE, skipping a firing while the last produce still runs.
+import cron from 'node-cron';
+import type { Redis } from 'ioredis';
+import { runCleanup, type Queues, type RunDeps } from './run.js';
+
+/** Schedules produce runs; the task is stopped by the shutdown sequence. */
+export function scheduleProduce(deps: RunDeps, opened: { readonly redis: Redis; readonly queues: Queues }): void {
+  const { config, logger } = deps;
+  let running = false;
+  const task = cron.schedule(config.schedule ?? '', async () => {
+    if (running) {
+      logger.warn({ schedule: config.schedule }, 'schedule fired while the previous produce is still running; skipped');
+      return;
+    }
+    running = true;
+    try {
+      const report = await runCleanup(deps, 'produce', opened);
+      logger.info({ exitCode: report.exitCode }, 'scheduled produce finished');
+    } catch (err) {
+      logger.error({ err }, 'scheduled produce failed');
+    } finally {
+      running = false;
+    }
+  }, { timezone: 'UTC' });
+  deps.shutdown.onClose('schedule', async () => { await task.stop(); });
+  logger.info({ schedule: config.schedule }, 'schedule started (UTC)');
+}

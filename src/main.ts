@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// CLI entry and composition root: parse argv, load config, wire providers, queues and workers, exit.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { scheduleProduce } from './daemon.js';
+import { createLogger } from './logger.js';
+import { createProviders } from './providers/registry.js';
+import { DependencyError } from './redis.js';
+import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
+import { createShutdown } from './shutdown.js';
+import { runSimulatorCommand, SIMULATE_HELP } from './simulator/cli.js';
+import { renderSummary } from './summary.js';
+
+const USAGE = `Usage: task-janitor <command> [--help]
+
+Deletes stale, finished batch-task records from cloud providers. Configured by environment
+variables (see README). JANITOR_DRY_RUN defaults to true: nothing is deleted unless you set it to false.
+
+Commands:
+  run        produce, then work until every job of this run settled or JANITOR_MAX_RUNTIME; print a summary
+  produce    list providers and enqueue delete jobs, then exit
+  work       run delete workers until SIGTERM (scale-out Deployment)
+  daemon     produce on JANITOR_SCHEDULE (cron) and run workers, in one long-running process
+  simulate   start the local provider simulator in the foreground
+
+Exit codes: 0 all good, 1 some deletions failed, 2 bad configuration or usage, 3 a dependency unreachable.`;
+
+const COMMAND_HELP: Record<string, string> = {
+  run: `Usage: task-janitor run\n\nLists every provider in JANITOR_PROVIDERS, enqueues the stale terminal tasks, deletes them with\nin-process workers, waits until every job of this run has settled (or JANITOR_MAX_RUNTIME), prints a\nsummary and exits 0 (all good), 1 (some deletions failed), 2 (bad configuration), 3 (Redis or a list API\nunreachable). With JANITOR_DRY_RUN=true (the default) it only reports what would be deleted.`,
+  produce: `Usage: task-janitor produce\n\nLists providers and enqueues delete jobs for stale terminal tasks, then exits. Jobs are processed by\n'task-janitor work'. A task already queued by an earlier run is not enqueued again.`,
+  work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
+  daemon: `Usage: task-janitor daemon\n\nOne long-running process: produces on the cron schedule JANITOR_SCHEDULE (a firing while the previous\nproduce is still running is skipped) and runs the workers. Stops on SIGTERM/SIGINT.`,
+  simulate: SIMULATE_HELP,
+};
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (!(command in COMMAND_HELP)) {
+    process.stderr.write(`task-janitor: unknown command ${JSON.stringify(command)}; expected one of ${Object.keys(COMMAND_HELP).join(', ')}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${COMMAND_HELP[command]}\n`);
+    return 0;
+  }
+  if (command === 'simulate') return runSimulatorCommand(rest);
+  if (rest.length > 0) {
+    process.stderr.write(`task-janitor ${command}: unexpected argument ${JSON.stringify(rest[0])}; configuration comes from environment variables (see --help)\n`);
+    return 2;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(env);
+    if (command === 'daemon' && config.schedule === undefined) throw new ConfigError(['JANITOR_SCHEDULE: is required for the daemon command; expected a cron expression like "0 3 * * *"']);
+    if (command === 'work' && config.dryRun) throw new ConfigError(['JANITOR_DRY_RUN: is true, and workers only delete; set JANITOR_DRY_RUN=false to run them (a dry run is `task-janitor run`)']);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`task-janitor: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const logger = createLogger(config.logLevel);
+  const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
+  try {
+    const providers = createProviders(config);
+    const deps = { config, logger, providers, shutdown };
+    if (command === 'run' || command === 'produce') {
+      const report = await runCleanup(deps, command);
+      await shutdown.close();
+      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun })}\n`);
+      return report.exitCode;
+    }
+    const redis = await connectRedis(config, shutdown);
+    const queues = await openQueues(config, redis, shutdown);
+    if (!config.dryRun) startWorkers(deps, queues);
+    // Registered after the workers so that shutdown stops the schedule first.
+    if (command === 'daemon') scheduleProduce(deps, { redis, queues });
+    logger.info({ command, providers: config.providers.map((p) => p.name) }, 'started');
+    await shutdown.signalled;
+    await shutdown.close();
+    return 0;
+  } catch (err) {
+    await shutdown.close();
+    if (err instanceof DependencyError) {
+      logger.error({ err: { message: err.message } }, 'dependency unreachable');
+      process.stderr.write(`task-janitor: ${err.message}\n`);
+      return 3;
+    }
+    logger.error({ err }, 'unexpected failure');
+    process.stderr.write(`task-janitor: unexpected failure: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+// Run only as the entry point, not when imported by tests.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // Exit explicitly once everything is closed: a CronJob pod must not linger on a stray handle.
+  main(process.argv.slice(2), process.env).then((code) => {
+    process.stdout.write('', () => process.exit(code));
+  }, (err: unknown) => {
+    process.stderr.write(`task-janitor: ${(err as Error).message}\n`, () => process.exit(1));
+  });
+}

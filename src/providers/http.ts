@@ -1,0 +1,102 @@
+// The one HTTP client: got with no retries of its own (BullMQ owns delete retries), timeouts, and
+// a bounded retry helper for list pages, which are idempotent reads outside BullMQ.
+import { setTimeout as sleep } from 'node:timers/promises';
+import got, { RequestError, type Got } from 'got';
+import { ProviderError } from './provider.js';
+import { percentEncode } from './signing/request.js';
+
+export type HttpClient = Got;
+
+/** A received response: the body is kept raw so it can be parsed by the provider that knows its shape. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly text: string;
+}
+
+export interface OutgoingRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export function createHttpClient(options: { readonly timeoutMs: number }): HttpClient {
+  return got.extend({
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: false,
+    timeout: { request: options.timeoutMs },
+    responseType: 'text',
+  });
+}
+
+/** Sends exactly the bytes that were signed. Network failures become transient ProviderErrors. */
+export async function send(http: HttpClient, request: OutgoingRequest, signal?: AbortSignal): Promise<ApiResponse> {
+  try {
+    const response = await http(request.url, {
+      method: request.method as 'GET',
+      headers: request.headers,
+      ...(request.body !== '' ? { body: request.body } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    return { status: response.statusCode, headers: response.headers, text: response.body };
+  } catch (err) {
+    if (err instanceof RequestError) {
+      throw new ProviderError('transient', `network error ${err.code}: ${err.message.split('\n')[0] ?? ''}`);
+    }
+    throw err;
+  }
+}
+
+/** Parses a JSON body, or undefined for an empty or non-JSON body. */
+export function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Retry-After in ms (seconds or an HTTP date), capped at 10 minutes; undefined when absent or bad. */
+export function retryAfterMs(headers: ApiResponse['headers'], now = Date.now()): number | undefined {
+  const raw = headers['retry-after'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value.trim() === '') return undefined;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - now;
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 600_000) : undefined;
+}
+
+/** First header value as a string. */
+export function header(headers: ApiResponse['headers'], name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Retries a list call on throttling and transient failures with exponential backoff and full jitter,
+ * honouring Retry-After. Permanent failures are thrown at once.
+ */
+export async function withListRetries<T>(call: () => Promise<T>, options: { readonly attempts?: number; readonly baseMs?: number; readonly signal?: AbortSignal } = {}): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  const baseMs = options.baseMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const retryable = err instanceof ProviderError && err.kind !== 'permanent';
+      if (!retryable || attempt >= attempts || options.signal?.aborted) throw err;
+      const backoff = Math.random() * baseMs * 2 ** (attempt - 1);
+      await sleep(Math.max(err.details.retryAfterMs ?? 0, backoff), undefined, options.signal ? { signal: options.signal } : undefined);
+    }
+  }
+}
+
+/** Builds `a=1&b=2` from ordered pairs, skipping undefined values, RFC 3986 encoded. */
+export function queryString(params: readonly (readonly [string, string | number | undefined])[]): string {
+  return params
+    .filter((entry): entry is readonly [string, string | number] => entry[1] !== undefined)
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(String(v))}`)
+    .join('&');
+}

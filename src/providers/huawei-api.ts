@@ -1,0 +1,104 @@
+// Sends signed requests to Huawei Cloud APIG-fronted services and classifies their error bodies.
+import type { HuaweiAuthConfig } from '../config.js';
+import { optionalSecretReader, secretReader } from './credentials.js';
+import { header, parseJson, queryString, retryAfterMs, send, type ApiResponse, type HttpClient } from './http.js';
+import { ProviderError } from './provider.js';
+import { needsDerivedSigning, signHuaweiRequest } from './signing/huawei-aksk.js';
+
+/** Credentials resolved to readers, so rotated secret files are picked up on the next request. */
+export type HuaweiAuth =
+  | { readonly kind: 'aksk'; readonly accessKey: () => string; readonly secretKey: () => string; readonly securityToken: () => string | undefined }
+  | { readonly kind: 'token'; readonly token: () => string };
+
+export function huaweiAuthFrom(config: HuaweiAuthConfig): HuaweiAuth {
+  return config.kind === 'token'
+    ? { kind: 'token', token: secretReader(config.token) }
+    : {
+        kind: 'aksk',
+        accessKey: secretReader(config.accessKey),
+        secretKey: secretReader(config.secretKey),
+        securityToken: optionalSecretReader(config.securityToken),
+      };
+}
+
+export interface HuaweiApiDeps {
+  readonly http: HttpClient;
+  readonly endpoint: string;
+  readonly auth: HuaweiAuth;
+  readonly now: () => Date;
+  /** Derived (V11) signing scope; used when set, as the SDK does for IoTDA instance hosts. */
+  readonly derived?: { readonly regionId: string; readonly serviceName: string };
+  /** Headers every call carries, e.g. IoTDA's Instance-Id. */
+  readonly extraHeaders?: Readonly<Record<string, string>>;
+}
+
+export interface HuaweiCall {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Path below the endpoint, already encoded per segment. */
+  readonly path: string;
+  readonly query?: readonly (readonly [string, string | number | undefined])[];
+  readonly json?: unknown;
+}
+
+export interface HuaweiResponse extends ApiResponse {
+  readonly body: unknown;
+  readonly requestId: string | undefined;
+}
+
+/** Whether the SDK would sign requests to this endpoint with the derived (V11) scheme. */
+export function endpointNeedsDerivedSigning(endpoint: string): boolean {
+  return needsDerivedSigning(new URL(endpoint).host);
+}
+
+/** Signs (AK/SK) or authenticates (IAM token) one call for `projectId` and sends it. */
+export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: HuaweiCall, signal?: AbortSignal): Promise<HuaweiResponse> {
+  const query = queryString(call.query ?? []);
+  const url = `${deps.endpoint}${call.path}${query ? `?${query}` : ''}`;
+  const body = call.json === undefined ? '' : JSON.stringify(call.json);
+  const base: Record<string, string> = { 'Content-Type': 'application/json', ...deps.extraHeaders };
+  let headers: Record<string, string>;
+  if (deps.auth.kind === 'token') {
+    headers = { ...base, 'X-Auth-Token': deps.auth.token() };
+  } else {
+    const securityToken = deps.auth.securityToken();
+    headers = signHuaweiRequest(
+      { method: call.method, url, headers: base, body },
+      { accessKey: deps.auth.accessKey(), secretKey: deps.auth.secretKey(), ...(securityToken ? { securityToken } : {}) },
+      { now: deps.now(), projectId, ...(deps.derived ? { derived: deps.derived } : {}) },
+    );
+  }
+  const response = await send(deps.http, { method: call.method, url, headers, body }, signal);
+  return { ...response, body: parseJson(response.text), requestId: header(response.headers, 'x-request-id') };
+}
+
+/** Codes a Huawei service uses for throttling besides HTTP 429 / APIGW.0308. */
+export interface HuaweiErrorCodes {
+  readonly throttling?: readonly string[];
+}
+
+/** The `{error_code, error_msg}` pair of a Huawei error body, when present. */
+export function huaweiErrorBody(body: unknown): { code: string | undefined; message: string | undefined } {
+  if (body === null || typeof body !== 'object') return { code: undefined, message: undefined };
+  const record = body as Record<string, unknown>;
+  const code = typeof record.error_code === 'string' ? record.error_code : undefined;
+  const message = typeof record.error_msg === 'string' ? record.error_msg : undefined;
+  return { code, message };
+}
+
+/** Classifies a non-success response: throttling and 5xx are retried, every other 4xx is permanent. */
+export function classifyHuaweiFailure(response: HuaweiResponse, codes: HuaweiErrorCodes = {}): ProviderError {
+  const { code, message } = huaweiErrorBody(response.body);
+  const text = `${code ?? `HTTP ${response.status}`}: ${message ?? (response.text.slice(0, 200) || 'no error body')}`;
+  const details = {
+    ...(code ? { code } : {}),
+    status: response.status,
+    ...(response.requestId ? { requestId: response.requestId } : {}),
+  };
+  const throttled = response.status === 429 || code === 'APIGW.0308' || (code !== undefined && (codes.throttling ?? []).includes(code));
+  if (throttled) {
+    const wait = retryAfterMs(response.headers);
+    return new ProviderError('throttled', text, { ...details, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
+  }
+  if (response.status >= 500 || response.status === 408) return new ProviderError('transient', text, details);
+  return new ProviderError('permanent', text, details);
+}

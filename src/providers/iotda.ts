@@ -1,0 +1,79 @@
+// Huawei IoTDA batch tasks: ListBatchTasks walked per task_type with marker paging, DeleteBatchTask (204).
+import type { ProviderConfig } from '../config.js';
+import { IOTDA_TASK_TYPES } from './catalog.js';
+import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth } from './huawei-api.js';
+import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { withListRetries, type HttpClient } from './http.js';
+import type { CloudTask, DeleteBatchResult, Provider } from './provider.js';
+import { compactIsoTime } from './timestamps.js';
+
+const PAGE_LIMIT = 50; // the API's maximum
+const THROTTLING = { throttling: ['IOTDA.021101', 'IOTDA.021102'] };
+const INITIAL_MARKER = 'ffffffffffffffffffffffff';
+
+export interface IotdaDeps {
+  readonly http: HttpClient;
+  readonly auth: HuaweiAuth;
+  readonly now: () => Date;
+}
+
+export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Provider {
+  const options = config.iotda ?? { instanceId: undefined, taskTypes: IOTDA_TASK_TYPES, signing: 'auto' as const };
+  const derived = options.signing === 'derived' || (options.signing === 'auto' && endpointNeedsDerivedSigning(config.endpoint));
+  const api: HuaweiApiDeps = {
+    http: deps.http,
+    endpoint: config.endpoint,
+    auth: deps.auth,
+    now: deps.now,
+    ...(derived && config.region ? { derived: { regionId: config.region, serviceName: 'iotdm' } } : {}),
+    ...(options.instanceId ? { extraHeaders: { 'Instance-Id': options.instanceId } } : {}),
+  };
+  const base = (project: string) => `/v5/iot/${encodeURIComponent(project)}/batchtasks`;
+
+  return {
+    name: 'iotda',
+    async *listTasks(project, signal) {
+      for (const taskType of options.taskTypes) {
+        let marker = INITIAL_MARKER;
+        for (;;) {
+          const response = await withListRetries(async () => {
+            const r = await callHuawei(api, project, {
+              method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
+            }, signal);
+            if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
+            return r;
+          }, signal ? { signal } : {});
+          const items = listField(response, 'batchtasks');
+          if (items.length > 0) yield items.map(toCloudTask);
+          const next = textField(((response.body as Record<string, unknown>).page ?? {}) as Record<string, unknown>, 'marker');
+          // The marker is the smallest record id returned; a missing or repeated one ends the walk.
+          if (items.length < PAGE_LIMIT || next === undefined || next === marker) break;
+          marker = next;
+        }
+      }
+    },
+    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      const outcomes = [];
+      for (const id of taskIds) {
+        const response = await callHuawei(api, project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
+        const requestId = response.requestId ? { requestId: response.requestId } : {};
+        if (response.status === 204 || response.status === 200) outcomes.push({ id, result: 'deleted' as const, ...requestId });
+        else if (isRecordNotFound(response)) outcomes.push({ id, result: 'gone' as const, ...requestId });
+        else throw classifyHuaweiFailure(response, THROTTLING);
+      }
+      return { outcomes, failures: [] };
+    },
+  };
+}
+
+function toCloudTask(item: Record<string, unknown>): CloudTask {
+  const status = textField(item, 'status');
+  const label = textField(item, 'task_type');
+  return {
+    id: idField(item, 'task_id') ?? '',
+    states: status ? [status] : [],
+    // IoTDA has no end or update time (§3a): create_time is the only age reference.
+    agedFrom: compactIsoTime('create_time', item.create_time),
+    ...(label ? { label } : {}),
+  };
+}

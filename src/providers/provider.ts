@@ -1,0 +1,58 @@
+// The contract every cloud adapter implements: list tasks page by page, delete them, classify failures.
+import type { ProviderName } from './catalog.js';
+
+/** Which timestamp a task's age is measured from, as the adapter parsed it. */
+export type AgeReference =
+  | { readonly kind: 'ok'; readonly field: string; readonly at: Date }
+  | { readonly kind: 'missing'; readonly field: string }
+  | { readonly kind: 'invalid'; readonly field: string; readonly raw: unknown };
+
+/** One task record as listed, reduced to what the policy and the logs need. */
+export interface CloudTask {
+  readonly id: string;
+  /** Raw state values as the API gave them; several for VIAS (every state with a non-zero count). */
+  readonly states: readonly string[];
+  readonly agedFrom: AgeReference;
+  /** Set when the API itself refuses to delete this kind of record (Workspace job types). */
+  readonly undeletableBecause?: string;
+  /** Short description for logs: the task type or name. */
+  readonly label?: string;
+}
+
+/** How a failed call should be treated: BullMQ retries transient ones, never permanent ones. */
+export type FailureKind = 'throttled' | 'transient' | 'permanent';
+
+/** A classified provider failure; message and code are the provider's own, never a credential. */
+export class ProviderError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    readonly details: { readonly code?: string; readonly status?: number; readonly requestId?: string; readonly retryAfterMs?: number } = {},
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/** The result of deleting one task: gone means the API said it no longer exists. */
+export interface DeleteOutcome {
+  readonly id: string;
+  readonly result: 'deleted' | 'gone';
+  readonly requestId?: string;
+}
+
+/** A batch call can succeed for some ids and fail for others (Workspace, VIAS sub-tasks). */
+export interface DeleteBatchResult {
+  readonly outcomes: readonly DeleteOutcome[];
+  readonly failures: readonly { readonly id: string; readonly error: ProviderError }[];
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  /** Streams one target's tasks a page at a time; throws ProviderError when listing fails. */
+  listTasks(target: string, signal?: AbortSignal): AsyncIterable<readonly CloudTask[]>;
+  /** Deletes up to the provider's batch size of tasks in one call (one id for most providers). */
+  deleteTasks(target: string, taskIds: readonly string[]): Promise<DeleteBatchResult>;
+  /** Re-reads one task just before deleting it; undefined when it no longer exists. */
+  getTask?(target: string, taskId: string): Promise<CloudTask | undefined>;
+}

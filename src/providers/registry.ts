@@ -1,0 +1,34 @@
+// Explicit provider name -> factory map: a provider without a factory is a compile error.
+import type { Config, ProviderConfig } from '../config.js';
+import type { ProviderName } from './catalog.js';
+import { huaweiAuthFrom } from './huawei-api.js';
+import { createHttpClient, type HttpClient } from './http.js';
+import { createIotdaProvider } from './iotda.js';
+import type { Provider } from './provider.js';
+
+export interface ProviderDeps {
+  readonly config: Config;
+  readonly http: HttpClient;
+  readonly now: () => Date;
+}
+
+type ProviderFactory = (providerConfig: ProviderConfig, deps: ProviderDeps) => Provider;
+
+function huaweiAuth(config: Config) {
+  if (!config.huaweiAuth) throw new Error('Huawei Cloud credentials missing (config validation should have caught this)');
+  return huaweiAuthFrom(config.huaweiAuth);
+}
+
+const FACTORIES: Readonly<Partial<Record<ProviderName, ProviderFactory>>> = {
+  iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
+};
+
+/** Builds every configured provider, keyed by name. */
+export function createProviders(config: Config, now: () => Date = () => new Date()): Map<ProviderName, Provider> {
+  const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now };
+  return new Map(config.providers.map((pc) => {
+    const factory = FACTORIES[pc.name];
+    if (!factory) throw new Error(`provider ${pc.name} is not implemented yet`);
+    return [pc.name, factory(pc, deps)];
+  }));
+}

@@ -1,0 +1,69 @@
+// The producer<->worker contract: queue names, the job payload, job ids and job options.
+import { createHash } from 'node:crypto';
+import type { Config, ProviderConfig } from './config.js';
+import type { ProviderName } from './providers/catalog.js';
+
+/** One task inside a delete job: the listed snapshot the worker re-checks before deleting. */
+export interface JobTask {
+  readonly id: string;
+  readonly states: readonly string[];
+  /** The timestamp field and value the age was measured from (ISO-8601). */
+  readonly agedFrom: { readonly field: string; readonly at: string };
+  readonly label?: string;
+}
+
+/** Outcome of one task, kept on the job so a partly failed batch still reports what it did. */
+export interface TaskResult {
+  readonly id: string;
+  readonly result: 'deleted' | 'gone' | 'skipped';
+  readonly requestId?: string;
+  readonly detail?: string;
+}
+
+/** A delete job's data. No credentials or endpoints ever go into Redis. */
+export interface DeleteJobData {
+  readonly provider: ProviderName;
+  readonly target: string;
+  readonly runId: string;
+  readonly tasks: readonly JobTask[];
+  /** Tasks of this job already settled by an earlier attempt (batch providers). */
+  readonly done?: readonly TaskResult[];
+}
+
+export interface DeleteJobResult {
+  readonly results: readonly TaskResult[];
+}
+
+export const DELETE_JOB_NAME = 'delete';
+
+/** One queue per provider, so BullMQ's rate limit and global concurrency are per provider. */
+export function queueNameFor(provider: ProviderName): string {
+  return `delete-${provider}`;
+}
+
+/** Redis key of the claim that keeps a task from being enqueued twice while its job is pending. */
+export function claimKeyFor(prefix: string, provider: ProviderName, target: string, taskId: string): string {
+  return `${prefix}:${queueNameFor(provider)}:claim:${target}:${taskId}`;
+}
+
+/**
+ * Job id from provider, project and task id(s), plus the run: BullMQ forbids `:` and all-digit ids,
+ * and a retained failed job with the same id would block a later run from trying again, so the
+ * per-task claim (not the id) is what makes enqueueing idempotent.
+ */
+export function jobIdFor(provider: ProviderName, target: string, taskIds: readonly string[], runId: string): string {
+  const safe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const tasks = taskIds.length === 1 ? safe(taskIds[0] ?? '') : `${safe(taskIds[0] ?? '')}+${taskIds.length - 1}-${createHash('sha1').update(taskIds.join(',')).digest('hex').slice(0, 10)}`;
+  return `${provider}-${safe(target)}-${tasks}-${runId}`;
+}
+
+/** Job options: retries with exponential backoff and jitter live here, in BullMQ only. */
+export function jobOptionsFor(provider: ProviderConfig, config: Config) {
+  const ageSeconds = Math.ceil(config.keepFinishedMs / 1000);
+  return {
+    attempts: provider.attempts,
+    backoff: { type: 'exponential' as const, delay: config.backoffMs, jitter: 0.5 },
+    removeOnComplete: { age: ageSeconds, count: 50_000 },
+    removeOnFail: { age: ageSeconds, count: 50_000 },
+  };
+}

@@ -1,0 +1,76 @@
+// Fake Huawei IoTDA batch-task API (§3 of providers.md): ListBatchTasks, ShowBatchTask, DeleteBatchTask.
+import { IOTDA_TASK_TYPES } from '../providers/catalog.js';
+import { apigThrottled, huaweiError, huaweiServerError, json, type ApiSim, type SimRequest } from './api.js';
+import { hexId, pick, seededAge } from './random.js';
+
+const STATES = ['Success', 'Success', 'Success', 'Fail', 'PartialSuccess', 'Stopped', 'Processing', 'Waitting', 'Initializing', 'Stopping'];
+const DELETABLE = new Set(['Success', 'Fail', 'PartialSuccess', 'Stopped']);
+const PATH = /^\/v5\/iot\/([^/]+)\/batchtasks(?:\/([^/]+))?$/;
+
+/** `yyyyMMdd'T'HHmmss'Z'` as IoTDA writes it. */
+export function iotdaTime(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+const invalid = (message: string) => huaweiError(400, 'IOTDA.000006', `Invalid input data. ${message}`);
+
+export const iotdaSim: ApiSim = {
+  provider: 'iotda',
+  cloud: 'huawei',
+  idField: 'task_id',
+  route(req) {
+    const m = PATH.exec(req.path);
+    if (!m) return undefined;
+    const project = decodeURIComponent(m[1] ?? '');
+    const taskId = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+    if (taskId === undefined) return req.method === 'GET' ? { provider: 'iotda', op: 'list', project } : undefined;
+    if (req.method === 'DELETE') return { provider: 'iotda', op: 'delete', project, taskId };
+    return req.method === 'GET' ? { provider: 'iotda', op: 'get', project, taskId } : undefined;
+  },
+  handle(req: SimRequest, op, ctx) {
+    const store = ctx.store(op.project);
+    if (!store) return huaweiError(403, 'IOTDA.000002', 'The project does not exist or is not authorized.');
+    if (op.op === 'list') {
+      const q = req.query;
+      const taskType = q.get('task_type');
+      if (!taskType) return invalid('task_type is required.');
+      if (!(IOTDA_TASK_TYPES as readonly string[]).includes(taskType)) return invalid(`task_type ${taskType} is not supported.`);
+      const limit = Number(q.get('limit') ?? '10');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 50) return invalid('limit must be 1-50.');
+      const marker = q.get('marker') ?? 'ffffffffffffffffffffffff';
+      if (!/^[0-9a-f]{24}$/.test(marker)) return invalid('marker must be 24 hex characters.');
+      const offset = Number(q.get('offset') ?? '0');
+      if (!Number.isInteger(offset) || offset < 0 || offset > 500) return invalid('offset must be 0-500.');
+      const status = q.get('status');
+      const matching = [...store.values()]
+        .filter((t) => t.task_type === taskType && (status === null || t.status === status))
+        .sort((a, b) => String(b.task_id).localeCompare(String(a.task_id)));
+      const page = matching.filter((t) => String(t.task_id) < marker).slice(offset, offset + limit);
+      const last = page.at(-1);
+      return json(200, { batchtasks: page, page: { count: matching.length, ...(last ? { marker: last.task_id } : {}) } });
+    }
+    const task = store.get(op.taskId ?? '');
+    if (!task) return huaweiError(404, 'IOTDA.014000', 'The batch task does not exist.');
+    if (op.op === 'get') return json(200, { batchtask: task });
+    if (!DELETABLE.has(String(task.status))) return huaweiError(400, 'IOTDA.014111', `The task in status ${String(task.status)} cannot be deleted.`);
+    store.delete(op.taskId ?? '');
+    ctx.onDeleted(op.project, op.taskId ?? '', task);
+    return json(204);
+  },
+  seedTask(random, now, index) {
+    // Ids grow with the index so marker paging (ids smaller than the marker) is exercised for real.
+    const id = `${index.toString(16).padStart(8, '0')}${hexId(random, 16)}`;
+    const status = random() < 0.02 ? 'Paused' : pick(random, STATES);
+    const age = seededAge(random);
+    const created = typeof age === 'number' ? iotdaTime(new Date(now.getTime() - age))
+      : age === 'future' ? iotdaTime(new Date(now.getTime() + 86_400_000)) : age === 'malformed' ? '2024-13-45T99:00' : undefined;
+    const record: Record<string, unknown> = {
+      task_id: id, task_name: `task-${index}`, task_type: pick(random, IOTDA_TASK_TYPES), status, status_desc: '',
+      task_progress: { total: 10, processing: 0, success: 10, fail: 0, waitting: 0, fail_wait_retry: 0, stopped: 0, removed: 0 },
+      ...(created !== undefined ? { create_time: created } : {}),
+    };
+    return { record, fact: { id, states: [status], ageMs: typeof age === 'number' ? age : age === 'future' ? -86_400_000 : undefined } };
+  },
+  throttled: apigThrottled,
+  serverError: huaweiServerError,
+};

@@ -1,0 +1,221 @@
+// The local fake cloud: one HTTP server speaking every provider API, with signature checks,
+// deterministic seeding, latency, error rate, provider-side throttling and scripted faults.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProviderName } from '../providers/catalog.js';
+import { huaweiError, type ApiSim, type OperationKind, type ProjectStore, type SeedFact, type SimRequest, type SimResponse } from './api.js';
+import { SIMULATED_APIS } from './apis.js';
+import { verifyAlibabaRequest } from './auth/alibaba-verify.js';
+import { verifyHuaweiRequest } from './auth/huawei-verify.js';
+import { seededRandom } from './random.js';
+
+/** The fixed credentials the simulator accepts; tests and the demo sign with these. */
+export const SIMULATOR_CREDENTIALS = {
+  huawei: { accessKey: 'SIMULATORHUAWEIAK0001', secretKey: 'simulator-huawei-secret-key-0001', token: 'simulator-iam-token-0001' },
+  alibaba: { accessKeyId: 'SIMULATORALIBABAAK01', accessKeySecret: 'simulator-alibaba-secret-0001' },
+} as const;
+
+export interface Knobs {
+  /** Added delay per request, in ms. */
+  latencyMs: number;
+  /** Probability (0..1) that a request answers with the provider's 5xx. */
+  errorRate: number;
+  /** Requests per second per provider before answering with the provider's throttling error; 0 = unlimited. */
+  rateLimitPerSecond: number;
+}
+
+export interface SimulatorOptions extends Partial<Knobs> {
+  readonly host?: string;
+  readonly port?: number;
+  readonly seed?: number;
+  /** Seeded tasks per project (default 0: tests usually `put` their own). */
+  readonly tasksPerProject?: number;
+  /** Project ids (Huawei) or project names (IMM) per provider; default one project each. */
+  readonly projects?: Partial<Record<ProviderName, readonly string[]>>;
+  readonly now?: () => Date;
+}
+
+/** A scripted fault: the next `times` matching requests get `response` instead of the real answer. */
+export interface Fault {
+  readonly provider: ProviderName;
+  readonly op: OperationKind['op'];
+  readonly taskId?: string;
+  times: number;
+  readonly response: SimResponse;
+}
+
+export interface ProviderCounters {
+  list: number;
+  delete: number;
+  get: number;
+  throttled: number;
+  serverErrors: number;
+  authFailures: number;
+  inFlightDeletes: number;
+  maxConcurrentDeletes: number;
+  deleteTimes: number[];
+}
+
+export interface Simulator {
+  readonly url: string;
+  readonly knobs: Knobs;
+  readonly counters: Record<ProviderName, ProviderCounters>;
+  /** Every successful delete, in order. */
+  readonly deleted: { provider: ProviderName; project: string; id: string }[];
+  /** What the seeder created, so tests compute expected deletions without our policy code. */
+  facts(provider: ProviderName, project: string): readonly SeedFact[];
+  /** The records currently stored. */
+  records(provider: ProviderName, project: string): readonly Record<string, unknown>[];
+  /** Adds a record in the API's own shape (for tests that need exact tasks). */
+  put(provider: ProviderName, project: string, record: Record<string, unknown>): void;
+  inject(fault: Fault): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_SIM_PROJECTS: Record<ProviderName, readonly string[]> = {
+  imm: ['media-archive'],
+  vias: ['0a1b2c3d4e5f60718293a4b5c6d7e8f9'],
+  iotda: ['1b2c3d4e5f60718293a4b5c6d7e8f90a'],
+  mpc: ['2c3d4e5f60718293a4b5c6d7e8f90a1b'],
+  workspace: ['3d4e5f60718293a4b5c6d7e8f90a1b2c'],
+};
+
+const newCounters = (): ProviderCounters => ({ list: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const now = options.now ?? (() => new Date());
+  const random = seededRandom(options.seed ?? 42);
+  const knobs: Knobs = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, rateLimitPerSecond: options.rateLimitPerSecond ?? 0 };
+  const stores = new Map<string, ProjectStore>();
+  const facts = new Map<string, SeedFact[]>();
+  const counters = Object.fromEntries(SIMULATED_APIS.map((a) => [a.provider, newCounters()])) as Record<ProviderName, ProviderCounters>;
+  const deleted: Simulator['deleted'] = [];
+  const faults: Fault[] = [];
+  const windows = new Map<ProviderName, { second: number; count: number }>();
+  const storeKey = (provider: ProviderName, project: string) => `${provider}/${project}`;
+
+  for (const api of SIMULATED_APIS) {
+    for (const project of options.projects?.[api.provider] ?? DEFAULT_SIM_PROJECTS[api.provider]) {
+      const store: ProjectStore = new Map();
+      const projectFacts: SeedFact[] = [];
+      for (let i = 0; i < (options.tasksPerProject ?? 0); i++) {
+        const { record, fact } = api.seedTask(random, now(), i);
+        store.set(fact.id, record);
+        projectFacts.push(fact);
+      }
+      stores.set(storeKey(api.provider, project), store);
+      facts.set(storeKey(api.provider, project), projectFacts);
+    }
+  }
+
+  async function answer(req: SimRequest): Promise<SimResponse & { requestId: string; api?: ApiSim }> {
+    const requestId = randomUUID().replace(/-/g, '');
+    let api: ApiSim | undefined;
+    let op: OperationKind | undefined;
+    for (const candidate of SIMULATED_APIS) {
+      op = candidate.route(req);
+      if (op) { api = candidate; break; }
+    }
+    if (!api || !op) return { ...huaweiError(404, 'APIGW.0101', 'The API does not exist or has not been published in the environment.', requestId), requestId };
+    const count = counters[api.provider];
+    const auth = api.cloud === 'huawei'
+      ? verifyHuaweiRequest(req, new Map([[SIMULATOR_CREDENTIALS.huawei.accessKey, SIMULATOR_CREDENTIALS.huawei.secretKey]]), now(), {
+        iamToken: SIMULATOR_CREDENTIALS.huawei.token, ...(api.provider === 'iotda' ? { derivedServiceName: 'iotdm' } : {}),
+      })
+      : verifyAlibabaRequest(req, new Map([[SIMULATOR_CREDENTIALS.alibaba.accessKeyId, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret]]), now());
+    if (!auth.ok) {
+      count.authFailures += 1;
+      const body = api.cloud === 'huawei'
+        ? { error_code: auth.code, error_msg: auth.message, request_id: requestId }
+        : { RequestId: requestId, HostId: req.headers.host, Code: auth.code, Message: auth.message, Recommend: 'https://api.aliyun.com/troubleshoot' };
+      return { status: auth.status, body, requestId, api };
+    }
+    if (knobs.rateLimitPerSecond > 0) {
+      const second = Math.floor(Date.now() / 1000);
+      const window = windows.get(api.provider);
+      const current = window && window.second === second ? window : { second, count: 0 };
+      current.count += 1;
+      windows.set(api.provider, current);
+      if (current.count > knobs.rateLimitPerSecond) {
+        count.throttled += 1;
+        return { ...api.throttled(requestId), requestId, api };
+      }
+    }
+    const fault = faults.find((f) => f.provider === op.provider && f.op === op.op && f.times > 0 && (f.taskId === undefined || f.taskId === op.taskId));
+    count[op.op] += 1;
+    const deleting = op.op === 'delete';
+    if (deleting) {
+      count.inFlightDeletes += 1;
+      count.maxConcurrentDeletes = Math.max(count.maxConcurrentDeletes, count.inFlightDeletes);
+      count.deleteTimes.push(Date.now());
+    }
+    try {
+      if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
+      if (fault) {
+        fault.times -= 1;
+        return { ...fault.response, requestId, api };
+      }
+      if (knobs.errorRate > 0 && random() < knobs.errorRate) {
+        count.serverErrors += 1;
+        return { ...api.serverError(requestId), requestId, api };
+      }
+      const response = api.handle(req, op, {
+        now: now(),
+        store: (project) => stores.get(storeKey(op.provider, project)),
+        onDeleted: (project, id) => deleted.push({ provider: op.provider, project, id }),
+      });
+      return { ...response, requestId, api };
+    } finally {
+      if (deleting) count.inFlightDeletes -= 1;
+    }
+  }
+
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      const raw = request.url ?? '/';
+      const q = raw.indexOf('?');
+      const sim: SimRequest = {
+        method: request.method ?? 'GET', path: q < 0 ? raw : raw.slice(0, q), rawQuery: q < 0 ? '' : raw.slice(q + 1),
+        query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), headers: request.headers, body: Buffer.concat(chunks),
+      };
+      answer(sim).then((out) => {
+        const headers: Record<string, string> = { ...out.headers };
+        if (out.api?.cloud !== 'alibaba') headers['X-Request-Id'] = out.requestId;
+        const body = out.body === undefined ? '' : JSON.stringify(out.body);
+        if (body) headers['Content-Type'] = 'application/json;charset=UTF-8';
+        response.writeHead(out.status, headers).end(body);
+      }).catch((err: unknown) => {
+        response.writeHead(500, { 'Content-Type': 'text/plain' }).end(`simulator error: ${(err as Error).message}`);
+      });
+    });
+  });
+  server.keepAliveTimeout = 1_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
+
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
+    knobs,
+    counters,
+    deleted,
+    facts: (provider, project) => facts.get(storeKey(provider, project)) ?? [],
+    records: (provider, project) => [...(stores.get(storeKey(provider, project))?.values() ?? [])],
+    put(provider, project, record) {
+      const key = storeKey(provider, project);
+      const store = stores.get(key) ?? new Map<string, Record<string, unknown>>();
+      stores.set(key, store);
+      const api = SIMULATED_APIS.find((a) => a.provider === provider);
+      const idField = api ? api.idField : 'id';
+      store.set(String(record[idField]), record);
+    },
+    inject: (fault) => { faults.push(fault); },
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
