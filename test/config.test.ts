@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const BASE = {
+  JANITOR_PROVIDERS: 'iotda',
+  IOTDA_REGION: 'cn-north-4',
+  IOTDA_PROJECT_ID: 'p1',
+  HUAWEICLOUD_AUTH_TOKEN: 'tok',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults, dry run first', () => {
+    const config = loadConfig(BASE);
+    expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379', dryRun: true, retentionMs: 7 * 86_400_000, queuePrefix: 'janitor',
+      maxRuntimeMs: 50 * 60_000, logLevel: 'info',
+    });
+    const iotda = config.providers[0];
+    expect(iotda).toMatchObject({
+      name: 'iotda', endpoint: 'https://iotda.cn-north-4.myhuaweicloud.com', targets: ['p1'], retentionMs: 7 * 86_400_000,
+      states: ['Success', 'Fail', 'PartialSuccess', 'Stopped'], rateLimit: { max: 10, durationMs: 1000 }, concurrency: 4, attempts: 5,
+    });
+    expect(iotda?.iotda?.taskTypes.length).toBeGreaterThan(10);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.providers[0]?.states)).toBe(true);
+  });
+
+  it('reads per-provider overrides and comma lists of projects', () => {
+    const config = loadConfig({
+      ...BASE, IOTDA_PROJECT_ID: 'p1, p2', IOTDA_RETENTION: '36h', IOTDA_STATES: 'success,fail', IOTDA_RATE_LIMIT: '300/m',
+      IOTDA_CONCURRENCY: '2', IOTDA_ATTEMPTS: '3', IOTDA_ENDPOINT: 'http://127.0.0.1:9999/', IOTDA_INSTANCE_ID: 'abc-123', IOTDA_TASK_TYPES: 'createDevices',
+      JANITOR_DRY_RUN: 'false',
+    });
+    expect(config.dryRun).toBe(false);
+    expect(config.providers[0]).toMatchObject({
+      targets: ['p1', 'p2'], retentionMs: 36 * 3_600_000, states: ['Success', 'Fail'], rateLimit: { max: 300, durationMs: 60_000 },
+      concurrency: 2, attempts: 3, endpoint: 'http://127.0.0.1:9999', iotda: { instanceId: 'abc-123', taskTypes: ['createDevices'] },
+    });
+  });
+
+  it('reports every bad variable at once, naming it, the value and what is allowed', () => {
+    const problems = problemsOf({
+      JANITOR_PROVIDERS: 'iotda,s3', JANITOR_RETENTION: '7 days', JANITOR_DRY_RUN: 'maybe', REDIS_URL: 'localhost:6379',
+      JANITOR_QUEUE_PREFIX: 'a:b', LOG_LEVEL: 'loud', JANITOR_MAX_RUNTIME: '0m',
+    });
+    const text = problems.join('\n');
+    for (const name of ['JANITOR_PROVIDERS', 'JANITOR_RETENTION', 'JANITOR_DRY_RUN', 'REDIS_URL', 'JANITOR_QUEUE_PREFIX', 'LOG_LEVEL', 'JANITOR_MAX_RUNTIME']) {
+      expect(text).toContain(`${name}:`);
+    }
+    expect(text).toContain('"iotda,s3"');
+    expect(text).toContain('unknown provider s3');
+    expect(text).toContain('90m, 36h, 7d or 2w');
+  });
+
+  it('requires JANITOR_PROVIDERS', () => {
+    expect(problemsOf({})).toEqual([expect.stringMatching(/^JANITOR_PROVIDERS: is required/)]);
+  });
+
+  it('refuses states the delete API does not accept, and unknown ones', () => {
+    const problems = problemsOf({ ...BASE, IOTDA_STATES: 'Success,Processing,Bogus' });
+    expect(problems).toEqual([expect.stringContaining('IOTDA_STATES: got "Success,Processing,Bogus"; not deletable by the iotda API: Processing, Bogus; allowed: Success, Fail, PartialSuccess, Stopped')]);
+  });
+
+  it('requires the project list, a region or endpoint, and credentials for each selected cloud', () => {
+    const problems = problemsOf({ JANITOR_PROVIDERS: 'iotda,imm' });
+    const text = problems.join('\n');
+    expect(text).toContain('IOTDA_PROJECT_ID: is required');
+    expect(text).toContain('IOTDA_REGION: is required when IOTDA_ENDPOINT is unset');
+    expect(text).toContain('IMM_PROJECTS: is required');
+    expect(text).toContain('HUAWEICLOUD_SDK_AK: Huawei Cloud credentials are required');
+    expect(text).toContain('ALIBABA_CLOUD_ACCESS_KEY_ID: is required for provider imm');
+    expect(text).toContain('ALIBABA_CLOUD_ACCESS_KEY_SECRET: is required for provider imm');
+  });
+
+  it('prefers AK/SK over an IAM token and asks for the missing half of a pair', () => {
+    expect(loadConfig({ ...BASE, HUAWEICLOUD_SDK_AK: 'ak', HUAWEICLOUD_SDK_SK: 'sk' }).huaweiAuth?.kind).toBe('aksk');
+    expect(problemsOf({ ...BASE, HUAWEICLOUD_SDK_AK: 'ak' })).toEqual([expect.stringContaining('HUAWEICLOUD_SDK_SK: is required with HUAWEICLOUD_SDK_AK')]);
+  });
+
+  it('reads secrets from *_FILE paths, refuses unreadable ones and both forms at once, never echoing a secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jt-secret-'));
+    const skFile = join(dir, 'sk');
+    writeFileSync(skFile, 'very-secret\n');
+    const config = loadConfig({ ...BASE, HUAWEICLOUD_AUTH_TOKEN: '', HUAWEICLOUD_SDK_AK: 'ak', HUAWEICLOUD_SDK_SK_FILE: skFile });
+    expect(config.huaweiAuth).toMatchObject({ kind: 'aksk', secretKey: { kind: 'file', path: skFile } });
+    const problems = problemsOf({ ...BASE, HUAWEICLOUD_AUTH_TOKEN: '', HUAWEICLOUD_SDK_AK: 'ak', HUAWEICLOUD_SDK_SK: 'very-secret', HUAWEICLOUD_SDK_SK_FILE: skFile, HUAWEICLOUD_AUTH_TOKEN_FILE: join(dir, 'missing') });
+    const text = problems.join('\n');
+    expect(text).toContain('HUAWEICLOUD_SDK_SK: set both HUAWEICLOUD_SDK_SK and HUAWEICLOUD_SDK_SK_FILE');
+    expect(text).toContain('HUAWEICLOUD_AUTH_TOKEN_FILE: cannot read');
+    expect(text).not.toContain('very-secret');
+  });
+
+  it('validates the cron schedule and refuses derived IoTDA signing without a region', () => {
+    const problems = problemsOf({ ...BASE, JANITOR_SCHEDULE: 'every day', IOTDA_REGION: '', IOTDA_ENDPOINT: 'https://x.example.com', IOTDA_SIGNING: 'derived' });
+    expect(problems.join('\n')).toContain('JANITOR_SCHEDULE: got "every day"');
+    expect(problems.join('\n')).toContain('IOTDA_REGION: is required when IOTDA_SIGNING=derived');
+    expect(loadConfig({ ...BASE, JANITOR_SCHEDULE: '0 3 * * *' }).schedule).toBe('0 3 * * *');
+  });
+
+  it('keeps MPC cn-north-1 on the legacy mts host', () => {
+    const config = loadConfig({ JANITOR_PROVIDERS: 'mpc', MPC_REGION: 'cn-north-1', MPC_PROJECT_ID: 'p', HUAWEICLOUD_AUTH_TOKEN: 't' });
+    expect(config.providers[0]?.endpoint).toBe('https://mts.cn-north-1.myhuaweicloud.com');
+  });
+});

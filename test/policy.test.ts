@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { judgeTask, type PolicyRule } from '../src/policy.js';
+import type { AgeReference, CloudTask } from '../src/providers/provider.js';
+
+const NOW = new Date('2026-11-24T12:00:00Z');
+const DAY = 86_400_000;
+const RULE: PolicyRule = { knownStates: ['Running', 'Success', 'Fail', 'Ready'], states: ['Success', 'Fail'], retentionMs: 7 * DAY };
+const at = (ms: number): AgeReference => ({ kind: 'ok', field: 'end_time', at: new Date(NOW.getTime() - ms) });
+const task = (over: Partial<CloudTask> = {}): CloudTask => ({ id: 't1', states: ['Success'], agedFrom: at(8 * DAY), ...over });
+
+describe('judgeTask', () => {
+  it.each([
+    ['a stale task in a selected state', task(), true, undefined],
+    ['exactly at the retention age', task({ agedFrom: at(7 * DAY) }), false, 'too-recent'],
+    ['one millisecond past the retention age', task({ agedFrom: at(7 * DAY + 1) }), true, undefined],
+    ['younger than the retention', task({ agedFrom: at(DAY) }), false, 'too-recent'],
+    ['a non-terminal state', task({ states: ['Running'] }), false, 'state-not-selected'],
+    ['a deletable but unselected state', task({ states: ['Ready'] }), false, 'state-not-selected'],
+    ['an unknown state', task({ states: ['Exploded'] }), false, 'unknown-state'],
+    ['no state', task({ states: [] }), false, 'unknown-state'],
+    ['a selected state in other case', task({ states: ['SUCCESS'] }), true, undefined],
+    ['several states, one not selected', task({ states: ['Success', 'Running'] }), false, 'state-not-selected'],
+    ['several states, all selected', task({ states: ['Success', 'Fail'] }), true, undefined],
+    ['a missing timestamp', task({ agedFrom: { kind: 'missing', field: 'create_time' } }), false, 'missing-timestamp'],
+    ['an unparseable timestamp', task({ agedFrom: { kind: 'invalid', field: 'create_time', raw: '2024-13-45' } }), false, 'invalid-timestamp'],
+    ['an invalid Date object', task({ agedFrom: { kind: 'ok', field: 'create_time', at: new Date(Number.NaN) } }), false, 'invalid-timestamp'],
+    ['a timestamp one second in the future', task({ agedFrom: at(-1000) }), false, 'future-timestamp'],
+    ['an API-undeletable record', task({ undeletableBecause: 'type applyWorkspace cannot be deleted' }), false, 'not-deletable-type'],
+    ['a task without id', task({ id: '' }), false, 'missing-id'],
+  ])('%s', (_name, input, candidate, reason) => {
+    const verdict = judgeTask(input, RULE, NOW);
+    expect(verdict.candidate).toBe(candidate);
+    if (!verdict.candidate) expect(verdict.reason).toBe(reason);
+  });
+
+  it('never selects a task that is not terminal, stale and dated in the past, whatever the input', () => {
+    const states = fc.array(fc.oneof(fc.constantFrom('Running', 'Success', 'Fail', 'Ready', 'success', ''), fc.string()), { maxLength: 3 });
+    const ages = fc.oneof(
+      fc.integer({ min: -30 * DAY, max: 30 * DAY }).map(at),
+      fc.constant<AgeReference>({ kind: 'missing', field: 'x' }),
+      fc.anything().map((raw): AgeReference => ({ kind: 'invalid', field: 'x', raw })),
+    );
+    fc.assert(fc.property(fc.string(), states, ages, fc.option(fc.string(), { nil: undefined }), (id, s, agedFrom, undeletable) => {
+      const input: CloudTask = { id, states: s, agedFrom, ...(undeletable !== undefined ? { undeletableBecause: undeletable } : {}) };
+      const verdict = judgeTask(input, RULE, NOW);
+      if (!verdict.candidate) return true;
+      const selected = s.length > 0 && s.every((x) => ['success', 'fail'].includes(x.toLowerCase()));
+      const stale = agedFrom.kind === 'ok' && NOW.getTime() - agedFrom.at.getTime() > RULE.retentionMs;
+      return selected && stale && undeletable === undefined && id.trim() !== '';
+    }), { numRuns: 2000 });
+  });
+});
