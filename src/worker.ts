@@ -111,7 +111,8 @@ function asProviderError(err: unknown): ProviderError {
 async function throwFailure(queue: Queue<DeleteJobData>, errors: readonly ProviderError[], log: Logger): Promise<never> {
   const throttled = errors.find((e) => e.kind === 'throttled');
   if (throttled) {
-    const waitMs = throttled.details.retryAfterMs ?? 1_000;
+    // Redis refuses a zero expiry; Retry-After: 0 still means "back off a little".
+    const waitMs = Math.max(throttled.details.retryAfterMs ?? 1_000, 50);
     log.warn({ code: throttled.details.code, waitMs }, 'provider throttled; slowing down');
     await queue.rateLimit(waitMs);
     throw Worker.RateLimitError();
