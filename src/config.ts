@@ -108,7 +108,7 @@ const targetList = list.transform((items, ctx) => {
 
 function fail(ctx: z.RefinementCtx, message: string): never {
   ctx.addIssue({ code: 'custom', message });
-  return z.NEVER as never;
+  return z.NEVER;
 }
 
 /** Parses the environment. Throws ConfigError naming every bad variable; never returns a partial config. */

@@ -9,7 +9,6 @@ import { createProviders } from './providers/registry.js';
 import { DependencyError } from './redis.js';
 import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
 import { createShutdown } from './shutdown.js';
-import { runSimulatorCommand, SIMULATE_HELP } from './simulator/cli.js';
 import { renderSummary } from './summary.js';
 
 const USAGE = `Usage: task-janitor <command> [--help]
@@ -31,7 +30,6 @@ const COMMAND_HELP: Record<string, string> = {
   produce: `Usage: task-janitor produce\n\nLists providers and enqueues delete jobs for stale terminal tasks, then exits. Jobs are processed by\n'task-janitor work'. A task already queued by an earlier run is not enqueued again.`,
   work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
   daemon: `Usage: task-janitor daemon\n\nOne long-running process: produces on the cron schedule JANITOR_SCHEDULE (a firing while the previous\nproduce is still running is skipped) and runs the workers. Stops on SIGTERM/SIGINT.`,
-  simulate: SIMULATE_HELP,
 };
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -40,15 +38,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
+  // The simulator is loaded only for its own command: the production path never imports it.
+  if (command === 'simulate') {
+    const simulator = await import('./simulator/cli.js');
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${simulator.SIMULATE_HELP}\n`);
+      return 0;
+    }
+    return simulator.runSimulatorCommand(rest);
+  }
   if (!(command in COMMAND_HELP)) {
-    process.stderr.write(`task-janitor: unknown command ${JSON.stringify(command)}; expected one of ${Object.keys(COMMAND_HELP).join(', ')}\n\n${USAGE}\n`);
+    process.stderr.write(`task-janitor: unknown command ${JSON.stringify(command)}; expected one of ${[...Object.keys(COMMAND_HELP), 'simulate'].join(', ')}\n\n${USAGE}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${COMMAND_HELP[command]}\n`);
     return 0;
   }
-  if (command === 'simulate') return runSimulatorCommand(rest);
   if (rest.length > 0) {
     process.stderr.write(`task-janitor ${command}: unexpected argument ${JSON.stringify(rest[0])}; configuration comes from environment variables (see --help)\n`);
     return 2;

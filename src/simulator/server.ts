@@ -66,6 +66,8 @@ export interface Simulator {
   readonly deleted: { provider: ProviderName; project: string; id: string }[];
   /** What the seeder created, so tests compute expected deletions without our policy code. */
   facts(provider: ProviderName, project: string): readonly SeedFact[];
+  /** Ids a correct janitor deletes, from the seeder's facts alone (an oracle independent of our policy). */
+  expectedDeletions(provider: ProviderName, project: string, states: readonly string[], retentionMs: number): string[];
   /** The records currently stored. */
   records(provider: ProviderName, project: string): readonly Record<string, unknown>[];
   /** Adds a record in the API's own shape (for tests that need exact tasks). */
@@ -203,6 +205,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     counters,
     deleted,
     facts: (provider, project) => facts.get(storeKey(provider, project)) ?? [],
+    expectedDeletions: (provider, project, states, retentionMs) => {
+      const selected = new Set(states.map((s) => s.toLowerCase()));
+      return (facts.get(storeKey(provider, project)) ?? [])
+        .filter((f) => !f.undeletable && f.ageMs !== undefined && f.ageMs > retentionMs && f.states.length > 0 && f.states.every((s) => selected.has(s.toLowerCase())))
+        .map((f) => f.id)
+        .sort();
+    },
     records: (provider, project) => [...(stores.get(storeKey(provider, project))?.values() ?? [])],
     put(provider, project, record) {
       const key = storeKey(provider, project);

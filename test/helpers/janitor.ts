@@ -52,8 +52,5 @@ export async function runJanitor(env: Record<string, string>, options: { mode?: 
 
 /** The ids a correct janitor deletes, computed from the seeder's own facts, not from our policy code. */
 export function expectedDeletions(sim: Simulator, provider: ProviderName, project: string, deletable: readonly string[], retentionMs: number): string[] {
-  return sim.facts(provider, project)
-    .filter((f) => !f.undeletable && f.ageMs !== undefined && f.ageMs > retentionMs && f.states.length > 0 && f.states.every((s) => deletable.includes(s)))
-    .map((f) => f.id)
-    .sort();
+  return sim.expectedDeletions(provider, project, deletable, retentionMs);
 }

@@ -43,7 +43,7 @@ const { huawei, alibaba } = loadVectors();
 async function sdkSignedHuawei(req: SdkHuaweiRequest, creds: SdkHuaweiCredentials): Promise<ReceivedRequest> {
   const headers = await officialHuaweiHeaders(req, creds);
   // DefaultHttpClient sends queryParams through querystring.stringify and the data as JSON.
-  const query = stringify(req.queryParams as Record<string, string | string[]>);
+  const query = stringify(req.queryParams);
   const body = req.data === undefined ? '' : JSON.stringify(req.data);
   return received(req.method, `${req.endpoint}${req.path}${query ? `?${query}` : ''}`, headers, body);
 }

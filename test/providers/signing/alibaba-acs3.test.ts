@@ -18,7 +18,7 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
 
 describe('Alibaba ACS3-HMAC-SHA256 documented example', () => {
   const { alibaba } = loadVectors();
-  const headers = alibaba.headers as Record<string, string>;
+  const headers = alibaba.headers;
   const creds = { accessKeyId: alibaba.access_key_id, accessKeySecret: alibaba.access_key_secret };
 
   it('reproduces the documented canonical request hash', () => {

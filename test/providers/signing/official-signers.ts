@@ -69,7 +69,7 @@ export function officialDerivedHeaders(
 ): Record<string, string> {
   const credentials = new BasicCredentials().withAk(creds.ak).withSk(creds.sk).withRegionId(creds.regionId);
   credentials.processDerivedAuthParams(creds.serviceName, creds.regionId);
-  return DerivedAKSKSigner.sign({ ...req, headers: { ...req.headers } }, credentials) as Record<string, string>;
+  return DerivedAKSKSigner.sign({ ...req, headers: { ...req.headers } }, credentials);
 }
 
 /** The SDK's default derived predicate for a host (`BaseCredentials.getDefaultDerivedPredicate`). */
