@@ -8,6 +8,7 @@ import { PROVIDER_FACTS } from './providers/catalog.js';
 import { ProviderError, type CloudTask, type Provider } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type TaskResult } from './queue.js';
 import { redactRedisUrl } from './redis.js';
+import type { Rate } from './units.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -25,7 +26,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     connection: { url: config.redisUrl, maxRetriesPerRequest: null },
     prefix: config.queuePrefix,
     concurrency: providerConfig.concurrency,
-    limiter: { max: providerConfig.rateLimit.max, duration: providerConfig.rateLimit.durationMs },
+    limiter: smoothLimiter(providerConfig.rateLimit),
     autorun: true,
   });
   worker.on('failed', (job, err) => {
@@ -35,6 +36,18 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   });
   worker.on('error', (err) => deps.logger.error({ provider: providerConfig.name, redis: redactRedisUrl(config.redisUrl), err }, 'worker error'));
   return worker;
+}
+
+/**
+ * BullMQ's limiter counts fixed windows, so `10/s` as one 1 s window can put 20 calls into one
+ * second at a window edge. Splitting the limit into small windows keeps any sliding second close to
+ * the limit; rounding is always downward, so the long-run rate never exceeds it.
+ */
+export function smoothLimiter(rate: Rate): { max: number; duration: number } {
+  const spacing = Math.ceil(rate.durationMs / rate.max);
+  if (spacing >= 10) return { max: 1, duration: spacing };
+  const window = 100;
+  return { max: Math.max(1, Math.floor((rate.max * window) / rate.durationMs)), duration: window };
 }
 
 /** The processor. It throws on failure and never swallows: BullMQ owns retries. */

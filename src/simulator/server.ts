@@ -114,6 +114,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function answer(req: SimRequest): Promise<SimResponse & { requestId: string; api?: ApiSim }> {
     const requestId = randomUUID().replace(/-/g, '');
+    // Introspection for humans and benchmarks; not part of any provider API.
+    if (req.method === 'GET' && req.path === '/_sim/stats') return { status: 200, body: { counters, deleted: deleted.length }, requestId };
     let api: ApiSim | undefined;
     let op: OperationKind | undefined;
     for (const candidate of SIMULATED_APIS) {
