@@ -1,7 +1,7 @@
 // Huawei IoTDA batch tasks: ListBatchTasks walked per task_type with marker paging, DeleteBatchTask (204).
 import type { ProviderConfig } from '../config.js';
 import { IOTDA_TASK_TYPES } from './catalog.js';
-import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth } from './huawei-api.js';
+import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import type { CloudTask, DeleteBatchResult, Provider } from './provider.js';
@@ -19,14 +19,30 @@ export interface IotdaDeps {
 
 export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Provider {
   const options = config.iotda ?? { instanceId: undefined, taskTypes: IOTDA_TASK_TYPES, signing: 'auto' as const };
-  const derived = options.signing === 'derived' || (options.signing === 'auto' && endpointNeedsDerivedSigning(config.endpoint));
-  const api: HuaweiApiDeps = {
-    http: deps.http,
-    endpoint: config.endpoint,
-    auth: deps.auth,
-    now: deps.now,
-    ...(derived && config.region ? { derived: { regionId: config.region, serviceName: 'iotdm' } } : {}),
+  const derivedScope = config.region ? { regionId: config.region, serviceName: 'iotdm' } : undefined;
+  const common: HuaweiApiDeps = {
+    http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now,
     ...(options.instanceId ? { extraHeaders: { 'Instance-Id': options.instanceId } } : {}),
+  };
+  const standardApi = common;
+  const derivedApi: HuaweiApiDeps = derivedScope ? { ...common, derived: derivedScope } : common;
+  const sdkPrefersDerived = options.signing === 'derived' || (options.signing === 'auto' && endpointNeedsDerivedSigning(config.endpoint));
+  let api = sdkPrefersDerived ? derivedApi : standardApi;
+  // In `auto`, the SDK's host rule decides first; if the endpoint refuses that scheme's signature
+  // (401) and accepts the other, keep the one that works. Both are signatures with the same key.
+  let schemeSettled = options.signing !== 'auto' || deps.auth.kind !== 'aksk' || derivedScope === undefined;
+  const call = async (project: string, request: HuaweiCall, signal?: AbortSignal) => {
+    const response = await callHuawei(api, project, request, signal);
+    if (schemeSettled || response.status !== 401) {
+      schemeSettled ||= response.status < 400;
+      return response;
+    }
+    const other = api === derivedApi ? standardApi : derivedApi;
+    const retried = await callHuawei(other, project, request, signal);
+    if (retried.status === 401) return response;
+    api = other;
+    schemeSettled = true;
+    return retried;
   };
   const base = (project: string) => `/v5/iot/${encodeURIComponent(project)}/batchtasks`;
 
@@ -37,7 +53,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
         let marker = INITIAL_MARKER;
         for (;;) {
           const response = await withListRetries(async () => {
-            const r = await callHuawei(api, project, {
+            const r = await call(project, {
               method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
             }, signal);
             if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
@@ -55,7 +71,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
     async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       const outcomes = [];
       for (const id of taskIds) {
-        const response = await callHuawei(api, project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
+        const response = await call(project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
         if (response.status === 204 || response.status === 200) outcomes.push({ id, result: 'deleted' as const, ...requestId });
         else if (isRecordNotFound(response)) outcomes.push({ id, result: 'gone' as const, ...requestId });

@@ -35,6 +35,8 @@ export interface SimulatorOptions extends Partial<Knobs> {
   /** Project ids (Huawei) or project names (IMM) per provider; default one project each. */
   readonly projects?: Partial<Record<ProviderName, readonly string[]>>;
   readonly now?: () => Date;
+  /** Huawei signing schemes accepted (default both), to mimic endpoints that take only one. */
+  readonly huaweiSchemes?: readonly ('SDK-HMAC-SHA256' | 'V11-HMAC-SHA256')[];
 }
 
 /** A scripted fault: the next `times` matching requests get `response` instead of the real answer. */
@@ -129,6 +131,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         iamToken: SIMULATOR_CREDENTIALS.huawei.token, ...(api.provider === 'iotda' ? { derivedServiceName: 'iotdm' } : {}),
       })
       : verifyAlibabaRequest(req, new Map([[SIMULATOR_CREDENTIALS.alibaba.accessKeyId, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret]]), now());
+    const scheme = String(req.headers.authorization ?? '').split(' ')[0] ?? '';
+    const schemeRefused = api.cloud === 'huawei' && options.huaweiSchemes !== undefined && scheme.endsWith('-HMAC-SHA256')
+      && !(options.huaweiSchemes as readonly string[]).includes(scheme);
+    if (schemeRefused) count.authFailures += 1;
+    if (schemeRefused) return { ...huaweiError(401, 'APIGW.0301', 'Incorrect IAM authentication information: verify aksk signature fail', requestId), requestId, api };
     if (!auth.ok) {
       count.authFailures += 1;
       const body = api.cloud === 'huawei'

@@ -133,3 +133,24 @@ describe('IoTDA run under faults', () => {
     });
   });
 });
+
+describe('IoTDA signing scheme', () => {
+  it.each([['SDK-HMAC-SHA256'], ['V11-HMAC-SHA256']] as const)('works against an endpoint that accepts only %s', async (scheme) => {
+    sim = await startSimulator({ huaweiSchemes: [scheme] });
+    putTask(sim, 7);
+    putTask(sim, 8);
+    const report = await runJanitor(env(sim));
+    expect(report.exitCode).toBe(0);
+    expect(report.stats[0]?.deleted).toBe(2);
+    // At most one refused request before the working scheme is kept.
+    expect(sim.counters.iotda.authFailures).toBeLessThanOrEqual(1);
+  });
+
+  it('signs with exactly the configured scheme when IOTDA_SIGNING is not auto', async () => {
+    sim = await startSimulator({ huaweiSchemes: ['SDK-HMAC-SHA256'] });
+    putTask(sim, 9);
+    const report = await runJanitor(env(sim, { IOTDA_SIGNING: 'derived' }));
+    expect(report.exitCode).toBe(3);
+    expect(report.stats[0]?.listError).toContain('APIGW.0301');
+  });
+});

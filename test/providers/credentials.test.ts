@@ -58,6 +58,16 @@ describe('credentials', () => {
     expect(await drain(provider?.listTasks(PROJECT) ?? [])).toBe(1);
   });
 
+  it('is refused by the provider when its clock is more than 15 minutes off (signed X-Sdk-Date)', async () => {
+    sim = await startSimulator();
+    sim.put('iotda', PROJECT, { task_id: 'b'.repeat(24), task_type: 'createDevices', status: 'Success', create_time: iotdaTime(new Date(0)) });
+    const config = loadConfig(simulatorEnv(sim, ['iotda'], prefix(), { IOTDA_TASK_TYPES: 'createDevices', IOTDA_SIGNING: 'standard' }));
+    const skewed = createProviders(config, () => new Date(Date.now() + 16 * 60_000)).get('iotda');
+    await expect(drain(skewed?.listTasks(PROJECT) ?? [])).rejects.toThrow('APIGW.0301');
+    const inTime = createProviders(config, () => new Date(Date.now() + 14 * 60_000)).get('iotda');
+    expect(await drain(inTime?.listTasks(PROJECT) ?? [])).toBe(1);
+  });
+
   it('authenticates with an IAM token as X-Auth-Token, and a wrong token fails listing', async () => {
     sim = await startSimulator({ tasksPerProject: 50 });
     const tokenEnv = { HUAWEICLOUD_SDK_AK: '', HUAWEICLOUD_SDK_SK: '', HUAWEICLOUD_AUTH_TOKEN: SIMULATOR_CREDENTIALS.huawei.token };
