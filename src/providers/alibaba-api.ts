@@ -1,0 +1,105 @@
+// Sends ACS3-signed Alibaba Cloud RPC requests (IMM) and classifies Alibaba error bodies by their Code.
+import { randomBytes } from 'node:crypto';
+import type { AlibabaAuthConfig } from '../config.js';
+import { optionalSecretReader, secretReader } from './credentials.js';
+import { header, parseJson, queryString, retryAfterMs, send, type ApiResponse, type HttpClient } from './http.js';
+import { ProviderError } from './provider.js';
+import { signAcs3Request } from './signing/alibaba-acs3.js';
+
+/** Credentials resolved to readers, so rotated secret files are picked up on the next request. */
+export interface AlibabaAuth {
+  readonly accessKeyId: () => string;
+  readonly accessKeySecret: () => string;
+  readonly securityToken: () => string | undefined;
+}
+
+/** Resolves the configured Alibaba credentials; config validation guarantees them for IMM. */
+export function alibabaAuthFrom(config: AlibabaAuthConfig | undefined): AlibabaAuth {
+  if (!config) throw new Error('Alibaba Cloud credentials missing (config validation should have caught this)');
+  return {
+    accessKeyId: secretReader(config.accessKeyId),
+    accessKeySecret: secretReader(config.accessKeySecret),
+    securityToken: optionalSecretReader(config.securityToken),
+  };
+}
+
+export interface AlibabaApiDeps {
+  readonly http: HttpClient;
+  /** Base URL, e.g. `https://imm.cn-hangzhou.aliyuncs.com`; RPC calls all go to its `/`. */
+  readonly endpoint: string;
+  readonly auth: AlibabaAuth;
+  readonly now: () => Date;
+  /** API version sent as `x-acs-version`, e.g. `2020-09-30` for IMM. */
+  readonly version: string;
+  /** Source of `x-acs-signature-nonce`; the gateway rejects a reused one. */
+  readonly nonce?: () => string;
+}
+
+type Params = readonly (readonly [string, string | number | undefined])[];
+
+/** One RPC call: parameters go in the query or, for `formData` APIs, in a form-encoded body. */
+export interface AlibabaCall {
+  readonly action: string;
+  readonly query?: Params;
+  readonly form?: Params;
+}
+
+export interface AlibabaResponse extends ApiResponse {
+  readonly body: unknown;
+  readonly requestId: string | undefined;
+}
+
+// openapi-client's getNonce is a random hex string; 16 random bytes cannot repeat in practice.
+const randomNonce = (): string => randomBytes(16).toString('hex');
+
+/** Signs one RPC call with ACS3-HMAC-SHA256 (`POST /`, as the SDK sends RPC calls) and sends it. */
+export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signal?: AbortSignal): Promise<AlibabaResponse> {
+  const query = queryString(call.query ?? []);
+  const url = `${deps.endpoint}/${query ? `?${query}` : ''}`;
+  const body = call.form ? queryString(call.form) : '';
+  const base: Record<string, string> = { accept: 'application/json' };
+  if (call.form) base['content-type'] = 'application/x-www-form-urlencoded';
+  const securityToken = deps.auth.securityToken();
+  const headers = signAcs3Request(
+    { method: 'POST', url, headers: base, body },
+    { accessKeyId: deps.auth.accessKeyId(), accessKeySecret: deps.auth.accessKeySecret(), ...(securityToken ? { securityToken } : {}) },
+    { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
+  );
+  const response = await send(deps.http, { method: 'POST', url, headers, body }, signal);
+  const parsed = parseJson(response.text);
+  return { ...response, body: parsed, requestId: alibabaErrorBody(parsed).requestId ?? header(response.headers, 'x-acs-request-id') };
+}
+
+/** The `{RequestId, Code, Message}` of an Alibaba response body, when present. */
+export function alibabaErrorBody(body: unknown): { code: string | undefined; message: string | undefined; requestId: string | undefined } {
+  if (body === null || typeof body !== 'object') return { code: undefined, message: undefined, requestId: undefined };
+  const record = body as Record<string, unknown>;
+  const text = (key: string) => (typeof record[key] === 'string' && record[key] !== '' ? record[key] : undefined);
+  return { code: text('Code'), message: text('Message'), requestId: text('RequestId') };
+}
+
+/** True when the API said the named resource does not exist: IMM's table gives HTTP 400, 404 is also seen. */
+export function isResourceNotFound(response: AlibabaResponse): boolean {
+  return alibabaErrorBody(response.body).code === 'ResourceNotFound';
+}
+
+// §1d: the gateway's flow control answers Throttling, Throttling.User or Throttling.Api, and IMM
+// sends them with HTTP 400 (not 403 or 429), so only the code tells throttling apart.
+const THROTTLING = /^Throttling(\..+)?$/;
+// ServiceUnavailable (503) and InternalError (500) are the common server errors; SystemBusy comes
+// from other Alibaba products' tables and is assumed to apply. Dotted sub-codes count too.
+const TRANSIENT_CODES = ['ServiceUnavailable', 'InternalError', 'SystemBusy'];
+
+/** Classifies a non-success response by its Code: throttling, server-side trouble, or permanent. */
+export function classifyAlibabaFailure(response: AlibabaResponse): ProviderError {
+  const { code, message } = alibabaErrorBody(response.body);
+  const text = `${code ?? `HTTP ${response.status}`}: ${message ?? (response.text.slice(0, 200) || 'no error body')}`;
+  const details = { ...(code ? { code } : {}), status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}) };
+  if (code !== undefined && THROTTLING.test(code)) {
+    const wait = retryAfterMs(response.headers);
+    return new ProviderError('throttled', text, { ...details, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
+  }
+  const transientCode = code !== undefined && TRANSIENT_CODES.some((c) => code === c || code.startsWith(`${c}.`));
+  if (transientCode || response.status >= 500) return new ProviderError('transient', text, details);
+  return new ProviderError('permanent', text, details);
+}

@@ -1,0 +1,103 @@
+// Alibaba Cloud IMM batches (API 2020-09-30): ListBatches with NextToken paging, GetBatch, DeleteBatch.
+import type { ProviderConfig } from '../config.js';
+import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
+import { withListRetries, type HttpClient } from './http.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { isoTime } from './timestamps.js';
+
+/** The IMM API version these actions belong to (`x-acs-version`). */
+export const IMM_API_VERSION = '2020-09-30';
+const PAGE_SIZE = 100; // MaxResults maximum (§1a)
+
+export interface ImmDeps {
+  readonly http: HttpClient;
+  readonly auth: AlibabaAuth;
+  readonly now: () => Date;
+  /** Nonce source for tests; a fresh random one per request otherwise. */
+  readonly nonce?: () => string;
+}
+
+export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provider {
+  const api: AlibabaApiDeps = {
+    http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, version: IMM_API_VERSION,
+    ...(deps.nonce ? { nonce: deps.nonce } : {}),
+  };
+
+  return {
+    name: 'imm',
+    async *listTasks(project, signal) {
+      let token = '';
+      for (;;) {
+        // The SDK sends every ListBatches parameter in the query string (client.go `query[...]`).
+        const query = [['MaxResults', PAGE_SIZE], ['NextToken', token === '' ? undefined : token], ['ProjectName', project]] as const;
+        const response = await withListRetries(async () => {
+          const r = await callAlibaba(api, { action: 'ListBatches', query }, signal);
+          if (r.status !== 200) throw classifyAlibabaFailure(r);
+          return r;
+        }, signal ? { signal } : {});
+        const batches = objectList(response, 'Batches');
+        if (batches.length > 0) yield batches.map(toImmTask);
+        const next = (response.body as Record<string, unknown>).NextToken;
+        // Paging ends on an empty or absent NextToken; a repeated one would loop forever, so it ends too.
+        if (typeof next !== 'string' || next === '' || next === token) break;
+        token = next;
+      }
+    },
+    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      const outcomes: DeleteOutcome[] = [];
+      for (const id of taskIds) {
+        // DeleteBatch is a formData API: Id and ProjectName travel in a form-encoded body (client.go).
+        const response = await callAlibaba(api, { action: 'DeleteBatch', form: [['Id', id], ['ProjectName', project]] });
+        const requestId = response.requestId ? { requestId: response.requestId } : {};
+        if (response.status === 200) outcomes.push({ id, result: 'deleted', ...requestId });
+        // Idempotency is undocumented (§1b): ResourceNotFound, with 400 or 404, means already gone.
+        else if (isResourceNotFound(response)) outcomes.push({ id, result: 'gone', ...requestId });
+        else throw classifyAlibabaFailure(response);
+      }
+      return { outcomes, failures: [] };
+    },
+    async getTask(project, taskId) {
+      const response = await callAlibaba(api, { action: 'GetBatch', query: [['Id', taskId], ['ProjectName', project]] });
+      if (response.status !== 200) {
+        if (isResourceNotFound(response)) return undefined;
+        throw classifyAlibabaFailure(response);
+      }
+      const batch = (response.body as Record<string, unknown> | undefined)?.Batch;
+      if (batch === null || typeof batch !== 'object') throw unexpected(response, 'no "Batch" object');
+      return toImmTask(batch as Record<string, unknown>);
+    },
+  };
+}
+
+/** Maps one DataIngestion record to a CloudTask; pure, exported for table tests. */
+export function toImmTask(item: Record<string, unknown>): CloudTask {
+  const state = typeof item.State === 'string' && item.State !== '' ? item.State : undefined;
+  const id = typeof item.Id === 'string' ? item.Id : '';
+  return { id, states: state ? [state] : [], agedFrom: immAgeReference(item) };
+}
+
+/**
+ * Age runs from UpdateTime when the record has one, else from CreateTime. UpdateTime is when the
+ * batch last changed (finished, failed, was suspended), so a batch that ran for days is not aged
+ * from its start; it is never earlier than CreateTime, so this choice only ever keeps more. A present
+ * but unparsable UpdateTime is reported as invalid (kept), never papered over with CreateTime.
+ */
+export function immAgeReference(item: Record<string, unknown>): AgeReference {
+  const updated = item.UpdateTime;
+  return updated === undefined || updated === null || updated === '' ? isoTime('CreateTime', item.CreateTime) : isoTime('UpdateTime', updated);
+}
+
+function objectList(response: AlibabaResponse, field: string): readonly Record<string, unknown>[] {
+  const body = response.body;
+  if (body === null || typeof body !== 'object') throw unexpected(response, 'non-JSON body');
+  // An absent list is an empty page (the SDK model marks Batches optional); anything else is malformed.
+  const items = (body as Record<string, unknown>)[field] ?? [];
+  if (!Array.isArray(items) || items.some((i) => i === null || typeof i !== 'object')) throw unexpected(response, `no "${field}" array`);
+  return items as Record<string, unknown>[];
+}
+
+function unexpected(response: AlibabaResponse, what: string): ProviderError {
+  return new ProviderError('permanent', `unexpected ${what} in the response`, {
+    status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}),
+  });
+}
