@@ -1,0 +1,162 @@
+// Huawei VIAS batch tasks (§2 of providers.md): ListBatchTasks walked last page first, DeleteBatchTask with per-sub-task results.
+import type { ProviderConfig } from '../config.js';
+import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
+import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { withListRetries, type HttpClient } from './http.js';
+import { ProviderError, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { epochTime } from './timestamps.js';
+
+/** The API's page_size maximum (5-200) and page_num maximum (1-10000), §2a. */
+export const VIAS_PAGE_SIZE = 200;
+export const VIAS_MAX_PAGE_NUM = 10_000;
+const PROBE_PAGE_SIZE = 5; // the API's page_size minimum: the probe only needs `count`
+
+// Deleting an unknown id is undocumented (§2b). A non-APIG 404 is gone (isRecordNotFound); so are the
+// two codes the VIAS error table describes as "No task is found based on the (task) ID." (HTTP 400,
+// support.huaweicloud.com/intl/zh-cn/vias-api/vias_03_0280.html). VIAS.00010002 "The object does not
+// exist." is NOT taken as gone: it may name the project or another object rather than the batch.
+const NOT_FOUND_CODES = ['VIAS.00010007', 'VIAS.00010008'];
+
+export interface ViasDeps {
+  readonly http: HttpClient;
+  readonly auth: HuaweiAuth;
+  readonly now: () => Date;
+}
+
+/**
+ * The highest page_num holding records, for `count` records in pages of VIAS_PAGE_SIZE; never above
+ * the API's page_num maximum, so more than 2,000,000 records leave the newest for a later run.
+ */
+export function lastPageFor(count: number): number {
+  return Math.min(Math.ceil(count / VIAS_PAGE_SIZE), VIAS_MAX_PAGE_NUM);
+}
+
+/** A non-negative whole count, given as a JSON number or a numeric string; undefined otherwise. */
+export function countValue(raw: unknown): number | undefined {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
+  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * A batch has no status of its own (§2a): its states are every key of `batch_task_status_info` with a
+ * non-zero count, spelled as the API sent them (the policy compares case-insensitively). All-zero
+ * counts give no state; an unreadable count gives a pseudo-state no API documents, so the policy keeps
+ * the batch (we cannot tell whether sub-tasks in that state exist).
+ */
+export function batchStates(info: unknown): string[] {
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) return [];
+  const states: string[] = [];
+  for (const [state, raw] of Object.entries(info as Record<string, unknown>)) {
+    const n = countValue(raw);
+    if (n === undefined) states.push(`${state} (unreadable count ${JSON.stringify(raw)})`);
+    else if (n > 0) states.push(state);
+  }
+  return states;
+}
+
+/** One BatchTaskDto as a CloudTask. */
+export function toCloudTask(item: Record<string, unknown>): CloudTask {
+  const label = textField(item, 'batch_task_name');
+  return {
+    id: idField(item, 'id') ?? '',
+    states: batchStates(item.batch_task_status_info),
+    // created_at is a Long of undocumented unit (§2a): epochTime tells seconds from milliseconds and
+    // refuses anything outside 2000-2100 in both. A numeric string is accepted too (gateways often
+    // serialise Longs as strings to spare JavaScript clients precision loss); the same ranges apply.
+    // There is no end or update time, so age is measured from creation.
+    agedFrom: epochTime('created_at', item.created_at),
+    ...(label ? { label } : {}),
+  };
+}
+
+/**
+ * A 200 delete answers per sub-task (§2b): any failed_count or error_list entry means the batch was
+ * not (fully) deleted. Returns the provider's own summary of what failed, or undefined on success.
+ */
+export function incompleteDelete(body: unknown): string | undefined {
+  const record = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const failed = countValue(record.failed_count);
+  const errors = Array.isArray(record.error_list) ? record.error_list.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))) : [];
+  const unreadable = record.failed_count !== undefined && record.failed_count !== null && failed === undefined;
+  if (!unreadable && (failed ?? 0) === 0 && errors.length === 0) return undefined;
+  const counts = `${unreadable ? `failed_count ${JSON.stringify(record.failed_count)}` : `${failed ?? 0} of ${countValue(record.total_count) ?? '?'}`} sub-tasks not deleted`;
+  return `VIAS delete incomplete: ${counts}${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`.slice(0, 500);
+}
+
+export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Provider {
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now };
+  const base = (project: string) => `/v2/${encodeURIComponent(project)}/batch-tasks`;
+
+  const listPage = (project: string, pageNum: number, pageSize: number, signal?: AbortSignal) =>
+    withListRetries(async () => {
+      const r = await callHuawei(api, project, {
+        method: 'GET', path: base(project),
+        query: [['is_paged', 'true'], ['page_size', pageSize], ['page_num', pageNum], ['order_by', 'asc'], ['sort_name', 'created_at']],
+      }, signal);
+      if (r.status !== 200) throw classifyHuaweiFailure(r);
+      return r;
+    }, signal ? { signal } : {});
+
+  async function deleteOne(project: string, id: string): Promise<DeleteOutcome> {
+    const r = await callHuawei(api, project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
+    const requestId = r.requestId ? { requestId: r.requestId } : {};
+    if (r.status === 200 || r.status === 204) {
+      const incomplete = incompleteDelete(r.body);
+      // Retried by BullMQ; once attempts run out the job fails with this summary as its reason.
+      if (incomplete) throw new ProviderError('transient', incomplete, { status: r.status, ...requestId });
+      return { id, result: 'deleted', ...requestId };
+    }
+    if (isRecordNotFound(r, NOT_FOUND_CODES)) return { id, result: 'gone', ...requestId };
+    throw classifyHuaweiFailure(r);
+  }
+
+  return {
+    name: 'vias',
+    /**
+     * page_num paging shifts when records are deleted mid-walk, and workers delete while this
+     * generator is still paging. So the walk sorts by created_at ASCENDING and reads the LAST page
+     * first, down to page 1: every record we yield (and so every record our workers delete) sits
+     * after every record not yet read, so those deletions never move an unread record; new batches
+     * are appended at the end, after the pages still to read. Someone else deleting an unread record
+     * only moves an already-read one into the next page read: a duplicate, dropped by `seen`.
+     * A cheap probe (page_size 5) reads `count` first. The walk is bounded by construction: at most
+     * VIAS_MAX_PAGE_NUM pages, ending at page 1, so an empty page (count shrank) just moves on.
+     */
+    async *listTasks(project, signal) {
+      const probe = await listPage(project, 1, PROBE_PAGE_SIZE, signal);
+      const count = countValue((probe.body as Record<string, unknown> | undefined)?.count);
+      if (count === undefined) throw malformed(probe, 'no "count"');
+      const seen = new Set<string>();
+      for (let page = lastPageFor(count); page >= 1; page--) {
+        const items = listField(await listPage(project, page, VIAS_PAGE_SIZE, signal), 'batch_task_list');
+        const tasks = items.map(toCloudTask).filter((t) => t.id === '' || !seen.has(t.id));
+        for (const t of tasks) seen.add(t.id);
+        if (tasks.length > 0) yield tasks;
+      }
+    },
+    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      const outcomes: DeleteOutcome[] = [];
+      const failures: { id: string; error: ProviderError }[] = [];
+      for (const [i, id] of taskIds.entries()) {
+        try {
+          outcomes.push(await deleteOne(project, id));
+        } catch (err) {
+          if (!(err instanceof ProviderError)) throw err;
+          failures.push({ id, error: err });
+          // Throttled: stop calling; the rest of the batch waits for the same back-off.
+          if (err.kind === 'throttled') {
+            failures.push(...taskIds.slice(i + 1).map((rest) => ({ id: rest, error: err })));
+            break;
+          }
+        }
+      }
+      return { outcomes, failures };
+    },
+  };
+}
+
+function malformed(response: HuaweiResponse, what: string): ProviderError {
+  return new ProviderError('permanent', `unexpected list response: ${what}`, {
+    status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}),
+  });
+}
