@@ -1,0 +1,140 @@
+// Huawei MPC packaging (remux) task records: ListRemuxTask with 0-based page/size paging, and
+// DeleteRemuxTask (`DELETE /remux/task`, 204). It never calls CancelRemuxTask (`DELETE /remux`).
+import type { ProviderConfig } from '../config.js';
+import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
+import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { withListRetries, type HttpClient } from './http.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { digitsTime } from './timestamps.js';
+
+/** ListRemuxTask's maximum `size` (§4a); the API answers MPC.10202 outside 1-100. */
+export const MPC_PAGE_SIZE = 100;
+
+/**
+ * DeleteRemuxTask's only documented error (§4b): 403 "cannot be deleted", whose documented example
+ * message is "The task does not exist." The code alone cannot tell "gone" from "refused".
+ */
+export const MPC_NOT_DELETABLE = 'MPC.10211';
+
+export interface MpcDeps {
+  readonly http: HttpClient;
+  readonly auth: HuaweiAuth;
+  readonly now: () => Date;
+}
+
+/** What a MPC.10211 answer means once the record has been looked up again. */
+export type NotDeletableVerdict = { readonly result: 'gone' } | { readonly result: 'refused'; readonly error: ProviderError };
+
+export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provider {
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now };
+  const remux = (project: string) => `/v1/${encodeURIComponent(project)}/remux`;
+
+  async function listPage(project: string, page: number, signal?: AbortSignal): Promise<HuaweiResponse> {
+    return withListRetries(async () => {
+      const r = await callHuawei(api, project, { method: 'GET', path: remux(project), query: [['page', page], ['size', MPC_PAGE_SIZE]] }, signal);
+      if (r.status !== 200) throw classifyHuaweiFailure(r);
+      return r;
+    }, signal ? { signal } : {});
+  }
+
+  /** The list API's task_id filter ignores paging and time filters (§4a), so it is an exact lookup. */
+  async function lookUp(project: string, taskId: string): Promise<Record<string, unknown> | undefined> {
+    const r = await callHuawei(api, project, { method: 'GET', path: remux(project), query: [['task_id', taskId]] });
+    if (r.status !== 200) throw classifyHuaweiFailure(r);
+    return listField(r, 'tasks').find((item) => idField(item, 'task_id') === taskId);
+  }
+
+  async function deleteOne(project: string, id: string): Promise<DeleteOutcome> {
+    // DeleteRemuxTask, never CancelRemuxTask: `/remux/task`, not `/remux` (§4b).
+    const response = await callHuawei(api, project, { method: 'DELETE', path: `${remux(project)}/task`, query: [['task_id', id]] });
+    const requestId = response.requestId ? { requestId: response.requestId } : {};
+    if (response.status === 204 || response.status === 200) return { id, result: 'deleted', ...requestId };
+    if (isRecordNotFound(response)) return { id, result: 'gone', ...requestId };
+    if (huaweiErrorBody(response.body).code !== MPC_NOT_DELETABLE) throw classifyHuaweiFailure(response);
+    const verdict = judgeNotDeletable(classifyHuaweiFailure(response), await lookUp(project, id));
+    if (verdict.result === 'refused') throw verdict.error;
+    return { id, result: 'gone', ...requestId };
+  }
+
+  return {
+    name: 'mpc',
+    async *listTasks(project, signal) {
+      let bound: number | undefined;
+      for (let page = 0; ; page++) {
+        const response = await listPage(project, page, signal);
+        const items = listField(response, 'tasks');
+        const total = totalOf(response);
+        // The first total bounds the walk, so records created while paging cannot keep it going.
+        bound = Math.min(bound ?? total, total);
+        if (items.length > 0) yield items.map(toCloudTask);
+        if (isLastPage(page, items.length, bound)) break;
+      }
+    },
+    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      const outcomes: DeleteOutcome[] = [];
+      const failures: { id: string; error: ProviderError }[] = [];
+      for (const [index, id] of taskIds.entries()) {
+        try {
+          outcomes.push(await deleteOne(project, id));
+        } catch (err) {
+          const error = err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message);
+          failures.push({ id, error });
+          // Throttled: the rest of the batch would only be throttled too.
+          if (error.kind === 'throttled') {
+            for (const rest of taskIds.slice(index + 1)) failures.push({ id: rest, error });
+            break;
+          }
+        }
+      }
+      return { outcomes, failures };
+    },
+    async getTask(project, taskId) {
+      const item = await lookUp(project, taskId);
+      return item ? toCloudTask(item) : undefined;
+    },
+  };
+}
+
+/**
+ * Offset paging shifts while workers delete records of pages already read, so a record can slip
+ * into a page already read; it is found by the next run. The walk stops on an empty or short page
+ * or once the pages read cover the total, so it always ends.
+ */
+export function isLastPage(page: number, itemCount: number, total: number): boolean {
+  return itemCount === 0 || itemCount < MPC_PAGE_SIZE || (page + 1) * MPC_PAGE_SIZE >= total;
+}
+
+/**
+ * Resolves MPC.10211 with a fresh lookup: a record the list no longer returns is already gone; one it
+ * still returns was refused, a permanent failure keeping the provider's code and message.
+ */
+export function judgeNotDeletable(refusal: ProviderError, record: Record<string, unknown> | undefined): NotDeletableVerdict {
+  if (record === undefined) return { result: 'gone' };
+  const status = textField(record, 'status') ?? 'unknown';
+  return {
+    result: 'refused',
+    error: new ProviderError('permanent', `${refusal.message} (the record still exists, status ${status})`, refusal.details),
+  };
+}
+
+/**
+ * Age from end_time, else create_time. An end_time that is present but does not parse is reported as
+ * invalid rather than replaced by create_time: create_time is always earlier, so falling back would
+ * overstate the age of a task that may have finished a moment ago.
+ */
+export function ageReference(item: Record<string, unknown>): AgeReference {
+  const ended = digitsTime('end_time', item.end_time);
+  return ended.kind === 'missing' ? digitsTime('create_time', item.create_time) : ended;
+}
+
+function toCloudTask(item: Record<string, unknown>): CloudTask {
+  const status = textField(item, 'status');
+  return { id: idField(item, 'task_id') ?? '', states: status ? [status] : [], agedFrom: ageReference(item) };
+}
+
+/** `total` as a number; a missing or malformed total ends the walk after the current page. */
+function totalOf(response: HuaweiResponse): number {
+  const raw = (response.body as Record<string, unknown>).total;
+  const total = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : Number.NaN;
+  return Number.isFinite(total) && total >= 0 ? total : 0;
+}

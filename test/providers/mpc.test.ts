@@ -1,0 +1,253 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { PROVIDER_FACTS } from '../../src/providers/catalog.js';
+import { callHuawei, huaweiAuthFrom, type HuaweiApiDeps } from '../../src/providers/huawei-api.js';
+import { createHttpClient } from '../../src/providers/http.js';
+import { ageReference, createMpcProvider, isLastPage, MPC_PAGE_SIZE } from '../../src/providers/mpc.js';
+import { ProviderError, type CloudTask, type Provider } from '../../src/providers/provider.js';
+import { huaweiError, json } from '../../src/simulator/api.js';
+import { MPC_STATUSES, mpcCancelCalls, mpcTime } from '../../src/simulator/mpc.js';
+import { DEFAULT_SIM_PROJECTS, startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { simulatorEnv } from '../helpers/janitor.js';
+
+const DAY = 86_400_000;
+const PROJECT = DEFAULT_SIM_PROJECTS.mpc[0] as string;
+const http = createHttpClient({ timeoutMs: 5_000 });
+
+let sim: Simulator | undefined;
+afterEach(async () => { await sim?.close(); sim = undefined; });
+
+function setup(s: Simulator): { provider: Provider; api: HuaweiApiDeps } {
+  const config = loadConfig(simulatorEnv(s, ['mpc'], 'jt-mpc-unit'));
+  const pc = config.providers[0];
+  if (!pc || !config.huaweiAuth) throw new Error('simulator env did not configure mpc');
+  const auth = huaweiAuthFrom(config.huaweiAuth);
+  const now = () => new Date();
+  return { provider: createMpcProvider(pc, { http, auth, now }), api: { http, endpoint: s.url, auth, now } };
+}
+
+function putTask(s: Simulator, id: number, over: Record<string, unknown> = {}, project = PROJECT): string {
+  const ended = new Date(Date.now() - 30 * DAY);
+  s.put('mpc', project, {
+    task_id: String(id), status: 'SUCCEED', create_time: mpcTime(new Date(ended.getTime() - 60_000)), start_time: mpcTime(ended), end_time: mpcTime(ended), ...over,
+  });
+  return String(id);
+}
+
+async function listAll(provider: Provider, project = PROJECT): Promise<CloudTask[][]> {
+  const pages: CloudTask[][] = [];
+  for await (const page of provider.listTasks(project)) pages.push([...page]);
+  return pages;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(err instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(err)}`);
+  return err;
+}
+
+describe('MPC endpoint', () => {
+  it('uses the legacy mts host in cn-north-1 and the mpc host elsewhere', () => {
+    expect(PROVIDER_FACTS.mpc.endpointFor('cn-north-1')).toBe('https://mts.cn-north-1.myhuaweicloud.com');
+    expect(PROVIDER_FACTS.mpc.endpointFor('cn-north-4')).toBe('https://mpc.cn-north-4.myhuaweicloud.com');
+    expect(PROVIDER_FACTS.mpc.endpointFor('ap-southeast-3')).toBe('https://mpc.ap-southeast-3.myhuaweicloud.com');
+  });
+});
+
+describe('MPC listing', () => {
+  it('walks 0-based pages of 100 until a short page, reading every record once', async () => {
+    sim = await startSimulator();
+    for (let i = 0; i < 250; i++) putTask(sim, 1000 + i);
+    const pages = await listAll(setup(sim).provider);
+    expect(pages.map((p) => p.length)).toEqual([100, 100, 50]);
+    expect(new Set(pages.flat().map((t) => t.id)).size).toBe(250);
+    expect(sim.counters.mpc.list).toBe(3);
+  });
+
+  it('stops when the pages read cover the total, without asking for an empty page', async () => {
+    sim = await startSimulator();
+    for (let i = 0; i < 200; i++) putTask(sim, 1000 + i);
+    expect((await listAll(setup(sim).provider)).map((p) => p.length)).toEqual([100, 100]);
+    expect(sim.counters.mpc.list).toBe(2);
+  });
+
+  it('stops on an empty or short page even when the total claims more', async () => {
+    sim = await startSimulator();
+    sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { total: 5000, tasks: [] }) });
+    expect(await listAll(setup(sim).provider)).toEqual([]);
+    sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { total: 5000, tasks: [{ task_id: 1, status: 'SUCCEED' }] }) });
+    expect((await listAll(setup(sim).provider)).flat().map((t) => t.id)).toEqual(['1']);
+    expect(sim.counters.mpc.list).toBe(2);
+  });
+
+  it('decides the last page from the page number, the page length and the total', () => {
+    expect(isLastPage(0, MPC_PAGE_SIZE, 250)).toBe(false);
+    expect(isLastPage(1, MPC_PAGE_SIZE, 200)).toBe(true);
+    expect(isLastPage(0, 0, 5000)).toBe(true);
+    expect(isLastPage(3, MPC_PAGE_SIZE - 1, 5000)).toBe(true);
+    expect(isLastPage(0, MPC_PAGE_SIZE, 0)).toBe(true);
+  });
+
+  it('ends a walk shifted by concurrent deletes, and the next walk finds the records it skipped', async () => {
+    sim = await startSimulator();
+    const ids = Array.from({ length: 300 }, (_, i) => putTask(sim as Simulator, 1000 + i));
+    const { provider } = setup(sim);
+    const seen = new Set<string>();
+    let pagesRead = 0;
+    for await (const page of provider.listTasks(PROJECT)) {
+      pagesRead += 1;
+      for (const task of page) seen.add(task.id);
+      // Delete the whole first page while the walk goes on: later records shift forward by 100.
+      if (pagesRead === 1) for (const task of page) await provider.deleteTasks(PROJECT, [task.id]);
+    }
+    expect(pagesRead).toBeLessThanOrEqual(3);
+    const skipped = ids.filter((id) => !seen.has(id));
+    expect(skipped.length).toBeGreaterThan(0);
+    const next = new Set((await listAll(provider)).flat().map((t) => t.id));
+    for (const id of skipped) expect(next.has(id)).toBe(true);
+  });
+
+  it('maps every documented status, and passes an undocumented one through for the policy to refuse', async () => {
+    sim = await startSimulator();
+    [...MPC_STATUSES, 'NEED_TO_BE_AUDIT'].forEach((status, i) => putTask(sim as Simulator, 2000 + i, { status }));
+    const states = (await listAll(setup(sim).provider)).flat().map((t) => t.states);
+    expect(states.sort()).toEqual([...MPC_STATUSES, 'NEED_TO_BE_AUDIT'].map((s) => [s]).sort());
+  });
+
+  it('ages from end_time as a string or a JSON number, and from create_time only when end_time is absent', async () => {
+    sim = await startSimulator();
+    const end = new Date(Date.UTC(2024, 2, 1, 12, 30, 15));
+    const created = new Date(Date.UTC(2024, 1, 1, 0, 0, 0));
+    const at = (over: Record<string, unknown>) => ageReference({ create_time: mpcTime(created), ...over });
+    expect(at({ end_time: mpcTime(end) })).toEqual({ kind: 'ok', field: 'end_time', at: end });
+    expect(at({ end_time: Number(mpcTime(end)) })).toEqual({ kind: 'ok', field: 'end_time', at: end });
+    expect(ageReference({ create_time: Number(mpcTime(created)) })).toEqual({ kind: 'ok', field: 'create_time', at: created });
+    expect(at({ end_time: null })).toEqual({ kind: 'ok', field: 'create_time', at: created });
+    expect(at({ end_time: '' })).toEqual({ kind: 'ok', field: 'create_time', at: created });
+    expect(ageReference({})).toEqual({ kind: 'missing', field: 'create_time' });
+    expect(ageReference({ create_time: '2024-13-45T99:00' })).toMatchObject({ kind: 'invalid', field: 'create_time' });
+
+    // Through the API too: numbers survive the JSON round trip.
+    putTask(sim, 3000, { end_time: Number(mpcTime(end)), create_time: Number(mpcTime(created)) });
+    const [task] = (await listAll(setup(sim).provider)).flat();
+    expect(task?.agedFrom).toEqual({ kind: 'ok', field: 'end_time', at: end });
+  });
+
+  it('never falls back to create_time when end_time is present but malformed', () => {
+    for (const bad of ['20241345996000', '2024-01-01 10:00:00', 'null', 2024, { t: 1 }]) {
+      expect(ageReference({ create_time: '20200101000000', end_time: bad })).toMatchObject({ kind: 'invalid', field: 'end_time', raw: bad });
+    }
+  });
+
+  it('retries a throttled page and then continues', async () => {
+    sim = await startSimulator();
+    putTask(sim, 4000);
+    sim.inject({ provider: 'mpc', op: 'list', times: 1, response: huaweiError(429, 'APIGW.0308', 'The request is throttled.') });
+    expect((await listAll(setup(sim).provider)).flat()).toHaveLength(1);
+    expect(sim.counters.mpc.list).toBe(2);
+  });
+
+  it('fails listing at once on a bad request or an auth failure, keeping the provider code and message', async () => {
+    sim = await startSimulator();
+    sim.inject({ provider: 'mpc', op: 'list', times: 1, response: huaweiError(400, 'MPC.10202', 'Invalid request parameter.') });
+    const bad = await failureOf(listAll(setup(sim).provider));
+    expect(bad).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10202', status: 400 } });
+    expect(bad.message).toContain('Invalid request parameter.');
+    const auth = await failureOf(listAll(setup(sim).provider, 'unknown-project'));
+    expect(auth).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10203', status: 401 } });
+    expect(sim.counters.mpc.list).toBe(2);
+  });
+});
+
+describe('MPC simulator', () => {
+  it('rejects a page size outside 1-100 with MPC.10202', async () => {
+    sim = await startSimulator();
+    const { api } = setup(sim);
+    for (const size of [0, 101]) {
+      const r = await callHuawei(api, PROJECT, { method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', size]] });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({ error_code: 'MPC.10202' });
+    }
+    const ok = await callHuawei(api, PROJECT, { method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', 100]] });
+    expect(ok.status).toBe(200);
+  });
+
+  it('cancels a queued task through CancelRemuxTask and logs the call (the trap the janitor avoids)', async () => {
+    sim = await startSimulator({ projects: { mpc: ['cancel-probe'] } });
+    const id = putTask(sim, 5000, { status: 'WAITING', end_time: undefined }, 'cancel-probe');
+    const { api } = setup(sim);
+    const r = await callHuawei(api, 'cancel-probe', { method: 'DELETE', path: '/v1/cancel-probe/remux', query: [['task_id', id]] });
+    expect(r.status).toBe(204);
+    expect(sim.records('mpc', 'cancel-probe')[0]).toMatchObject({ status: 'CANCELED' });
+    expect(mpcCancelCalls('cancel-probe')).toEqual([{ project: 'cancel-probe', taskId: id }]);
+  });
+});
+
+describe('MPC delete', () => {
+  it('deletes a finished record with DeleteRemuxTask (204) and never calls CancelRemuxTask', async () => {
+    sim = await startSimulator();
+    const id = putTask(sim, 6000);
+    const result = await setup(sim).provider.deleteTasks(PROJECT, [id]);
+    expect(result.failures).toEqual([]);
+    expect(result.outcomes).toEqual([{ id, result: 'deleted', requestId: expect.any(String) as string }]);
+    expect(sim.deleted).toEqual([{ provider: 'mpc', project: PROJECT, id }]);
+    expect(mpcCancelCalls(PROJECT)).toEqual([]);
+  });
+
+  it('counts MPC.10211 as already gone when a fresh lookup no longer finds the record', async () => {
+    sim = await startSimulator();
+    const result = await setup(sim).provider.deleteTasks(PROJECT, ['999999']);
+    expect(result.outcomes).toMatchObject([{ id: '999999', result: 'gone' }]);
+    expect(sim.counters.mpc.get).toBe(1);
+  });
+
+  it('fails MPC.10211 permanently, keeping code and message, when the record still exists', async () => {
+    sim = await startSimulator();
+    const id = putTask(sim, 6100, { status: 'PROCESSING', end_time: undefined });
+    const { failures, outcomes } = await setup(sim).provider.deleteTasks(PROJECT, [id]);
+    expect(outcomes).toEqual([]);
+    expect(failures[0]?.error).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10211', status: 403 } });
+    expect(failures[0]?.error.message).toContain('The packaging task record cannot be deleted.');
+    expect(failures[0]?.error.message).toContain('PROCESSING');
+    expect(sim.records('mpc', PROJECT)).toHaveLength(1);
+  });
+
+  it('reports a throttled or failed lookup after MPC.10211 as that failure, never as gone', async () => {
+    sim = await startSimulator();
+    const { provider } = setup(sim);
+    sim.inject({ provider: 'mpc', op: 'get', times: 1, response: huaweiError(429, 'APIGW.0308', 'The request is throttled.', undefined) });
+    const throttled = await provider.deleteTasks(PROJECT, ['999998']);
+    expect(throttled.outcomes).toEqual([]);
+    expect(throttled.failures[0]?.error.kind).toBe('throttled');
+    sim.inject({ provider: 'mpc', op: 'get', times: 1, response: huaweiError(503, 'APIGW.0103', 'backend unavailable') });
+    expect((await provider.deleteTasks(PROJECT, ['999998'])).failures[0]?.error.kind).toBe('transient');
+  });
+
+  it('counts a 404 from MPC as gone but never an APIG "API does not exist" 404', async () => {
+    sim = await startSimulator();
+    const { provider } = setup(sim);
+    sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(404, 'MPC.10211', 'The task does not exist.') });
+    expect((await provider.deleteTasks(PROJECT, ['1'])).outcomes).toMatchObject([{ result: 'gone' }]);
+    sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(404, 'APIGW.0101', 'The API does not exist.') });
+    expect((await provider.deleteTasks(PROJECT, ['1'])).failures[0]?.error).toMatchObject({ kind: 'permanent', details: { code: 'APIGW.0101' } });
+  });
+
+  it('classifies throttling (honouring Retry-After), 5xx, auth and bad requests', async () => {
+    sim = await startSimulator();
+    const { provider } = setup(sim);
+    const id = putTask(sim, 6200);
+    const cases = [
+      { response: huaweiError(429, 'APIGW.0308', 'The request is throttled.'), headers: { 'Retry-After': '7' }, kind: 'throttled', code: 'APIGW.0308', retryAfterMs: 7_000 },
+      { response: huaweiError(500, 'APIGW.0103', 'The backend service is unavailable.'), kind: 'transient', code: 'APIGW.0103' },
+      { response: huaweiError(401, 'MPC.10203', 'Authentication failed.'), kind: 'permanent', code: 'MPC.10203' },
+      { response: huaweiError(400, 'MPC.10202', 'Invalid request parameter.'), kind: 'permanent', code: 'MPC.10202' },
+    ];
+    for (const c of cases) {
+      sim.inject({ provider: 'mpc', op: 'delete', taskId: id, times: 1, response: { ...c.response, ...(c.headers ? { headers: c.headers } : {}) } });
+      const error = (await provider.deleteTasks(PROJECT, [id])).failures[0]?.error;
+      expect(error).toMatchObject({ kind: c.kind, details: { code: c.code, ...(c.retryAfterMs ? { retryAfterMs: c.retryAfterMs } : {}) } });
+      expect(error?.message).toContain((c.response.body as { error_msg: string }).error_msg);
+    }
+    expect(sim.records('mpc', PROJECT)).toHaveLength(1);
+  });
+});
