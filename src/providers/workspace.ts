@@ -1,0 +1,182 @@
+// Huawei Workspace sub-jobs: ListItaSubJobs walked backwards by offset, BatchDeleteSubJobs with 1 to 10 sub-job ids.
+import type { ProviderConfig } from '../config.js';
+import { WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
+import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
+import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { withListRetries, type HttpClient } from './http.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { isoTime } from './timestamps.js';
+
+/** ListItaSubJobs' largest `limit` (§5a: 0 to 1000). */
+const PAGE_LIMIT = 1000;
+/** BatchDeleteSubJobs takes 1 to 10 `job_ids` (§5b: minItems 1, maxItems 10). */
+export const MAX_IDS_PER_CALL = 10;
+const UNDELETABLE_TYPES: readonly string[] = WORKSPACE_UNDELETABLE_TYPES;
+// A multi-id call refused with one of these may be about a single id (unknown, or not deletable:
+// Workspace's documented "can't be deleted" code, WKS.00081102, is a 403), so each id is retried alone.
+const PER_ID_STATUSES = [400, 403, 404, 409];
+
+export interface WorkspaceDeps {
+  readonly http: HttpClient;
+  readonly auth: HuaweiAuth;
+  readonly now: () => Date;
+  /** Page size for ListItaSubJobs; tests lower it to page through a few records. */
+  readonly pageLimit?: number;
+}
+
+interface Page {
+  readonly jobs: readonly Record<string, unknown>[];
+  readonly total: number;
+}
+
+type Failure = DeleteBatchResult['failures'][number];
+
+export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceDeps): Provider {
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now };
+  const limit = Math.min(Math.max(1, deps.pageLimit ?? PAGE_LIMIT), PAGE_LIMIT);
+  const base = (project: string) => `/v2/${encodeURIComponent(project)}/workspace-sub-jobs`;
+
+  const page = (project: string, offset: number, size: number, signal?: AbortSignal): Promise<Page> =>
+    withListRetries(async () => {
+      const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['limit', size], ['offset', offset]] }, signal);
+      if (r.status !== 200) throw classifyHuaweiFailure(r);
+      return { jobs: listField(r, 'jobs'), total: totalCount(r) };
+    }, signal ? { signal } : {});
+
+  /** One BatchDeleteSubJobs call; the API answers 200 with no body on success (§5b). */
+  const send = (project: string, ids: readonly string[]) =>
+    callHuawei(api, project, { method: 'POST', path: `${base(project)}/batch-delete`, json: { job_ids: ids } });
+
+  async function deleteEach(project: string, ids: readonly string[]): Promise<DeleteBatchResult> {
+    const outcomes: DeleteOutcome[] = [];
+    const failures: Failure[] = [];
+    for (const [i, id] of ids.entries()) {
+      let response: HuaweiResponse;
+      try {
+        response = await send(project, [id]);
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        failures.push(...ids.slice(i).map((rest) => ({ id: rest, error: err })));
+        break;
+      }
+      const settled = settledOutcome(id, response);
+      if (settled) { outcomes.push(settled); continue; }
+      const error = classifyHuaweiFailure(response);
+      if (error.kind === 'permanent') { failures.push({ id, error }); continue; }
+      // Throttled or a server error: stop calling; this and the remaining ids wait for BullMQ's retry.
+      failures.push(...ids.slice(i).map((rest) => ({ id: rest, error })));
+      break;
+    }
+    return { outcomes, failures };
+  }
+
+  /** One call for up to 10 ids; a refusal that may concern a single id is resolved id by id. */
+  async function deleteBatch(project: string, ids: readonly string[]): Promise<DeleteBatchResult> {
+    const response = await send(project, ids);
+    const requestId = response.requestId ? { requestId: response.requestId } : {};
+    if (succeeded(response)) return { outcomes: ids.map((id) => ({ id, result: 'deleted' as const, ...requestId })), failures: [] };
+    const only = ids.length === 1 ? ids[0] : undefined;
+    if (only !== undefined) {
+      const settled = settledOutcome(only, response);
+      if (settled) return { outcomes: [settled], failures: [] };
+      throw classifyHuaweiFailure(response);
+    }
+    const error = classifyHuaweiFailure(response);
+    if (!mayConcernOneId(response, error)) throw error;
+    return deleteEach(project, ids);
+  }
+
+  return {
+    name: 'workspace',
+    async *listTasks(project, signal) {
+      const first = await page(project, 0, limit, signal);
+      if (first.jobs.length < limit || first.total <= first.jobs.length) {
+        if (first.jobs.length > 0) yield first.jobs.map(toCloudTask);
+        return;
+      }
+      // Several pages: walk them from the last offset down to 0. The workers delete what was yielded,
+      // which sits at or above the current offset, so records not yet read never shift (a forward
+      // walk would skip one record per deletion). Each step lowers `end`, so the walk always ends.
+      let end = first.total;
+      while (end > 0) {
+        const start = Math.max(0, end - limit);
+        const window = await page(project, start, end - start, signal);
+        if (window.jobs.length > 0) yield window.jobs.map(toCloudTask);
+        // If someone else deleted records below us, the list may now be shorter than `start`.
+        end = Math.min(start, window.total);
+      }
+    },
+    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      const outcomes: DeleteOutcome[] = [];
+      const failures: Failure[] = [];
+      for (let i = 0; i < taskIds.length; i += MAX_IDS_PER_CALL) {
+        try {
+          const result = await deleteBatch(project, taskIds.slice(i, i + MAX_IDS_PER_CALL));
+          outcomes.push(...result.outcomes);
+          failures.push(...result.failures);
+        } catch (err) {
+          // A failed call fails its whole batch; ids settled by an earlier call are still reported.
+          if (i === 0 || !(err instanceof ProviderError)) throw err;
+          failures.push(...taskIds.slice(i).map((id) => ({ id, error: err })));
+          break;
+        }
+      }
+      return { outcomes, failures };
+    },
+  };
+}
+
+function succeeded(response: HuaweiResponse): boolean {
+  return response.status === 200 || response.status === 204;
+}
+
+/**
+ * Deleted, or already gone, for a single-id call. Idempotency for unknown ids is undocumented for v2
+ * (§5b); a 404 not sent by APIG itself is taken as "gone", as for the other Huawei services. No WKS
+ * not-found code is documented, so no code alone counts as gone.
+ */
+function settledOutcome(id: string, response: HuaweiResponse): DeleteOutcome | undefined {
+  const requestId = response.requestId ? { requestId: response.requestId } : {};
+  if (succeeded(response)) return { id, result: 'deleted', ...requestId };
+  if (isRecordNotFound(response)) return { id, result: 'gone', ...requestId };
+  return undefined;
+}
+
+/**
+ * Whether a refused multi-id call may be about one of its ids rather than the request as a whole.
+ * Not for APIG's own answers (auth, wrong path) nor for IAM denials, which carry
+ * `encoded_authorization_message` and would refuse every id alike.
+ */
+export function mayConcernOneId(response: HuaweiResponse, error: ProviderError): boolean {
+  const { code } = huaweiErrorBody(response.body);
+  const body = response.body as Record<string, unknown> | undefined;
+  const denied = typeof body?.encoded_authorization_message === 'string' && body.encoded_authorization_message !== '';
+  return error.kind === 'permanent' && PER_ID_STATUSES.includes(response.status) && !(code ?? '').startsWith('APIGW.') && !denied;
+}
+
+function totalCount(response: HuaweiResponse): number {
+  const total = (response.body as Record<string, unknown> | undefined)?.total_count;
+  if (typeof total === 'number' && Number.isInteger(total) && total >= 0) return total;
+  throw new ProviderError('permanent', 'unexpected list response: no "total_count" count', {
+    status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}),
+  });
+}
+
+/** Age from end_time; begin_time only when end_time is absent (a malformed end_time stays invalid). */
+export function workspaceAge(item: Record<string, unknown>): AgeReference {
+  const end = isoTime('end_time', item.end_time);
+  return end.kind === 'missing' ? isoTime('begin_time', item.begin_time) : end;
+}
+
+function toCloudTask(item: Record<string, unknown>): CloudTask {
+  const status = textField(item, 'status');
+  const jobType = textField(item, 'job_type');
+  return {
+    // `id` is the sub-job id batch-delete takes; `job_id` is the parent job and is never sent (§5a).
+    id: idField(item, 'id') ?? '',
+    states: status ? [status] : [],
+    agedFrom: workspaceAge(item),
+    ...(jobType !== undefined && UNDELETABLE_TYPES.includes(jobType) ? { undeletableBecause: `BatchDeleteSubJobs refuses job_type ${jobType}` } : {}),
+    ...(jobType ? { label: jobType } : {}),
+  };
+}
