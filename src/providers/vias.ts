@@ -121,6 +121,7 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
      * only moves an already-read one into the next page read: a duplicate, dropped by `seen`.
      * A cheap probe (page_size 5) reads `count` first. The walk is bounded by construction: at most
      * VIAS_MAX_PAGE_NUM pages, ending at page 1, so an empty page (count shrank) just moves on.
+     * What can still slip past (a batch created mid-walk with an older created_at) is listed next run.
      */
     async *listTasks(project, signal) {
       const probe = await listPage(project, 1, PROBE_PAGE_SIZE, signal);
