@@ -48,7 +48,8 @@ const notFound = (type: string) => immError(400, 'ResourceNotFound', `The specif
 type SortKey = [number, string];
 
 function sortKey(batch: Record<string, unknown>, field: string): SortKey {
-  const at = Date.parse(String(batch[field] ?? ''));
+  const raw = batch[field];
+  const at = typeof raw === 'string' ? Date.parse(raw) : Number.NaN;
   return [Number.isNaN(at) ? -1 : at, String(batch.Id)];
 }
 
