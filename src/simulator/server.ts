@@ -90,7 +90,10 @@ const newCounters = (): ProviderCounters => ({ list: 0, delete: 0, get: 0, throt
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const now = options.now ?? (() => new Date());
-  const random = seededRandom(options.seed ?? 42);
+  const seed = options.seed ?? 42;
+  // Each project gets its own stream, so adding a provider never changes another one's tasks.
+  const streamFor = (label: string) => seededRandom([...label].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16_777_619) >>> 0, seed >>> 0));
+  const random = streamFor('faults');
   const knobs: Knobs = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, rateLimitPerSecond: options.rateLimitPerSecond ?? 0 };
   const stores = new Map<string, ProjectStore>();
   const facts = new Map<string, SeedFact[]>();
@@ -103,9 +106,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   for (const api of SIMULATED_APIS) {
     for (const project of options.projects?.[api.provider] ?? DEFAULT_SIM_PROJECTS[api.provider]) {
       const store: ProjectStore = new Map();
+      const projectRandom = streamFor(`${api.provider}/${project}`);
       const projectFacts: SeedFact[] = [];
       for (let i = 0; i < (options.tasksPerProject ?? 0); i++) {
-        const { record, fact } = api.seedTask(random, now(), i);
+        const { record, fact } = api.seedTask(projectRandom, now(), i);
         store.set(fact.id, record);
         projectFacts.push(fact);
       }
