@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderName } from '../providers/catalog.js';
 import { huaweiError, type ApiSim, type OperationKind, type ProjectStore, type SeedFact, type SimRequest, type SimResponse } from './api.js';
 import { SIMULATED_APIS } from './apis.js';
-import { verifyAlibabaRequest } from './auth/alibaba-verify.js';
+import { RecentNonces, verifyAlibabaRequest } from './auth/alibaba-verify.js';
 import { verifyHuaweiRequest } from './auth/huawei-verify.js';
 import { seededRandom } from './random.js';
 
@@ -94,6 +94,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   // Each project gets its own stream, so adding a provider never changes another one's tasks.
   const streamFor = (label: string) => seededRandom([...label].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16_777_619) >>> 0, seed >>> 0));
   const random = streamFor('faults');
+  const alibabaNonces = new RecentNonces();
   const knobs: Knobs = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, rateLimitPerSecond: options.rateLimitPerSecond ?? 0 };
   const stores = new Map<string, ProjectStore>();
   const facts = new Map<string, SeedFact[]>();
@@ -134,7 +135,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       ? verifyHuaweiRequest(req, new Map([[SIMULATOR_CREDENTIALS.huawei.accessKey, SIMULATOR_CREDENTIALS.huawei.secretKey]]), now(), {
         iamToken: SIMULATOR_CREDENTIALS.huawei.token, ...(api.provider === 'iotda' ? { derivedServiceName: 'iotdm' } : {}),
       })
-      : verifyAlibabaRequest(req, new Map([[SIMULATOR_CREDENTIALS.alibaba.accessKeyId, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret]]), now());
+      : verifyAlibabaRequest(req, new Map([[SIMULATOR_CREDENTIALS.alibaba.accessKeyId, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret]]), now(), { seenNonce: alibabaNonces.check });
     const scheme = String(req.headers.authorization ?? '').split(' ')[0] ?? '';
     const schemeRefused = api.cloud === 'huawei' && options.huaweiSchemes !== undefined && scheme.endsWith('-HMAC-SHA256')
       && !(options.huaweiSchemes as readonly string[]).includes(scheme);
