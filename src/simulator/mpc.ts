@@ -123,7 +123,7 @@ function listRemux(req: SimRequest, store: ProjectStore): SimResponse {
   const to = q.get('end_time');
   if ((from !== null && !DIGITS14.test(from)) || (to !== null && !DIGITS14.test(to))) return invalid('start_time and end_time must be yyyyMMddHHmmss.');
   // Which time the window filters on is not documented (§9); creation time is assumed.
-  const created = (t: Record<string, unknown>) => String(t.create_time ?? '');
+  const created = (t: Record<string, unknown>) => (typeof t.create_time === 'string' || typeof t.create_time === 'number' ? String(t.create_time) : '');
   const matching = [...store.values()]
     .filter((t) => (status === null || t.status === status) && (from === null || created(t) >= from) && (to === null || created(t) <= to))
     .sort((a, b) => created(b).localeCompare(created(a)) || String(b.task_id).localeCompare(String(a.task_id)));
