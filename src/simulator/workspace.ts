@@ -55,6 +55,8 @@ export function workspaceTime(date: Date, withMillis = true): string {
 
 const invalid = (message: string) => wksError(400, WKS_CODES.invalidParameter, `Invalid parameter: ${message}`);
 
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
 function integerParam(q: URLSearchParams, name: string, fallback: number, min: number, max: number): number | undefined {
   const raw = q.get(name);
   if (raw === null) return fallback;
@@ -74,7 +76,7 @@ function list(req: SimRequest, store: ProjectStore): SimResponse {
   // The documented API states no order; newest first is assumed, so deletions shift later offsets.
   const matching = [...store.values()]
     .filter((j) => (status === null || j.status === status) && filters.every(([name, value]) => value === null || j[name] === value))
-    .sort((a, b) => String(b.begin_time ?? '').localeCompare(String(a.begin_time ?? '')) || String(a.id).localeCompare(String(b.id)));
+    .sort((a, b) => text(b.begin_time).localeCompare(text(a.begin_time)) || text(a.id).localeCompare(text(b.id)));
   return json(200, { total_count: matching.length, jobs: matching.slice(offset, offset + limit) });
 }
 

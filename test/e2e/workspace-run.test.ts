@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createProviders } from '../../src/providers/registry.js';
+import { queueNameFor, type DeleteJobData } from '../../src/queue.js';
+import { connectRedis, openQueues, startWorkers } from '../../src/run.js';
+import { createShutdown } from '../../src/shutdown.js';
+import { apigThrottled } from '../../src/simulator/api.js';
+import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { WKS_CODES, wksError, workspaceDeleteCalls, workspaceTime } from '../../src/simulator/workspace.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
+import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+
+const DAY = 86_400_000;
+const TERMINAL = ['SUCCESS', 'FAILED'];
+const OLD = new Date(Date.now() - 30 * DAY);
+
+let sim: Simulator | undefined;
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await sim?.close();
+  sim = undefined;
+});
+
+const newProject = (label: string) => `${label}${randomBytes(5).toString('hex')}`;
+
+function env(s: Simulator, projects: readonly string[], extra: Record<string, string> = {}): Record<string, string> {
+  const prefix = uniquePrefix('workspace');
+  cleanups.push(() => dropPrefix(prefix));
+  return simulatorEnv(s, ['workspace'], prefix, { WORKSPACE_PROJECT_ID: projects.join(','), ...extra });
+}
+
+const subJobId = (n: number) => `ff8080${n.toString(16).padStart(26, '0')}`;
+
+function putJob(s: Simulator, project: string, n: number, over: Record<string, unknown> = {}): string {
+  const id = subJobId(n);
+  s.put('workspace', project, { id, job_id: `parent-${n}`, job_type: 'createDesktops', status: 'SUCCESS', begin_time: workspaceTime(OLD), end_time: workspaceTime(OLD), ...over });
+  return id;
+}
+
+describe('run against the Workspace simulator', () => {
+  it('deletes exactly the stale terminal sub-jobs of two projects, by sub-job id, at most 10 per call, never by status', async () => {
+    const projects = [newProject('a'), newProject('b')];
+    sim = await startSimulator({ tasksPerProject: 2300, seed: 17, projects: { workspace: projects } });
+    const s = sim;
+    const logs = captureLogs();
+    const report = await runJanitor(env(s, projects), { logs: logs.stream, logLevel: 'info' });
+    expect(report.exitCode).toBe(0);
+
+    for (const project of projects) {
+      const expected = expectedDeletions(s, 'workspace', project, TERMINAL, 7 * DAY);
+      expect(expected.length).toBeGreaterThan(1000);
+      const deleted = s.deleted.filter((d) => d.provider === 'workspace' && d.project === project).map((d) => d.id).sort();
+      expect(deleted).toEqual(expected);
+      const stats = report.stats.find((st) => st.target === project);
+      expect(stats).toMatchObject({ listed: 2300, deleted: expected.length, gone: 0, failed: {} });
+      expect(stats?.skipped['not-deletable-type']).toBeGreaterThan(0);
+      expect(stats?.skipped['invalid-timestamp']).toBeGreaterThan(0);
+
+      const calls = workspaceDeleteCalls(project);
+      const sizes = calls.map((c) => c.jobIds?.length ?? 0);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(10);
+      expect(sizes.filter((n) => n > 1).length).toBeGreaterThan(50);
+      expect(calls.every((c) => c.deleteByStatus === undefined && c.status === 200)).toBe(true);
+      // Every id sent is a sub-job id; no parent job_id ever goes into job_ids.
+      const facts = new Set(s.facts('workspace', project).map((f) => f.id));
+      const sent = calls.flatMap((c) => c.jobIds ?? []);
+      expect(sent.every((id) => facts.has(String(id)))).toBe(true);
+      // The types the API refuses were never even tried, and are all still there.
+      const undeletable = s.facts('workspace', project).filter((f) => f.undeletable).map((f) => f.id);
+      expect(undeletable.length).toBeGreaterThan(0);
+      expect(sent.some((id) => undeletable.includes(String(id)))).toBe(false);
+      const left = new Set(s.records('workspace', project).map((r) => r.id));
+      expect(undeletable.every((id) => left.has(id))).toBe(true);
+    }
+    expect(logs.lines.filter((l) => l.msg === 'task deleted')).toHaveLength(s.deleted.length);
+
+    const again = await runJanitor(env(s, projects));
+    expect(again.stats.map((st) => st.enqueued)).toEqual([0, 0]);
+  });
+
+  it('retries a throttled or failing batch call as a whole, and every sub-job ends deleted', async () => {
+    const project = newProject('t');
+    sim = await startSimulator({ projects: { workspace: [project] } });
+    const ids = Array.from({ length: 25 }, (_, i) => putJob(sim as Simulator, project, i));
+    sim.inject({ provider: 'workspace', op: 'delete', times: 1, response: { ...apigThrottled('r'), headers: { 'Retry-After': '1' } } });
+    sim.inject({ provider: 'workspace', op: 'delete', times: 1, response: wksError(500, WKS_CODES.internal, 'Internal error.') });
+    const report = await runJanitor(env(sim, [project], { WORKSPACE_CONCURRENCY: '1' }));
+    expect(sim.deleted.map((d) => d.id).sort()).toEqual(ids);
+    expect(report.stats[0]).toMatchObject({ deleted: 25, retries: 1, failed: {} });
+    expect(report.exitCode).toBe(0);
+  });
+});
+
+describe('a delete job whose sub-jobs changed after listing', () => {
+  it('deletes the others when one id vanished and one became undeletable, reporting each per id', async () => {
+    const project = newProject('f');
+    sim = await startSimulator({ projects: { workspace: [project] } });
+    const s = sim;
+    const ids = Array.from({ length: 10 }, (_, i) => putJob(s, project, i));
+    const vanished = subJobId(99);
+    const refused = putJob(s, project, 50, { job_type: 'applyWorkspace' });
+    const batch = [...ids.slice(0, 4), vanished, ...ids.slice(4, 8), refused];
+    const job = await workForgedJob(s, project, batch);
+
+    expect(s.deleted.map((d) => d.id).sort()).toEqual(ids.slice(0, 8).sort());
+    expect(job.failedReason).toContain(WKS_CODES.subJobNotDeletable);
+    expect(job.attemptsMade).toBe(1);
+    const done = new Map((job.data.done ?? []).map((d) => [d.id, d.result]));
+    expect(done.get(vanished)).toBe('gone');
+    expect(ids.slice(0, 8).every((id) => done.get(id) === 'deleted')).toBe(true);
+    expect(done.has(refused)).toBe(false);
+    expect(s.records('workspace', project).map((r) => r.id).sort()).toEqual([...ids.slice(8), refused].sort());
+    const sizes = workspaceDeleteCalls(project).map((c) => c.jobIds?.length);
+    expect(sizes[0]).toBe(10);
+    expect(Math.max(...(sizes as number[]))).toBeLessThanOrEqual(10);
+  });
+});
+
+/** Starts real workers and pushes one delete job, as the producer would have enqueued it before the records changed. */
+async function workForgedJob(s: Simulator, project: string, taskIds: readonly string[]): Promise<Job<DeleteJobData>> {
+  const prefix = uniquePrefix('workspace-forged');
+  cleanups.push(() => dropPrefix(prefix));
+  const config = loadConfig(simulatorEnv(s, ['workspace'], prefix, { WORKSPACE_PROJECT_ID: project, WORKSPACE_ATTEMPTS: '3' }));
+  const logger = createLogger('silent');
+  const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
+  cleanups.push(() => shutdown.close());
+  const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
+  startWorkers({ config, logger, providers: createProviders(config), shutdown }, queues);
+  const queue = new Queue<DeleteJobData>(queueNameFor('workspace'), { connection: { url: REDIS_URL }, prefix });
+  const events = new QueueEvents(queueNameFor('workspace'), { connection: { url: REDIS_URL }, prefix });
+  cleanups.push(() => queue.close(), () => events.close());
+  await events.waitUntilReady();
+  const tasks = taskIds.map((id) => ({ id, states: ['SUCCESS'], agedFrom: { field: 'end_time', at: OLD.toISOString() }, label: 'createDesktops' }));
+  const added = await queue.add('delete', { provider: 'workspace', target: project, runId: 'forged', tasks }, { jobId: 'forged-batch', attempts: 3 });
+  await added.waitUntilFinished(events).catch(() => undefined);
+  return (await Job.fromId<DeleteJobData>(queue, added.id ?? '')) as Job<DeleteJobData>;
+}
