@@ -9,6 +9,8 @@ import { digitsTime } from './timestamps.js';
 
 /** ListRemuxTask's maximum `size` (§4a); the API answers MPC.10202 outside 1-100. */
 export const MPC_PAGE_SIZE = 100;
+// A hard stop (a million records) for an API that keeps answering full pages without a total.
+const MAX_PAGES = 10_000;
 
 /**
  * DeleteRemuxTask's only documented error (§4b): 403 "cannot be deleted", whose documented example
@@ -59,13 +61,12 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
   return {
     name: 'mpc',
     async *listTasks(project, signal) {
-      let bound: number | undefined;
-      for (let page = 0; ; page++) {
+      let bound = MAX_PAGES * MPC_PAGE_SIZE;
+      for (let page = 0; page < MAX_PAGES; page++) {
         const response = await listPage(project, page, signal);
         const items = listField(response, 'tasks');
-        const total = totalOf(response);
-        // The first total bounds the walk, so records created while paging cannot keep it going.
-        bound = Math.min(bound ?? total, total);
+        // The smallest total seen bounds the walk, so records created while paging cannot prolong it.
+        bound = Math.min(bound, totalOf(response) ?? bound);
         if (items.length > 0) yield items.map(toCloudTask);
         if (isLastPage(page, items.length, bound)) break;
       }
@@ -132,9 +133,9 @@ function toCloudTask(item: Record<string, unknown>): CloudTask {
   return { id: idField(item, 'task_id') ?? '', states: status ? [status] : [], agedFrom: ageReference(item) };
 }
 
-/** `total` as a number; a missing or malformed total ends the walk after the current page. */
-function totalOf(response: HuaweiResponse): number {
+/** `total` as a number; undefined when absent or malformed, leaving the page lengths to end the walk. */
+function totalOf(response: HuaweiResponse): number | undefined {
   const raw = (response.body as Record<string, unknown>).total;
-  const total = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : Number.NaN;
-  return Number.isFinite(total) && total >= 0 ? total : 0;
+  const total = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+  return Number.isInteger(total) && total >= 0 ? total : undefined;
 }

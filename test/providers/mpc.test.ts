@@ -80,6 +80,15 @@ describe('MPC listing', () => {
     expect(sim.counters.mpc.list).toBe(2);
   });
 
+  it('keeps walking by page length when the response has no total', async () => {
+    sim = await startSimulator();
+    const page = (n: number) => Array.from({ length: n }, (_, i) => ({ task_id: n * 1000 + i, status: 'SUCCEED' }));
+    sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { tasks: page(100) }) });
+    sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { tasks: page(7) }) });
+    expect((await listAll(setup(sim).provider)).map((p) => p.length)).toEqual([100, 7]);
+    expect(sim.counters.mpc.list).toBe(2);
+  });
+
   it('decides the last page from the page number, the page length and the total', () => {
     expect(isLastPage(0, MPC_PAGE_SIZE, 250)).toBe(false);
     expect(isLastPage(1, MPC_PAGE_SIZE, 200)).toBe(true);
