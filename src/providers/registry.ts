@@ -1,10 +1,15 @@
 // Explicit provider name -> factory map: a provider without a factory is a compile error.
 import type { Config, ProviderConfig } from '../config.js';
+import { alibabaAuthFrom } from './alibaba-api.js';
 import type { ProviderName } from './catalog.js';
 import { huaweiAuthFrom } from './huawei-api.js';
 import { createHttpClient, type HttpClient } from './http.js';
+import { createImmProvider } from './imm.js';
 import { createIotdaProvider } from './iotda.js';
+import { createMpcProvider } from './mpc.js';
 import type { Provider } from './provider.js';
+import { createViasProvider } from './vias.js';
+import { createWorkspaceProvider } from './workspace.js';
 
 export interface ProviderDeps {
   readonly config: Config;
@@ -19,16 +24,16 @@ function huaweiAuth(config: Config) {
   return huaweiAuthFrom(config.huaweiAuth);
 }
 
-const FACTORIES: Readonly<Partial<Record<ProviderName, ProviderFactory>>> = {
+const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
+  imm: (pc, deps) => createImmProvider(pc, { http: deps.http, auth: alibabaAuthFrom(deps.config.alibabaAuth), now: deps.now }),
   iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
+  mpc: (pc, deps) => createMpcProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
+  vias: (pc, deps) => createViasProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
+  workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
 };
 
 /** Builds every configured provider, keyed by name. */
 export function createProviders(config: Config, now: () => Date = () => new Date()): Map<ProviderName, Provider> {
   const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now };
-  return new Map(config.providers.map((pc) => {
-    const factory = FACTORIES[pc.name];
-    if (!factory) throw new Error(`provider ${pc.name} is not implemented yet`);
-    return [pc.name, factory(pc, deps)];
-  }));
+  return new Map(config.providers.map((pc) => [pc.name, FACTORIES[pc.name](pc, deps)]));
 }
