@@ -59,7 +59,8 @@ const value = fc
   .map((parts) => parts.join(''));
 // openapi-util encodes query values but not names (the doc encodes both): names are generated from
 // unreserved characters, where the two agree. RPC names (RegionId, ProjectName, ...) are such.
-const paramName = fc.stringMatching(/^[A-Za-z0-9._~-]{1,12}$/);
+// '__proto__' is excluded: as an object key it sets the prototype instead of a parameter, in the SDK and in JS at large.
+const paramName = fc.stringMatching(/^[A-Za-z0-9._~-]{1,12}$/).filter((n) => n !== '__proto__');
 // x-acs-* extras: both the doc and the SDK trim values, so padding is allowed here.
 const extraHeaders = fc.dictionary(
   fc.stringMatching(/^x-acs-[a-z]{1,8}$/).filter((n) => !['x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-content-sha256', 'x-acs-security-token', 'x-acs-accesskey-id'].includes(n) && !n.startsWith('x-acs-signature')),
