@@ -65,6 +65,7 @@ async function janitor(simUrl, extra) {
   return { ms, listed: s.listed, candidates: s.candidates, deleted: s.deleted, peakHeapMb: (peak - heapBefore) / 1_048_576 };
 }
 
+/** @type {[string, string, string, { peakHeapMb: number }?][]} */
 const rows = [];
 const record = (name, value, note = '') => { rows.push([name, value, note]); console.log(`${name}: ${value} ${note}`); };
 
@@ -76,7 +77,7 @@ for (const tasks of [5_000, 20_000]) {
   record(`dry run over ${tasks} IoTDA tasks`, `${Math.round(r.listed / (r.ms / 1000))} tasks/s listed and judged`, `(${r.candidates} candidates, ${(r.ms / 1000).toFixed(1)} s, peak heap growth ${r.peakHeapMb.toFixed(1)} MB)`);
   rows.at(-1).push(r);
 }
-const [small, large] = rows.slice(0, 2).map((row) => row[3]);
+const [small, large] = rows.slice(0, 2).map((row) => row[3] ?? { peakHeapMb: 0 });
 record('heap growth ratio, 20k vs 5k tasks (4x the tasks)', (large.peakHeapMb / Math.max(small.peakHeapMb, 0.1)).toFixed(2), '(streaming pages: well below 4 means memory does not grow with the list)');
 
 // 2. Delete throughput versus per-provider concurrency, 20 ms simulated API latency.

@@ -36,3 +36,54 @@ export function textField(item: Record<string, unknown>, field: string): string 
   const value = item[field];
   return typeof value === 'string' ? value : undefined;
 }
+
+/** One page of an offset- or page-numbered list, with the total the API reported (if any). */
+export interface CountedPage<T> {
+  readonly items: readonly T[];
+  readonly total: number | undefined;
+}
+
+/**
+ * Walks an offset- or page-numbered list from its last page down to its first (page indexes are
+ * 0-based here). Our workers delete what has been yielded while the walk goes on; all of it sits at
+ * or after the page being read, so records not yet read never shift, where a forward walk would skip
+ * one record per deletion. The first page is read to learn the total; when it holds everything it is
+ * yielded at once. A total that shrinks (others deleting) moves the walk down at once, a record seen
+ * twice (shifted by others) is dropped, and at most `maxPages` pages are read: the walk always ends.
+ * Without a total, it walks forward to the first short page; a record shifted by concurrent deletes
+ * is then listed by the next run.
+ */
+export async function* walkPagesBackward<T>(
+  fetchPage: (index: number) => Promise<CountedPage<T>>,
+  options: { readonly pageSize: number; readonly maxPages: number; readonly idOf: (item: T) => string },
+): AsyncGenerator<T[]> {
+  const seen = new Set<string>();
+  const unseen = (items: readonly T[]) => items.filter((item) => {
+    const id = options.idOf(item);
+    if (id !== '' && seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  const lastIndexFor = (total: number) => Math.min(Math.ceil(total / options.pageSize), options.maxPages) - 1;
+  const first = await fetchPage(0);
+  if (first.items.length < options.pageSize || (first.total !== undefined && first.total <= options.pageSize)) {
+    const items = unseen(first.items);
+    if (items.length > 0) yield items;
+    return;
+  }
+  if (first.total === undefined) {
+    let page = first;
+    for (let index = 1; ; index++) {
+      const items = unseen(page.items);
+      if (items.length > 0) yield items;
+      if (page.items.length < options.pageSize || index >= options.maxPages) return;
+      page = await fetchPage(index);
+    }
+  }
+  for (let index = lastIndexFor(first.total); index >= 0;) {
+    const page = await fetchPage(index);
+    const items = unseen(page.items);
+    if (items.length > 0) yield items;
+    index = Math.min(index - 1, page.total === undefined ? index - 1 : lastIndexFor(page.total));
+  }
+}

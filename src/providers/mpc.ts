@@ -2,7 +2,7 @@
 // DeleteRemuxTask (`DELETE /remux/task`, 204). It never calls CancelRemuxTask (`DELETE /remux`).
 import type { ProviderConfig } from '../config.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
 import { digitsTime } from './timestamps.js';
@@ -60,16 +60,13 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
 
   return {
     name: 'mpc',
+    // Offset paging shifts while our workers delete: walked last page first (walkPagesBackward).
     async *listTasks(project, signal) {
-      let bound = MAX_PAGES * MPC_PAGE_SIZE;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const response = await listPage(project, page, signal);
-        const items = listField(response, 'tasks');
-        // The smallest total seen bounds the walk, so records created while paging cannot prolong it.
-        bound = Math.min(bound, totalOf(response) ?? bound);
-        if (items.length > 0) yield items.map(toCloudTask);
-        if (isLastPage(page, items.length, bound)) break;
-      }
+      const pages = walkPagesBackward(async (index) => {
+        const response = await listPage(project, index, signal);
+        return { items: listField(response, 'tasks'), total: totalOf(response) };
+      }, { pageSize: MPC_PAGE_SIZE, maxPages: MAX_PAGES, idOf: (item) => idField(item, 'task_id') ?? '' });
+      for await (const items of pages) yield items.map(toCloudTask);
     },
     async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       const outcomes: DeleteOutcome[] = [];
@@ -94,15 +91,6 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
       return item ? toCloudTask(item) : undefined;
     },
   };
-}
-
-/**
- * Offset paging shifts while workers delete records of pages already read, so a record can slip
- * into a page already read; it is found by the next run. The walk stops on an empty or short page
- * or once the pages read cover the total, so it always ends.
- */
-export function isLastPage(page: number, itemCount: number, total: number): boolean {
-  return itemCount === 0 || itemCount < MPC_PAGE_SIZE || (page + 1) * MPC_PAGE_SIZE >= total;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Huawei VIAS batch tasks (§2 of providers.md): ListBatchTasks walked last page first, DeleteBatchTask with per-sub-task results.
 import type { ProviderConfig } from '../config.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { ProviderError, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
 import { epochTime } from './timestamps.js';
@@ -9,7 +9,6 @@ import { epochTime } from './timestamps.js';
 /** The API's page_size maximum (5-200) and page_num maximum (1-10000), §2a. */
 export const VIAS_PAGE_SIZE = 200;
 export const VIAS_MAX_PAGE_NUM = 10_000;
-const PROBE_PAGE_SIZE = 5; // the API's page_size minimum: the probe only needs `count`
 
 // Deleting an unknown id is undocumented (§2b). A non-APIG 404 is gone (isRecordNotFound); so are the
 // two codes the VIAS error table describes as "No task is found based on the (task) ID." (HTTP 400,
@@ -113,27 +112,18 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
   return {
     name: 'vias',
     /**
-     * page_num paging shifts when records are deleted mid-walk, and workers delete while this
-     * generator is still paging. So the walk sorts by created_at ASCENDING and reads the LAST page
-     * first, down to page 1: every record we yield (and so every record our workers delete) sits
-     * after every record not yet read, so those deletions never move an unread record; new batches
-     * are appended at the end, after the pages still to read. Someone else deleting an unread record
-     * only moves an already-read one into the next page read: a duplicate, dropped by `seen`.
-     * A cheap probe (page_size 5) reads `count` first. The walk is bounded by construction: at most
-     * VIAS_MAX_PAGE_NUM pages, ending at page 1, so an empty page (count shrank) just moves on.
-     * What can still slip past (a batch created mid-walk with an older created_at) is listed next run.
+     * Sorted by created_at ascending and walked last page first (walkPagesBackward): new batches are
+     * appended after the pages still to read, and our own deletions never move an unread record. What
+     * can still slip past (a batch created mid-walk with an older created_at) is listed next run.
      */
     async *listTasks(project, signal) {
-      const probe = await listPage(project, 1, PROBE_PAGE_SIZE, signal);
-      const count = countValue((probe.body as Record<string, unknown> | undefined)?.count);
-      if (count === undefined) throw malformed(probe, 'no "count"');
-      const seen = new Set<string>();
-      for (let page = lastPageFor(count); page >= 1; page--) {
-        const items = listField(await listPage(project, page, VIAS_PAGE_SIZE, signal), 'batch_task_list');
-        const tasks = items.map(toCloudTask).filter((t) => t.id === '' || !seen.has(t.id));
-        for (const t of tasks) seen.add(t.id);
-        if (tasks.length > 0) yield tasks;
-      }
+      const pages = walkPagesBackward(async (index) => {
+        const response = await listPage(project, index + 1, VIAS_PAGE_SIZE, signal);
+        const total = countValue((response.body as Record<string, unknown> | undefined)?.count);
+        if (total === undefined) throw malformed(response, 'no "count"');
+        return { items: listField(response, 'batch_task_list'), total };
+      }, { pageSize: VIAS_PAGE_SIZE, maxPages: VIAS_MAX_PAGE_NUM, idOf: (item) => idField(item, 'id') ?? '' });
+      for await (const items of pages) yield items.map(toCloudTask);
     },
     async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       const outcomes: DeleteOutcome[] = [];

@@ -2,7 +2,7 @@
 import type { ProviderConfig } from '../config.js';
 import { WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
 import { isoTime } from './timestamps.js';
@@ -24,10 +24,8 @@ export interface WorkspaceDeps {
   readonly pageLimit?: number;
 }
 
-interface Page {
-  readonly jobs: readonly Record<string, unknown>[];
-  readonly total: number;
-}
+// No maximum offset is documented; ten million records is far beyond any account's sub-job history.
+const MAX_PAGES = 10_000;
 
 type Failure = DeleteBatchResult['failures'][number];
 
@@ -36,11 +34,11 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
   const limit = Math.min(Math.max(1, deps.pageLimit ?? PAGE_LIMIT), PAGE_LIMIT);
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/workspace-sub-jobs`;
 
-  const page = (project: string, offset: number, size: number, signal?: AbortSignal): Promise<Page> =>
+  const page = (project: string, offset: number, size: number, signal?: AbortSignal): Promise<CountedPage<Record<string, unknown>>> =>
     withListRetries(async () => {
       const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['limit', size], ['offset', offset]] }, signal);
       if (r.status !== 200) throw classifyHuaweiFailure(r);
-      return { jobs: listField(r, 'jobs'), total: totalCount(r) };
+      return { items: listField(r, 'jobs'), total: totalCount(r) };
     }, signal ? { signal } : {});
 
   /** One BatchDeleteSubJobs call; the API answers 200 with no body on success (§5b). */
@@ -88,23 +86,12 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
 
   return {
     name: 'workspace',
+    // Offset paging shifts while our workers delete: walked last page first (walkPagesBackward).
     async *listTasks(project, signal) {
-      const first = await page(project, 0, limit, signal);
-      if (first.jobs.length < limit || first.total <= first.jobs.length) {
-        if (first.jobs.length > 0) yield first.jobs.map(toCloudTask);
-        return;
-      }
-      // Several pages: walk them from the last offset down to 0. The workers delete what was yielded,
-      // which sits at or above the current offset, so records not yet read never shift (a forward
-      // walk would skip one record per deletion). Each step lowers `end`, so the walk always ends.
-      let end = first.total;
-      while (end > 0) {
-        const start = Math.max(0, end - limit);
-        const window = await page(project, start, end - start, signal);
-        if (window.jobs.length > 0) yield window.jobs.map(toCloudTask);
-        // If someone else deleted records below us, the list may now be shorter than `start`.
-        end = Math.min(start, window.total);
-      }
+      const pages = walkPagesBackward((index) => page(project, index * limit, limit, signal), {
+        pageSize: limit, maxPages: MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '',
+      });
+      for await (const items of pages) yield items.map(toCloudTask);
     },
     async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       const outcomes: DeleteOutcome[] = [];

@@ -28,7 +28,7 @@ async function drain(iterable: AsyncIterable<readonly unknown[]>): Promise<numbe
 }
 
 describe('credentials', () => {
-  it('re-reads a mounted secret file when it changes, without a restart', async () => {
+  it('re-reads a mounted secret file when it changes, without a restart', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jt-cred-'));
     const file = join(dir, 'sk');
     writeFileSync(file, 'first\n');
