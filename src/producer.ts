@@ -67,8 +67,14 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
       if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats);
     }
   } catch (err) {
-    stats.listError = (err as Error).message;
-    log.error({ err }, 'listing failed');
+    if (deps.signal?.aborted) {
+      // Stopped by SIGTERM or JANITOR_MAX_RUNTIME, not by the provider: what was enqueued stands.
+      stats.interrupted = true;
+      log.warn('listing interrupted by shutdown or the run deadline');
+    } else {
+      stats.listError = (err as Error).message;
+      log.error({ err }, 'listing failed');
+    }
   }
   stats.listedAt = Date.now();
   log.info({ listed: stats.listed, candidates: stats.candidates, enqueued: stats.enqueued, alreadyQueued: stats.alreadyQueued, skipped: stats.skipped }, 'target listed');

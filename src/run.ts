@@ -100,8 +100,11 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   })));
   const stats = perProvider.flat();
 
-  if (mode === 'run' && !config.dryRun) await waitUntilSettled(pending, stats, deadline, abort.signal, deps.onProgress);
-  for (const { stats: s } of pending.values()) s.unsettled += 1;
+  if (mode === 'run' && !config.dryRun) {
+    await waitUntilSettled(pending, stats, deadline, abort.signal, deps.onProgress);
+    // `produce` leaves its jobs to the workers; only `run` owes their outcome.
+    for (const { stats: s } of pending.values()) s.unsettled += 1;
+  }
   clearTimeout(timer);
   const finishedAt = Date.now();
   for (const s of stats) s.finishedAt = finishedAt;

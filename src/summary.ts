@@ -21,6 +21,8 @@ export interface TargetStats {
   /** Jobs still pending when the run stopped waiting (deadline or signal). */
   unsettled: number;
   listError?: string;
+  /** Listing stopped early by a signal or the run deadline. */
+  interrupted?: boolean;
   startedAt: number;
   listedAt?: number;
   finishedAt?: number;
@@ -39,10 +41,10 @@ export function countInto<K extends string>(record: Partial<Record<K, number>>, 
 
 const total = (record: Partial<Record<string, number>>) => Object.values(record).reduce<number>((a, b) => a + (b ?? 0), 0);
 
-/** Exit codes: 0 all good, 1 some deletions failed or did not settle, 3 a list API failed. */
+/** Exit codes: 0 all good, 1 some deletions failed, did not settle or listing was cut short, 3 a list API failed. */
 export function exitCodeFor(stats: readonly TargetStats[]): 0 | 1 | 3 {
   if (stats.some((s) => s.listError !== undefined)) return 3;
-  if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0)) return 1;
+  if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0 || s.interrupted === true)) return 1;
   return 0;
 }
 
@@ -59,6 +61,7 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     if (skipped.length > 0) lines.push(`  skipped: ${skipped.join(', ')}`);
     for (const [reason, n] of Object.entries(s.failed)) lines.push(`  failed ${n}: ${reason}`);
     if (s.listError) lines.push(`  LIST FAILED: ${s.listError}`);
+    if (s.interrupted) lines.push('  LISTING INTERRUPTED (signal or JANITOR_MAX_RUNTIME): the rest is left for the next run');
   }
   return lines.join('\n');
 }
