@@ -6,16 +6,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import { createProviders } from './providers/registry.js';
-import { assertRedisReachable, DependencyError } from './redis.js';
+import { assertRedisReachable, DependencyError, dropQueuePrefix } from './redis.js';
 import { runCleanup } from './run.js';
 import { createShutdown } from './shutdown.js';
 import { SIMULATED_APIS } from './simulator/apis.js';
-import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, startSimulator } from './simulator/server.js';
+import { simulatorEnvironment } from './simulator/env.js';
+import { startSimulator } from './simulator/server.js';
 import { renderSummary, type TargetStats } from './summary.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -69,14 +69,10 @@ async function demo(): Promise<number> {
   const env: Record<string, string | undefined> = {
     LOG_LEVEL: 'error', JANITOR_DRY_RUN: 'false', JANITOR_BACKOFF: '1s', ...process.env,
     REDIS_URL: redis.url, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: providers.join(','),
-    HUAWEICLOUD_SDK_AK: SIMULATOR_CREDENTIALS.huawei.accessKey, HUAWEICLOUD_SDK_SK: SIMULATOR_CREDENTIALS.huawei.secretKey,
-    ALIBABA_CLOUD_ACCESS_KEY_ID: SIMULATOR_CREDENTIALS.alibaba.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: SIMULATOR_CREDENTIALS.alibaba.accessKeySecret,
+    ...simulatorEnvironment(sim.url, providers),
   };
   for (const p of providers) {
     const P = p.toUpperCase();
-    env[`${P}_ENDPOINT`] = sim.url;
-    env[`${P}_REGION`] = p === 'imm' ? 'cn-hangzhou' : 'cn-north-4';
-    env[p === 'imm' ? 'IMM_PROJECTS' : `${P}_PROJECT_ID`] = DEFAULT_SIM_PROJECTS[p].join(',');
     env[`${P}_RATE_LIMIT`] ??= '200/s';
     env[`${P}_CONCURRENCY`] ??= '8';
   }
@@ -111,14 +107,7 @@ async function demo(): Promise<number> {
     }
     throw err;
   } finally {
-    const cleanup = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    let cursor = '0';
-    do {
-      const [next, keys] = await cleanup.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await cleanup.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    cleanup.disconnect();
+    await dropQueuePrefix(redis.url, prefix);
     await sim.close();
     redis.stop();
   }

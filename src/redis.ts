@@ -1,4 +1,4 @@
-// Redis connections: a fast reachability check at start (exit 3 instead of a hang), then the long-lived connection.
+// Redis connections: a fast reachability check at start (exit 3 instead of a hang), the long-lived connection, prefix cleanup.
 import { Redis } from 'ioredis';
 
 /** Thrown when a dependency (Redis, a provider's list API) cannot be reached; main exits 3. */
@@ -37,6 +37,21 @@ export async function assertRedisReachable(url: string, timeoutMs = 3_000): Prom
     throw new DependencyError(`Redis at ${redactRedisUrl(url)} is unreachable: ${(err as Error).message}`);
   } finally {
     probe.disconnect();
+  }
+}
+
+/** Deletes every key under a queue prefix, in batches (never FLUSHALL: the server may be shared). */
+export async function dropQueuePrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
 

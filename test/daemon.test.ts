@@ -1,23 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/simulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.js';
-import { simulatorEnv } from './helpers/janitor.js';
-import { dropPrefix, uniquePrefix } from './helpers/redis.js';
+import { simulatorEnv, useSimulators } from './helpers/janitor.js';
 
-let sim: Simulator | undefined;
-const prefixes: string[] = [];
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await Promise.all(prefixes.splice(0).map((p) => dropPrefix(p)));
-});
+const fixture = useSimulators('daemon');
 
 describe('daemon', () => {
   it('produces on schedule, skips a firing while the last produce still runs, deletes with its workers, and stops on SIGTERM', async () => {
-    sim = await startSimulator({ tasksPerProject: 40, latencyMs: 400 });
-    const prefix = uniquePrefix('daemon');
-    prefixes.push(prefix);
+    const sim = await fixture.start({ tasksPerProject: 40, latencyMs: 400 });
+    const prefix = fixture.prefix();
     // Every second; each produce walks 3 task types at 400 ms a page, so firings overlap.
     const env = simulatorEnv(sim, ['iotda'], prefix, { JANITOR_SCHEDULE: '* * * * * *', IOTDA_TASK_TYPES: 'createDevices,deleteDevices,createCommands', LOG_LEVEL: 'info' });
     const daemon = startCli(['daemon'], env);

@@ -1,7 +1,8 @@
 // `task-janitor simulate`: runs the provider simulator in the foreground and prints how to point at it.
 import { parseArgs } from 'node:util';
 import { PROVIDER_NAMES } from '../providers/catalog.js';
-import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, startSimulator } from './server.js';
+import { simulatorEnvironment } from './env.js';
+import { startSimulator } from './server.js';
 
 export const SIMULATE_HELP = `Usage: task-janitor simulate [options]
 
@@ -41,13 +42,7 @@ export async function runSimulatorCommand(args: readonly string[]): Promise<numb
     return 2;
   }
   const sim = await startSimulator(options);
-  const env = [
-    `JANITOR_PROVIDERS=${PROVIDER_NAMES.join(',')}`,
-    ...PROVIDER_NAMES.flatMap((p) => [`${p.toUpperCase()}_ENDPOINT=${sim.url}`, p === 'imm' ? `IMM_PROJECTS=${DEFAULT_SIM_PROJECTS.imm.join(',')}` : `${p.toUpperCase()}_PROJECT_ID=${DEFAULT_SIM_PROJECTS[p].join(',')}`]),
-    'IOTDA_REGION=cn-north-4',
-    `HUAWEICLOUD_SDK_AK=${SIMULATOR_CREDENTIALS.huawei.accessKey}`, `HUAWEICLOUD_SDK_SK=${SIMULATOR_CREDENTIALS.huawei.secretKey}`,
-    `ALIBABA_CLOUD_ACCESS_KEY_ID=${SIMULATOR_CREDENTIALS.alibaba.accessKeyId}`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET=${SIMULATOR_CREDENTIALS.alibaba.accessKeySecret}`,
-  ];
+  const env = Object.entries({ JANITOR_PROVIDERS: PROVIDER_NAMES.join(','), ...simulatorEnvironment(sim.url, PROVIDER_NAMES) }).map(([name, value]) => `${name}=${value}`);
   process.stdout.write(`simulator listening on ${sim.url} (${options.tasksPerProject} tasks per project, seed ${options.seed})\nPoint task-janitor at it with:\n${env.map((e) => `  export ${e}`).join('\n')}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -1,18 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { iotdaTime } from '../../src/simulator/iotda.js';
-import { DEFAULT_SIM_PROJECTS, startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { renderSummary } from '../../src/summary.js';
-import { runJanitor, simulatorEnv } from '../helpers/janitor.js';
-import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
+import { runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
-let sim: Simulator | undefined;
-const prefixes: string[] = [];
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await Promise.all(prefixes.splice(0).map((p) => dropPrefix(p)));
-});
+const fixture = useSimulators('deadline');
 
 function seed(s: Simulator, count: number): void {
   for (let n = 1; n <= count; n++) {
@@ -21,14 +14,12 @@ function seed(s: Simulator, count: number): void {
 }
 
 function env(s: Simulator, extra: Record<string, string>) {
-  const prefix = uniquePrefix('deadline');
-  prefixes.push(prefix);
-  return simulatorEnv(s, ['iotda'], prefix, { IOTDA_TASK_TYPES: 'createDevices', ...extra });
+  return simulatorEnv(s, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', ...extra });
 }
 
 describe('run deadline and produce-only runs', () => {
   it('produce enqueues and exits 0 without waiting for, or blaming, the workers', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     seed(sim, 5);
     const report = await runJanitor(env(sim, {}), { mode: 'produce' });
     expect(report.exitCode).toBe(0);
@@ -37,7 +28,7 @@ describe('run deadline and produce-only runs', () => {
   });
 
   it('stops waiting at JANITOR_MAX_RUNTIME, reports what is still pending, and exits 1', async () => {
-    sim = await startSimulator({ latencyMs: 1_500 });
+    const sim = await fixture.start({ latencyMs: 1_500 });
     seed(sim, 6);
     const report = await runJanitor(env(sim, { JANITOR_MAX_RUNTIME: '2s', IOTDA_CONCURRENCY: '1' }));
     expect(report.exitCode).toBe(1);
@@ -48,7 +39,7 @@ describe('run deadline and produce-only runs', () => {
   });
 
   it('reports listing cut short by the deadline as interrupted, not as a failed list API', async () => {
-    sim = await startSimulator({ latencyMs: 600 });
+    const sim = await fixture.start({ latencyMs: 600 });
     seed(sim, 3);
     const report = await runJanitor(env(sim, { JANITOR_MAX_RUNTIME: '1s', IOTDA_TASK_TYPES: '' }));
     expect(report.exitCode).toBe(1);

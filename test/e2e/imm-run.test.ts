@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createProviders } from '../../src/providers/registry.js';
@@ -8,34 +8,25 @@ import type { DeleteJobData, DeleteJobResult } from '../../src/queue.js';
 import { connectRedis, openQueues, runCleanup, startWorkers } from '../../src/run.js';
 import { createShutdown } from '../../src/shutdown.js';
 import { immError, immTime } from '../../src/simulator/imm.js';
-import { DEFAULT_SIM_PROJECTS, startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
-import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
+import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.imm[0] as string;
 const DEFAULT_STATES = ['Succeeded', 'Failed'];
 const ago = (ms: number) => immTime(new Date(Date.now() - ms));
 
-let sim: Simulator | undefined;
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await sim?.close();
-  sim = undefined;
-});
+const fixture = useSimulators('imm');
 
 function env(s: Simulator, extra: Record<string, string> = {}): Record<string, string> {
-  const prefix = uniquePrefix('imm');
-  cleanups.push(() => dropPrefix(prefix));
-  return simulatorEnv(s, ['imm'], prefix, extra);
+  return simulatorEnv(s, ['imm'], fixture.prefix(), extra);
 }
 
 const deletedIds = (s: Simulator, project = PROJECT) => s.deleted.filter((d) => d.provider === 'imm' && d.project === project).map((d) => d.id).sort();
 
 describe('run against the IMM simulator', () => {
   it('deletes exactly the stale Succeeded and Failed batches, none that can resume, and a second run finds nothing', async () => {
-    sim = await startSimulator({ tasksPerProject: 300, seed: 7 });
+    const sim = await fixture.start({ tasksPerProject: 300, seed: 7 });
     // Traps outside the seed facts, so the oracle expects them kept: a broken UpdateTime over an old
     // CreateTime, and a batch created long ago that finished an hour ago.
     sim.put('imm', PROJECT, { Id: 'batch-trap-bad-update', State: 'Succeeded', CreateTime: ago(40 * DAY), UpdateTime: '2020-11-10 03:50:28' });
@@ -66,7 +57,7 @@ describe('run against the IMM simulator', () => {
   });
 
   it('deletes stale Ready and Suspended batches only when IMM_STATES names them, re-checking each with GetBatch', async () => {
-    sim = await startSimulator({ tasksPerProject: 300, seed: 9 });
+    const sim = await fixture.start({ tasksPerProject: 300, seed: 9 });
     const states = ['Succeeded', 'Failed', 'Ready', 'Suspended'];
     const expected = expectedDeletions(sim, 'imm', PROJECT, states, 7 * DAY);
     const resumable = sim.facts('imm', PROJECT).filter((f) => expected.includes(f.id) && ['Ready', 'Suspended'].includes(f.states[0] ?? ''));
@@ -78,7 +69,7 @@ describe('run against the IMM simulator', () => {
   });
 
   it('lists and reports each of several IMM projects separately, deleting in the right project', async () => {
-    sim = await startSimulator({ tasksPerProject: 150, seed: 13, projects: { imm: ['a', 'b'] } });
+    const sim = await fixture.start({ tasksPerProject: 150, seed: 13, projects: { imm: ['a', 'b'] } });
     // The same id in both projects: finished in a, still running in b.
     sim.put('imm', 'a', { Id: 'batch-shared', State: 'Succeeded', CreateTime: ago(30 * DAY), UpdateTime: ago(20 * DAY) });
     sim.put('imm', 'b', { Id: 'batch-shared', State: 'Running', CreateTime: ago(30 * DAY), UpdateTime: ago(20 * DAY) });
@@ -92,7 +83,7 @@ describe('run against the IMM simulator', () => {
   });
 
   it('waits out HTTP 400 throttling without spending an attempt, and counts ResourceNotFound as gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     sim.put('imm', PROJECT, { Id: 'batch-throttled', State: 'Succeeded', UpdateTime: ago(30 * DAY) });
     sim.put('imm', PROJECT, { Id: 'batch-vanished', State: 'Failed', UpdateTime: ago(30 * DAY) });
     sim.inject({ provider: 'imm', op: 'delete', taskId: 'batch-throttled', times: 2, response: { ...immError(400, 'Throttling.User', 'Request was denied due to user flow control.'), headers: { 'Retry-After': '0' } } });
@@ -106,7 +97,7 @@ describe('run against the IMM simulator', () => {
 
 describe('IMM resumable batches', () => {
   it('never deletes a batch listed as Suspended that resumed before the worker reached it', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const old = ago(30 * DAY);
     for (const id of ['batch-resumed-running', 'batch-resumed-ready', 'batch-still-suspended']) {
       sim.put('imm', PROJECT, { Id: id, State: 'Suspended', CreateTime: ago(40 * DAY), UpdateTime: old });
@@ -114,7 +105,7 @@ describe('IMM resumable batches', () => {
     const config = loadConfig(env(sim, { IMM_STATES: 'Suspended,Ready', IMM_ATTEMPTS: '1' }));
     const logger = createLogger('silent');
     const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
-    cleanups.push(() => shutdown.close());
+    fixture.onCleanup(() => shutdown.close());
     const deps = { config, logger, providers: createProviders(config), shutdown };
     const redis = await connectRedis(config, shutdown);
     const queues = await openQueues(config, redis, shutdown);

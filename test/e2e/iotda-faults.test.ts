@@ -1,26 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { huaweiError } from '../../src/simulator/api.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
-import { DEFAULT_SIM_PROJECTS, startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
-import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
+import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
 const TERMINAL = ['Success', 'Fail', 'PartialSuccess', 'Stopped'];
 
-let sim: Simulator | undefined;
-const prefixes: string[] = [];
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await Promise.all(prefixes.splice(0).map((p) => dropPrefix(p)));
-});
+const fixture = useSimulators('iotda-faults');
 
 function env(s: Simulator, extra: Record<string, string> = {}) {
-  const prefix = uniquePrefix('iotda-faults');
-  prefixes.push(prefix);
-  return simulatorEnv(s, ['iotda'], prefix, { IOTDA_TASK_TYPES: 'createDevices', ...extra });
+  return simulatorEnv(s, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', ...extra });
 }
 
 function putTask(s: Simulator, n: number, over: Record<string, unknown> = {}): string {
@@ -31,7 +22,7 @@ function putTask(s: Simulator, n: number, over: Record<string, unknown> = {}): s
 
 describe('IoTDA run under faults', () => {
   it('in a dry run deletes nothing and reports exactly the set a real run deletes', async () => {
-    sim = await startSimulator({ tasksPerProject: 200, seed: 11 });
+    const sim = await fixture.start({ tasksPerProject: 200, seed: 11 });
     const expected = expectedDeletions(sim, 'iotda', PROJECT, TERMINAL, 7 * DAY);
     const logs = captureLogs();
     const report = await runJanitor(env(sim, { JANITOR_DRY_RUN: 'true', IOTDA_TASK_TYPES: '' }), { logs: logs.stream, logLevel: 'info' });
@@ -44,7 +35,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('retries a transient 5xx and then deletes', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 1);
     sim.inject({ provider: 'iotda', op: 'delete', taskId: id, times: 2, response: huaweiError(503, 'APIGW.0103', 'backend unavailable') });
     const report = await runJanitor(env(sim));
@@ -54,7 +45,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('counts a 404 on delete as already gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 2);
     sim.inject({ provider: 'iotda', op: 'delete', taskId: id, times: 1, response: huaweiError(404, 'IOTDA.014000', 'The batch task does not exist.') });
     const report = await runJanitor(env(sim));
@@ -63,7 +54,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('never counts an APIG "API does not exist" 404 as gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 3);
     sim.inject({ provider: 'iotda', op: 'delete', taskId: id, times: 10, response: huaweiError(404, 'APIGW.0101', 'The API does not exist.') });
     const report = await runJanitor(env(sim));
@@ -73,7 +64,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('fails a permanent 4xx once, keeping the provider code and message, and a later run tries again', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 4);
     sim.inject({ provider: 'iotda', op: 'delete', taskId: id, times: 1, response: huaweiError(400, 'IOTDA.014111', 'The task cannot be deleted.') });
     const e = env(sim);
@@ -88,7 +79,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('slows down on throttling without spending attempts', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 5);
     sim.inject({ provider: 'iotda', op: 'delete', taskId: id, times: 3, response: { ...huaweiError(429, 'APIGW.0308', 'The request is throttled.'), headers: { 'Retry-After': '0' } } });
     sim.inject({ provider: 'iotda', op: 'delete', taskId: id, times: 1, response: huaweiError(403, 'IOTDA.021101', 'Request reached the maximum rate limit.') });
@@ -98,7 +89,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('never runs more deletes at once than IOTDA_CONCURRENCY, and keeps to IOTDA_RATE_LIMIT', async () => {
-    sim = await startSimulator({ latencyMs: 80 });
+    const sim = await fixture.start({ latencyMs: 80 });
     for (let n = 10; n < 40; n++) putTask(sim, n);
     const concurrency = await runJanitor(env(sim, { IOTDA_CONCURRENCY: '3' }));
     expect(concurrency.stats[0]?.deleted).toBe(30);
@@ -114,7 +105,7 @@ describe('IoTDA run under faults', () => {
   });
 
   it('never deletes a task that is not terminal, stale and dated in the past', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const now = Date.now();
     putTask(sim, 100, { status: 'Processing' });
     putTask(sim, 101, { status: 'Stopping' });
@@ -136,7 +127,7 @@ describe('IoTDA run under faults', () => {
 
 describe('IoTDA signing scheme', () => {
   it.each([['SDK-HMAC-SHA256'], ['V11-HMAC-SHA256']] as const)('works against an endpoint that accepts only %s', async (scheme) => {
-    sim = await startSimulator({ huaweiSchemes: [scheme] });
+    const sim = await fixture.start({ huaweiSchemes: [scheme] });
     putTask(sim, 7);
     putTask(sim, 8);
     const report = await runJanitor(env(sim));
@@ -147,7 +138,7 @@ describe('IoTDA signing scheme', () => {
   });
 
   it('signs with exactly the configured scheme when IOTDA_SIGNING is not auto', async () => {
-    sim = await startSimulator({ huaweiSchemes: ['SDK-HMAC-SHA256'] });
+    const sim = await fixture.start({ huaweiSchemes: ['SDK-HMAC-SHA256'] });
     putTask(sim, 9);
     const report = await runJanitor(env(sim, { IOTDA_SIGNING: 'derived' }));
     expect(report.exitCode).toBe(3);

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 import { DEFAULT_SIM_PROJECTS } from '../../src/simulator/server.js';
 
 const DAY = 86_400_000;
@@ -10,17 +9,15 @@ const TERMINAL = ['Success', 'Fail', 'PartialSuccess', 'Stopped'];
 
 describe('run against the IoTDA simulator', () => {
   let sim: Simulator;
-  const prefixes: string[] = [];
-  const prefix = (label: string) => { const p = uniquePrefix(label); prefixes.push(p); return p; };
+  const fixture = useSimulators('iotda');
 
   beforeAll(async () => { sim = await startSimulator({ tasksPerProject: 300, seed: 7 }); });
   afterAll(async () => { await sim.close(); });
-  afterEach(async () => { await Promise.all(prefixes.splice(0).map((p) => dropPrefix(p))); });
 
   it('deletes exactly the stale terminal tasks, and a second run finds nothing left to enqueue', async () => {
     const expected = expectedDeletions(sim, 'iotda', PROJECT, TERMINAL, 7 * DAY);
     expect(expected.length).toBeGreaterThan(50);
-    const p = prefix('iotda');
+    const p = fixture.prefix();
     const logs = captureLogs();
     const report = await runJanitor(simulatorEnv(sim, ['iotda'], p), { logs: logs.stream, logLevel: 'info' });
     const deleted = sim.deleted.filter((d) => d.provider === 'iotda').map((d) => d.id).sort();

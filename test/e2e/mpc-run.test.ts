@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { huaweiError, json } from '../../src/simulator/api.js';
 import { mpcCancelCalls, mpcTime } from '../../src/simulator/mpc.js';
-import { startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
-import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
+import type { Simulator } from '../../src/simulator/server.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const TERMINAL = ['SUCCEED', 'FAILED', 'CANCELED'];
@@ -13,18 +12,10 @@ let A = '';
 let B = '';
 beforeEach(() => { [A, B] = [`mpc-a-${randomBytes(6).toString('hex')}`, `mpc-b-${randomBytes(6).toString('hex')}`]; });
 
-let sim: Simulator | undefined;
-const prefixes: string[] = [];
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await Promise.all(prefixes.splice(0).map((p) => dropPrefix(p)));
-});
+const fixture = useSimulators('mpc');
 
 function env(s: Simulator, extra: Record<string, string> = {}) {
-  const prefix = uniquePrefix('mpc');
-  prefixes.push(prefix);
-  return simulatorEnv(s, ['mpc'], prefix, { MPC_PROJECT_ID: `${A},${B}`, ...extra });
+  return simulatorEnv(s, ['mpc'], fixture.prefix(), { MPC_PROJECT_ID: `${A},${B}`, ...extra });
 }
 
 const ago = (ms: number) => mpcTime(new Date(Date.now() - ms));
@@ -44,7 +35,7 @@ function expectStatesUntouched(s: Simulator, project: string) {
 
 describe('run against the MPC simulator', () => {
   it('deletes exactly the stale finished records of both projects, and never cancels a task', async () => {
-    sim = await startSimulator({ tasksPerProject: 300, seed: 23, projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ tasksPerProject: 300, seed: 23, projects: { mpc: [A, B] } });
     const expected = { a: expectedDeletions(sim, 'mpc', A, TERMINAL, 7 * DAY), b: expectedDeletions(sim, 'mpc', B, TERMINAL, 7 * DAY) };
     expect(expected.a.length).toBeGreaterThan(50);
     // Seeded ids repeat across projects with different records: a cross-project mix-up shows here.
@@ -73,7 +64,7 @@ describe('run against the MPC simulator', () => {
   });
 
   it('never deletes or cancels a queued or running task, however old', async () => {
-    sim = await startSimulator({ projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ projects: { mpc: [A, B] } });
     for (const [i, status] of ['INIT', 'WAITING', 'PROCESSING'].entries()) {
       putTask(sim, 10 + i, { status, create_time: ago(400 * DAY), start_time: undefined, end_time: undefined });
     }
@@ -85,7 +76,7 @@ describe('run against the MPC simulator', () => {
   });
 
   it('ages a record from end_time, and keeps one whose end_time is present but malformed', async () => {
-    sim = await startSimulator({ projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ projects: { mpc: [A, B] } });
     const recent = putTask(sim, 20, { create_time: ago(60 * DAY), end_time: ago(DAY) });
     const malformed = putTask(sim, 21, { create_time: ago(60 * DAY), end_time: '20241345996000' });
     const numeric = putTask(sim, 22, { create_time: Number(ago(31 * DAY)), end_time: Number(ago(30 * DAY)) });
@@ -97,7 +88,7 @@ describe('run against the MPC simulator', () => {
   });
 
   it('deletes only in the project a record was listed in, when the same task id exists in both', async () => {
-    sim = await startSimulator({ projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ projects: { mpc: [A, B] } });
     const id = putTask(sim, 30, {}, A);
     putTask(sim, 30, { end_time: ago(DAY) }, B);
     putTask(sim, 31, { status: 'PROCESSING', end_time: undefined }, B);
@@ -108,7 +99,7 @@ describe('run against the MPC simulator', () => {
   });
 
   it('fails MPC.10211 for a record that still exists permanently, keeping the code and message', async () => {
-    sim = await startSimulator({ projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ projects: { mpc: [A, B] } });
     const id = putTask(sim, 40);
     sim.inject({ provider: 'mpc', op: 'delete', taskId: id, times: 10, response: huaweiError(403, 'MPC.10211', 'The packaging task record cannot be deleted.') });
     const report = await runJanitor(env(sim));
@@ -120,7 +111,7 @@ describe('run against the MPC simulator', () => {
   });
 
   it('counts MPC.10211 as already gone when the record no longer exists', async () => {
-    sim = await startSimulator({ projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ projects: { mpc: [A, B] } });
     // Listed, then deleted by someone else before the worker got to it: the store never holds it.
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { total: 1, tasks: [{ task_id: 41, status: 'FAILED', create_time: 20200101000000, end_time: 20200101000100 }] }) });
     const report = await runJanitor(env(sim));
@@ -130,7 +121,7 @@ describe('run against the MPC simulator', () => {
   });
 
   it('slows down on APIG throttling without spending attempts, then deletes', async () => {
-    sim = await startSimulator({ projects: { mpc: [A, B] } });
+    const sim = await fixture.start({ projects: { mpc: [A, B] } });
     const id = putTask(sim, 50);
     sim.inject({ provider: 'mpc', op: 'delete', taskId: id, times: 2, response: { ...huaweiError(429, 'APIGW.0308', 'The request is throttled.'), headers: { 'Retry-After': '0' } } });
     const report = await runJanitor(env(sim, { MPC_ATTEMPTS: '1' }));

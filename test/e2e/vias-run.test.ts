@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apigThrottled, huaweiError, json } from '../../src/simulator/api.js';
-import { startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
-import { dropPrefix, uniquePrefix } from '../helpers/redis.js';
+import type { Simulator, SimulatorOptions } from '../../src/simulator/server.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const PROJECTS = ['0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'f9e8d7c6b5a4938271605f4e3d2c1b0a'];
@@ -10,21 +9,13 @@ const [A, B] = PROJECTS as [string, string];
 // The default selection: sub-task states that can never run again; `stopped` is opt-in.
 const DEFAULT_TERMINAL = ['succeeded', 'failed', 'create_failed', 'start_failed'];
 
-let sim: Simulator | undefined;
-const prefixes: string[] = [];
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await Promise.all(prefixes.splice(0).map((p) => dropPrefix(p)));
-});
+const fixture = useSimulators('vias');
 
 function env(s: Simulator, extra: Record<string, string> = {}) {
-  const prefix = uniquePrefix('vias');
-  prefixes.push(prefix);
-  return simulatorEnv(s, ['vias'], prefix, { VIAS_PROJECT_ID: PROJECTS.join(','), ...extra });
+  return simulatorEnv(s, ['vias'], fixture.prefix(), { VIAS_PROJECT_ID: PROJECTS.join(','), ...extra });
 }
 
-const start = (options: Parameters<typeof startSimulator>[0] = {}) => startSimulator({ projects: { vias: PROJECTS }, ...options });
+const start = (options: SimulatorOptions = {}) => fixture.start({ projects: { vias: PROJECTS }, ...options });
 const deletedIn = (s: Simulator, project: string) => s.deleted.filter((d) => d.provider === 'vias' && d.project === project).map((d) => d.id).sort();
 
 let serial = 0;
@@ -38,15 +29,15 @@ function putBatch(s: Simulator, over: Record<string, unknown> = {}, project = A)
 
 describe('run against the VIAS simulator', () => {
   it('deletes exactly the stale terminal batches of every project, and a second run finds nothing left', async () => {
-    sim = await start({ tasksPerProject: 300, seed: 5 });
-    const expected = PROJECTS.map((p) => expectedDeletions(sim as Simulator, 'vias', p, DEFAULT_TERMINAL, 7 * DAY));
+    const sim = await start({ tasksPerProject: 300, seed: 5 });
+    const expected = PROJECTS.map((p) => expectedDeletions(sim, 'vias', p, DEFAULT_TERMINAL, 7 * DAY));
     for (const ids of expected) expect(ids.length).toBeGreaterThan(40);
     const logs = captureLogs();
     const e = env(sim);
     const report = await runJanitor(e, { logs: logs.stream, logLevel: 'info' });
     expect(report.exitCode).toBe(0);
     PROJECTS.forEach((p, i) => {
-      expect(deletedIn(sim as Simulator, p)).toEqual(expected[i]);
+      expect(deletedIn(sim, p)).toEqual(expected[i]);
       const stats = report.stats.find((s) => s.target === p);
       expect(stats).toMatchObject({ listed: 300, deleted: expected[i]?.length, failed: {} });
       for (const reason of ['unknown-state', 'state-not-selected', 'invalid-timestamp', 'too-recent']) expect(stats?.skipped).toHaveProperty(reason);
@@ -61,8 +52,8 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('in a dry run deletes nothing and reports exactly the set a real run deletes', async () => {
-    sim = await start({ tasksPerProject: 200, seed: 9 });
-    const expected = PROJECTS.flatMap((p) => expectedDeletions(sim as Simulator, 'vias', p, DEFAULT_TERMINAL, 7 * DAY)).sort();
+    const sim = await start({ tasksPerProject: 200, seed: 9 });
+    const expected = PROJECTS.flatMap((p) => expectedDeletions(sim, 'vias', p, DEFAULT_TERMINAL, 7 * DAY)).sort();
     const logs = captureLogs();
     await runJanitor(env(sim, { JANITOR_DRY_RUN: 'true' }), { logs: logs.stream, logLevel: 'info' });
     expect(sim.counters.vias.delete).toBe(0);
@@ -70,15 +61,15 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('misses no stale batch in one run while workers delete behind the paging producer', async () => {
-    sim = await start({ latencyMs: 3 });
-    const ids = Array.from({ length: 1_000 }, (_, i) => putBatch(sim as Simulator, { created_at: Date.now() - 30 * DAY + i * 1000 }));
+    const sim = await start({ latencyMs: 3 });
+    const ids = Array.from({ length: 1_000 }, (_, i) => putBatch(sim, { created_at: Date.now() - 30 * DAY + i * 1000 }));
     const report = await runJanitor(env(sim, { VIAS_CONCURRENCY: '8' }));
     expect(deletedIn(sim, A)).toEqual(ids.sort());
     expect(report.stats.find((s) => s.target === A)).toMatchObject({ listed: 1_000, deleted: 1_000 });
   });
 
   it('deletes a batch only when every sub-task state with a non-zero count is selected', async () => {
-    sim = await start();
+    const sim = await start();
     const zero = { pending: 0, running: 0, succeeded: 0, failed: 0 };
     const deletable = [
       putBatch(sim, { batch_task_status_info: { ...zero, succeeded: 3 } }),
@@ -107,7 +98,7 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('tells seconds from milliseconds and never deletes a batch dated implausibly, in the future or too recently', async () => {
-    sim = await start();
+    const sim = await start();
     const now = Date.now();
     const stale = [
       putBatch(sim, { created_at: Math.floor((now - 30 * DAY) / 1000) }),
@@ -131,7 +122,7 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('retries a 200 whose sub-tasks partly failed, then fails the job with the error list recorded', async () => {
-    sim = await start();
+    const sim = await start();
     const id = putBatch(sim);
     const partial = json(200, { total_count: 2, failed_count: 1, succeed_count: 1, id, error_list: ['job 7f3a is busy'] });
     sim.inject({ provider: 'vias', op: 'delete', taskId: id, times: 2, response: partial });
@@ -144,7 +135,7 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('deletes after a partial 200 once the retry succeeds', async () => {
-    sim = await start();
+    const sim = await start();
     const id = putBatch(sim);
     sim.inject({ provider: 'vias', op: 'delete', taskId: id, times: 1, response: json(200, { total_count: 2, failed_count: 0, succeed_count: 2, id, error_list: ['warning: slow'] }) });
     const report = await runJanitor(env(sim));
@@ -153,7 +144,7 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('counts a missing batch as already gone, but never a 404 from APIG itself', async () => {
-    sim = await start();
+    const sim = await start();
     const gone = putBatch(sim);
     const wrongEndpoint = putBatch(sim, {}, B);
     sim.inject({ provider: 'vias', op: 'delete', taskId: gone, times: 1, response: huaweiError(404, 'VIAS.00010404', 'Not found.') });
@@ -165,7 +156,7 @@ describe('run against the VIAS simulator', () => {
   });
 
   it('slows down on throttling without spending attempts', async () => {
-    sim = await start();
+    const sim = await start();
     const id = putBatch(sim);
     sim.inject({ provider: 'vias', op: 'delete', taskId: id, times: 3, response: { ...apigThrottled('r'), headers: { 'Retry-After': '0' } } });
     const report = await runJanitor(env(sim, { VIAS_ATTEMPTS: '1' }));

@@ -1,36 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { Job, Queue, QueueEvents } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createProviders } from '../../src/providers/registry.js';
-import { queueNameFor, type DeleteJobData } from '../../src/queue.js';
-import { connectRedis, openQueues, startWorkers } from '../../src/run.js';
-import { createShutdown } from '../../src/shutdown.js';
+import { Job } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import type { DeleteJobData } from '../../src/queue.js';
 import { apigThrottled } from '../../src/simulator/api.js';
-import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import type { Simulator } from '../../src/simulator/server.js';
 import { WKS_CODES, wksError, workspaceDeleteCalls, workspaceTime } from '../../src/simulator/workspace.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv } from '../helpers/janitor.js';
-import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, startWorkersWithQueue, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const TERMINAL = ['SUCCESS', 'FAILED'];
 const OLD = new Date(Date.now() - 30 * DAY);
 
-let sim: Simulator | undefined;
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await sim?.close();
-  sim = undefined;
-});
+const fixture = useSimulators('workspace');
 
 const newProject = (label: string) => `${label}${randomBytes(5).toString('hex')}`;
 
 function env(s: Simulator, projects: readonly string[], extra: Record<string, string> = {}): Record<string, string> {
-  const prefix = uniquePrefix('workspace');
-  cleanups.push(() => dropPrefix(prefix));
-  return simulatorEnv(s, ['workspace'], prefix, { WORKSPACE_PROJECT_ID: projects.join(','), ...extra });
+  return simulatorEnv(s, ['workspace'], fixture.prefix(), { WORKSPACE_PROJECT_ID: projects.join(','), ...extra });
 }
 
 const subJobId = (n: number) => `ff8080${n.toString(16).padStart(26, '0')}`;
@@ -44,8 +30,7 @@ function putJob(s: Simulator, project: string, n: number, over: Record<string, u
 describe('run against the Workspace simulator', () => {
   it('deletes exactly the stale terminal sub-jobs of two projects, by sub-job id, at most 10 per call, never by status', async () => {
     const projects = [newProject('a'), newProject('b')];
-    sim = await startSimulator({ tasksPerProject: 2300, seed: 17, projects: { workspace: projects } });
-    const s = sim;
+    const s = await fixture.start({ tasksPerProject: 2300, seed: 17, projects: { workspace: projects } });
     const logs = captureLogs();
     const report = await runJanitor(env(s, projects), { logs: logs.stream, logLevel: 'info' });
     expect(report.exitCode).toBe(0);
@@ -84,8 +69,8 @@ describe('run against the Workspace simulator', () => {
 
   it('retries a throttled or failing batch call as a whole, and every sub-job ends deleted', async () => {
     const project = newProject('t');
-    sim = await startSimulator({ projects: { workspace: [project] } });
-    const ids = Array.from({ length: 25 }, (_, i) => putJob(sim as Simulator, project, i));
+    const sim = await fixture.start({ projects: { workspace: [project] } });
+    const ids = Array.from({ length: 25 }, (_, i) => putJob(sim, project, i));
     sim.inject({ provider: 'workspace', op: 'delete', times: 1, response: { ...apigThrottled('r'), headers: { 'Retry-After': '1' } } });
     sim.inject({ provider: 'workspace', op: 'delete', times: 1, response: wksError(500, WKS_CODES.internal, 'Internal error.') });
     const report = await runJanitor(env(sim, [project], { WORKSPACE_CONCURRENCY: '1' }));
@@ -98,8 +83,7 @@ describe('run against the Workspace simulator', () => {
 describe('a delete job whose sub-jobs changed after listing', () => {
   it('deletes the others when one id vanished and one became undeletable, reporting each per id', async () => {
     const project = newProject('f');
-    sim = await startSimulator({ projects: { workspace: [project] } });
-    const s = sim;
+    const s = await fixture.start({ projects: { workspace: [project] } });
     const ids = Array.from({ length: 10 }, (_, i) => putJob(s, project, i));
     const vanished = subJobId(99);
     const refused = putJob(s, project, 50, { job_type: 'applyWorkspace' });
@@ -122,18 +106,7 @@ describe('a delete job whose sub-jobs changed after listing', () => {
 
 /** Starts real workers and pushes one delete job, as the producer would have enqueued it before the records changed. */
 async function workForgedJob(s: Simulator, project: string, taskIds: readonly string[]): Promise<Job<DeleteJobData>> {
-  const prefix = uniquePrefix('workspace-forged');
-  cleanups.push(() => dropPrefix(prefix));
-  const config = loadConfig(simulatorEnv(s, ['workspace'], prefix, { WORKSPACE_PROJECT_ID: project, WORKSPACE_ATTEMPTS: '3' }));
-  const logger = createLogger('silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
-  cleanups.push(() => shutdown.close());
-  const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
-  startWorkers({ config, logger, providers: createProviders(config), shutdown }, queues);
-  const queue = new Queue<DeleteJobData>(queueNameFor('workspace'), { connection: { url: REDIS_URL }, prefix });
-  const events = new QueueEvents(queueNameFor('workspace'), { connection: { url: REDIS_URL }, prefix });
-  cleanups.push(() => queue.close(), () => events.close());
-  await events.waitUntilReady();
+  const { queue, events } = await startWorkersWithQueue(fixture, s, 'workspace', 'workspace-forged', { WORKSPACE_PROJECT_ID: project, WORKSPACE_ATTEMPTS: '3' });
   const tasks = taskIds.map((id) => ({ id, states: ['SUCCESS'], agedFrom: { field: 'end_time', at: OLD.toISOString() }, label: 'createDesktops' }));
   const added = await queue.add('delete', { provider: 'workspace', target: project, runId: 'forged', tasks }, { jobId: 'forged-batch', attempts: 3 });
   await added.waitUntilFinished(events).catch(() => undefined);

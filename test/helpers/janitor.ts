@@ -1,30 +1,89 @@
 // Runs the janitor in-process against a simulator, the way main.ts wires it, with a silent logger.
 import { Writable } from 'node:stream';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterEach } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { ProviderName } from '../../src/providers/catalog.js';
 import { createProviders } from '../../src/providers/registry.js';
-import { runCleanup, type RunReport } from '../../src/run.js';
+import { queueNameFor, type DeleteJobData } from '../../src/queue.js';
+import { dropQueuePrefix } from '../../src/redis.js';
+import { connectRedis, openQueues, runCleanup, startWorkers, type RunReport } from '../../src/run.js';
 import { createShutdown } from '../../src/shutdown.js';
-import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, type Simulator } from '../../src/simulator/server.js';
-import { REDIS_URL } from './redis.js';
+import { simulatorEnvironment } from '../../src/simulator/env.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
+import { REDIS_URL, uniquePrefix } from './redis.js';
 
 /** Environment that points the given providers at the simulator, signing with AK/SK. */
 export function simulatorEnv(sim: Simulator, providers: readonly ProviderName[], prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {
     REDIS_URL, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: providers.join(','), JANITOR_DRY_RUN: 'false',
     JANITOR_BACKOFF: '1s', JANITOR_MAX_RUNTIME: '2m', LOG_LEVEL: 'silent',
-    HUAWEICLOUD_SDK_AK: SIMULATOR_CREDENTIALS.huawei.accessKey, HUAWEICLOUD_SDK_SK: SIMULATOR_CREDENTIALS.huawei.secretKey,
-    ALIBABA_CLOUD_ACCESS_KEY_ID: SIMULATOR_CREDENTIALS.alibaba.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: SIMULATOR_CREDENTIALS.alibaba.accessKeySecret,
+    ...simulatorEnvironment(sim.url, providers),
   };
-  for (const p of providers) {
-    const P = p.toUpperCase();
-    env[`${P}_ENDPOINT`] = sim.url;
-    env[`${P}_REGION`] = p === 'imm' ? 'cn-hangzhou' : 'cn-north-4';
-    env[p === 'imm' ? 'IMM_PROJECTS' : `${P}_PROJECT_ID`] = DEFAULT_SIM_PROJECTS[p].join(',');
-    env[`${P}_RATE_LIMIT`] = '1000/s';
-  }
+  for (const p of providers) env[`${p.toUpperCase()}_RATE_LIMIT`] = '1000/s';
   return { ...env, ...extra };
+}
+
+/** Per-file bookkeeping of what a test started; everything is released after each test. */
+export interface SimulatorFixture {
+  /** Starts a simulator that is closed after the test. */
+  start(options?: SimulatorOptions): Promise<Simulator>;
+  /** A fresh queue prefix whose Redis keys are dropped after the test. */
+  prefix(label?: string): string;
+  /** Runs `release` after the test, before anything registered earlier. */
+  onCleanup(release: () => Promise<unknown>): void;
+}
+
+/**
+ * Registers an `afterEach` that releases, last first, every simulator, queue prefix and cleanup
+ * the test registered through the returned fixture. Call once per file (or describe block).
+ */
+export function useSimulators(label: string): SimulatorFixture {
+  const releasers: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    // Release everything even when one step fails, then report the first failure.
+    const failures: unknown[] = [];
+    for (const release of releasers.splice(0).reverse()) await release().catch((err: unknown) => failures.push(err));
+    if (failures.length > 0) throw failures[0];
+  });
+  return {
+    async start(options) {
+      const sim = await startSimulator(options);
+      releasers.push(() => sim.close());
+      return sim;
+    },
+    prefix(prefixLabel = label) {
+      const prefix = uniquePrefix(prefixLabel);
+      releasers.push(() => dropQueuePrefix(REDIS_URL, prefix));
+      return prefix;
+    },
+    onCleanup(release) {
+      releasers.push(release);
+    },
+  };
+}
+
+/**
+ * Starts real workers for one provider on a fresh queue prefix and opens a raw handle on their
+ * queue, for tests that push hand-made jobs straight into Redis. All of it closes after the test.
+ */
+export async function startWorkersWithQueue(
+  fixture: SimulatorFixture, sim: Simulator, provider: ProviderName, prefixLabel: string, extra: Record<string, string>,
+): Promise<{ queue: Queue<DeleteJobData>; events: QueueEvents }> {
+  const prefix = fixture.prefix(prefixLabel);
+  const config = loadConfig(simulatorEnv(sim, [provider], prefix, extra));
+  const logger = createLogger('silent');
+  const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
+  fixture.onCleanup(() => shutdown.close());
+  const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
+  startWorkers({ config, logger, providers: createProviders(config), shutdown }, queues);
+  const queue = new Queue<DeleteJobData>(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
+  const events = new QueueEvents(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
+  fixture.onCleanup(() => queue.close());
+  fixture.onCleanup(() => events.close());
+  await events.waitUntilReady();
+  return { queue, events };
 }
 
 /** Collects pino lines so tests can assert on log events. */

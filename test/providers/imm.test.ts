@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { classifyAlibabaFailure, type AlibabaResponse } from '../../src/providers/alibaba-api.js';
 import { toImmTask } from '../../src/providers/imm.js';
@@ -12,29 +12,20 @@ import { createProviders } from '../../src/providers/registry.js';
 import type { SimResponse } from '../../src/simulator/api.js';
 import { RecentNonces, verifyAlibabaRequest } from '../../src/simulator/auth/alibaba-verify.js';
 import { immError } from '../../src/simulator/imm.js';
-import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { simulatorEnv } from '../helpers/janitor.js';
+import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, type Simulator } from '../../src/simulator/server.js';
+import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { listPages } from '../helpers/provider.js';
 
 const PROJECT = DEFAULT_SIM_PROJECTS.imm[0] as string;
 const OLD = '2020-11-10T03:50:28Z';
 
-let sim: Simulator | undefined;
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await sim?.close();
-  sim = undefined;
-});
+const fixture = useSimulators('imm-unit');
 
 function immProvider(s: Simulator, extra: Record<string, string> = {}): Provider {
   return createProviders(loadConfig(simulatorEnv(s, ['imm'], 'imm-unit', extra))).get('imm') as Provider;
 }
 
-async function listAll(provider: Provider, project = PROJECT): Promise<CloudTask[][]> {
-  const pages: CloudTask[][] = [];
-  for await (const page of provider.listTasks(project)) pages.push([...page]);
-  return pages;
-}
+const listAll = (provider: Provider, project = PROJECT): Promise<CloudTask[][]> => listPages(provider, project);
 
 function putBatch(s: Simulator, id: string, over: Record<string, unknown> = {}): string {
   s.put('imm', PROJECT, { Id: id, State: 'Succeeded', CreateTime: OLD, UpdateTime: OLD, ...over });
@@ -43,7 +34,7 @@ function putBatch(s: Simulator, id: string, over: Record<string, unknown> = {}):
 
 describe('IMM ListBatches', () => {
   it('pages with NextToken until it comes back empty, 100 batches a page', async () => {
-    sim = await startSimulator({ tasksPerProject: 250, seed: 3 });
+    const sim = await fixture.start({ tasksPerProject: 250, seed: 3 });
     const pages = await listAll(immProvider(sim));
     expect(pages.map((p) => p.length)).toEqual([100, 100, 50]);
     expect(sim.counters.imm.list).toBe(3);
@@ -52,7 +43,7 @@ describe('IMM ListBatches', () => {
   });
 
   it('reports every documented state as given, and an undocumented one unchanged for the policy to refuse', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const states = ['Ready', 'Running', 'Failed', 'Suspended', 'Succeeded', 'Cancelled'];
     for (const state of states) putBatch(sim, `batch-${state}`, { State: state });
     putBatch(sim, 'batch-stateless', { State: undefined });
@@ -63,7 +54,7 @@ describe('IMM ListBatches', () => {
   });
 
   it('reads both documented time formats and ages a batch from UpdateTime, else CreateTime', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     putBatch(sim, 'whole', { UpdateTime: '2020-11-10T03:50:28Z', CreateTime: '2020-11-01T00:00:00Z' });
     putBatch(sim, 'fraction', { UpdateTime: '2020-11-11T06:51:17.5Z' });
     putBatch(sim, 'millis', { UpdateTime: '2021-12-18T07:40:29.123Z' });
@@ -81,7 +72,7 @@ describe('IMM ListBatches', () => {
   });
 
   it('retries a throttled page and then completes the listing', async () => {
-    sim = await startSimulator({ tasksPerProject: 120, seed: 5 });
+    const sim = await fixture.start({ tasksPerProject: 120, seed: 5 });
     sim.inject({ provider: 'imm', op: 'list', times: 2, response: immError(400, 'Throttling.User', 'Request was denied due to user flow control.') });
     const pages = await listAll(immProvider(sim));
     expect(pages.flat()).toHaveLength(120);
@@ -89,7 +80,7 @@ describe('IMM ListBatches', () => {
   });
 
   it('fails the listing of an unknown project with the provider code and message', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     await expect(listAll(immProvider(sim), 'no-such-project')).rejects.toMatchObject({
       kind: 'permanent', message: 'ResourceNotFound: The specified resource Project is not found.', details: { code: 'ResourceNotFound', status: 400 },
     });
@@ -98,7 +89,7 @@ describe('IMM ListBatches', () => {
 
 describe('IMM DeleteBatch and GetBatch', () => {
   it('deletes a finished batch and returns the RequestId of the response body', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 'batch-done');
     const result = await immProvider(sim).deleteTasks(PROJECT, [id]);
     expect(result.outcomes).toEqual([{ id, result: 'deleted', requestId: expect.stringMatching(/^[0-9A-F-]{36}$/) }]);
@@ -106,14 +97,14 @@ describe('IMM DeleteBatch and GetBatch', () => {
   });
 
   it('is refused for a Running batch, permanently, with the provider code kept', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 'batch-running', { State: 'Running' });
     await expect(immProvider(sim).deleteTasks(PROJECT, [id])).rejects.toMatchObject({ kind: 'permanent', details: { code: 'InvalidArgument', status: 400 } });
     expect(sim.records('imm', PROJECT)).toHaveLength(1);
   });
 
   it('counts ResourceNotFound as already gone, whether it comes with HTTP 400 or 404', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const provider = immProvider(sim);
     expect((await provider.deleteTasks(PROJECT, ['batch-never-existed'])).outcomes).toMatchObject([{ result: 'gone' }]);
     const id = putBatch(sim, 'batch-404');
@@ -123,14 +114,14 @@ describe('IMM DeleteBatch and GetBatch', () => {
   });
 
   it('never counts a 404 with another code (an unknown access key) as gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 'batch-kept');
     const provider = immProvider(sim, { ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIUNKNOWNKEY000000' });
     await expect(provider.deleteTasks(PROJECT, [id])).rejects.toMatchObject({ kind: 'permanent', details: { code: 'InvalidAccessKeyId.NotFound', status: 404 } });
   });
 
   it('re-reads one batch with GetBatch, and answers undefined when it no longer exists', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     putBatch(sim, 'batch-suspended', { State: 'Suspended', UpdateTime: '2020-11-11T06:51:17.5Z' });
     const provider = immProvider(sim);
     expect(await provider.getTask?.(PROJECT, 'batch-suspended')).toEqual({
@@ -146,7 +137,7 @@ describe('IMM DeleteBatch and GetBatch', () => {
 
 describe('IMM failure classification (by Code, not status)', () => {
   const failing = async (response: SimResponse) => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 'batch-x');
     sim.inject({ provider: 'imm', op: 'delete', taskId: id, times: 1, response });
     return immProvider(sim).deleteTasks(PROJECT, [id]);
@@ -179,7 +170,7 @@ describe('IMM failure classification (by Code, not status)', () => {
   });
 
   it('is permanent on a wrong signature, keeping the gateway code and message', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const provider = immProvider(sim, { ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret' });
     await expect(listAll(provider)).rejects.toMatchObject({
       kind: 'permanent', message: 'SignatureDoesNotMatch: Specified signature is not matched with our calculation.', details: { code: 'SignatureDoesNotMatch', status: 400 },
@@ -213,7 +204,7 @@ describe('IMM requests as the SDK sends them', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+    fixture.onCleanup(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
   }
 
@@ -221,7 +212,7 @@ describe('IMM requests as the SDK sends them', () => {
     const capture = await captureServer((req) => (req.headers['x-acs-action'] === 'ListBatches'
       ? { RequestId: 'R', Batches: [{ Id: 'batch-1', State: 'Succeeded', CreateTime: OLD }], NextToken: req.url.includes('NextToken') ? '' : 'tok/+=' }
       : { RequestId: 'R' }));
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const provider = immProvider(sim, { IMM_ENDPOINT: capture.url });
     await listAll(provider, 'my-project');
     await provider.deleteTasks('my-project', ['batch-1']);
@@ -247,7 +238,7 @@ describe('IMM requests as the SDK sends them', () => {
   });
 
   it('signs with a rotated secret file on the next request', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     putBatch(sim, 'batch-1');
     const file = join(mkdtempSync(join(tmpdir(), 'jt-imm-')), 'secret');
     writeFileSync(file, 'stale-secret');

@@ -1,21 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { PROVIDER_FACTS } from '../../src/providers/catalog.js';
 import { callHuawei, huaweiAuthFrom, type HuaweiApiDeps } from '../../src/providers/huawei-api.js';
 import { createHttpClient } from '../../src/providers/http.js';
 import { ageReference, createMpcProvider } from '../../src/providers/mpc.js';
-import { ProviderError, type CloudTask, type Provider } from '../../src/providers/provider.js';
+import type { CloudTask, Provider } from '../../src/providers/provider.js';
 import { huaweiError, json } from '../../src/simulator/api.js';
 import { MPC_STATUSES, mpcCancelCalls, mpcTime } from '../../src/simulator/mpc.js';
-import { DEFAULT_SIM_PROJECTS, startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { simulatorEnv } from '../helpers/janitor.js';
+import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
+import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { listPages, providerErrorOf } from '../helpers/provider.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.mpc[0] as string;
 const http = createHttpClient({ timeoutMs: 5_000 });
 
-let sim: Simulator | undefined;
-afterEach(async () => { await sim?.close(); sim = undefined; });
+const fixture = useSimulators('mpc-unit');
 
 function setup(s: Simulator): { provider: Provider; api: HuaweiApiDeps } {
   const config = loadConfig(simulatorEnv(s, ['mpc'], 'jt-mpc-unit'));
@@ -34,17 +34,7 @@ function putTask(s: Simulator, id: number, over: Record<string, unknown> = {}, p
   return String(id);
 }
 
-async function listAll(provider: Provider, project = PROJECT): Promise<CloudTask[][]> {
-  const pages: CloudTask[][] = [];
-  for await (const page of provider.listTasks(project)) pages.push([...page]);
-  return pages;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(err)}`);
-  return err;
-}
+const listAll = (provider: Provider, project = PROJECT): Promise<CloudTask[][]> => listPages(provider, project);
 
 describe('MPC endpoint', () => {
   it('uses the legacy mts host in cn-north-1 and the mpc host elsewhere', () => {
@@ -56,7 +46,7 @@ describe('MPC endpoint', () => {
 
 describe('MPC listing', () => {
   it('walks 0-based pages of 100 from the last to the first, reading every record once', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     for (let i = 0; i < 250; i++) putTask(sim, 1000 + i);
     const pages = await listAll(setup(sim).provider);
     // Last page first; page 0 is read once for the total and once more at the end of the walk.
@@ -66,14 +56,14 @@ describe('MPC listing', () => {
   });
 
   it('reads only the pages the total covers, without asking for an empty page', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     for (let i = 0; i < 200; i++) putTask(sim, 1000 + i);
     expect((await listAll(setup(sim).provider)).map((p) => p.length)).toEqual([100, 100]);
     expect(sim.counters.mpc.list).toBe(3);
   });
 
   it('stops on an empty or short page even when the total claims more', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { total: 5000, tasks: [] }) });
     expect(await listAll(setup(sim).provider)).toEqual([]);
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { total: 5000, tasks: [{ task_id: 1, status: 'SUCCEED' }] }) });
@@ -82,7 +72,7 @@ describe('MPC listing', () => {
   });
 
   it('keeps walking by page length when the response has no total', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const page = (n: number) => Array.from({ length: n }, (_, i) => ({ task_id: n * 1000 + i, status: 'SUCCEED' }));
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { tasks: page(100) }) });
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: json(200, { tasks: page(7) }) });
@@ -91,8 +81,8 @@ describe('MPC listing', () => {
   });
 
   it('misses no record while the records it yielded are deleted during the walk', async () => {
-    sim = await startSimulator();
-    const ids = Array.from({ length: 300 }, (_, i) => putTask(sim as Simulator, 1000 + i));
+    const sim = await fixture.start();
+    const ids = Array.from({ length: 300 }, (_, i) => putTask(sim, 1000 + i));
     const { provider } = setup(sim);
     const seen: string[] = [];
     for await (const page of provider.listTasks(PROJECT)) {
@@ -105,14 +95,14 @@ describe('MPC listing', () => {
   });
 
   it('maps every documented status, and passes an undocumented one through for the policy to refuse', async () => {
-    sim = await startSimulator();
-    [...MPC_STATUSES, 'NEED_TO_BE_AUDIT'].forEach((status, i) => putTask(sim as Simulator, 2000 + i, { status }));
+    const sim = await fixture.start();
+    [...MPC_STATUSES, 'NEED_TO_BE_AUDIT'].forEach((status, i) => putTask(sim, 2000 + i, { status }));
     const states = (await listAll(setup(sim).provider)).flat().map((t) => t.states);
     expect(states.sort()).toEqual([...MPC_STATUSES, 'NEED_TO_BE_AUDIT'].map((s) => [s]).sort());
   });
 
   it('ages from end_time as a string or a JSON number, and from create_time only when end_time is absent', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const end = new Date(Date.UTC(2024, 2, 1, 12, 30, 15));
     const created = new Date(Date.UTC(2024, 1, 1, 0, 0, 0));
     const at = (over: Record<string, unknown>) => ageReference({ create_time: mpcTime(created), ...over });
@@ -137,7 +127,7 @@ describe('MPC listing', () => {
   });
 
   it('retries a throttled page and then continues', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     putTask(sim, 4000);
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: huaweiError(429, 'APIGW.0308', 'The request is throttled.') });
     expect((await listAll(setup(sim).provider)).flat()).toHaveLength(1);
@@ -145,12 +135,12 @@ describe('MPC listing', () => {
   });
 
   it('fails listing at once on a bad request or an auth failure, keeping the provider code and message', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     sim.inject({ provider: 'mpc', op: 'list', times: 1, response: huaweiError(400, 'MPC.10202', 'Invalid request parameter.') });
-    const bad = await failureOf(listAll(setup(sim).provider));
+    const bad = await providerErrorOf(listAll(setup(sim).provider));
     expect(bad).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10202', status: 400 } });
     expect(bad.message).toContain('Invalid request parameter.');
-    const auth = await failureOf(listAll(setup(sim).provider, 'unknown-project'));
+    const auth = await providerErrorOf(listAll(setup(sim).provider, 'unknown-project'));
     expect(auth).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10203', status: 401 } });
     expect(sim.counters.mpc.list).toBe(2);
   });
@@ -158,7 +148,7 @@ describe('MPC listing', () => {
 
 describe('MPC simulator', () => {
   it('rejects a page size outside 1-100 with MPC.10202', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const { api } = setup(sim);
     for (const size of [0, 101]) {
       const r = await callHuawei(api, PROJECT, { method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', size]] });
@@ -170,7 +160,7 @@ describe('MPC simulator', () => {
   });
 
   it('cancels a queued task through CancelRemuxTask and logs the call (the trap the janitor avoids)', async () => {
-    sim = await startSimulator({ projects: { mpc: ['cancel-probe'] } });
+    const sim = await fixture.start({ projects: { mpc: ['cancel-probe'] } });
     const id = putTask(sim, 5000, { status: 'WAITING', end_time: undefined }, 'cancel-probe');
     const { api } = setup(sim);
     const r = await callHuawei(api, 'cancel-probe', { method: 'DELETE', path: '/v1/cancel-probe/remux', query: [['task_id', id]] });
@@ -182,7 +172,7 @@ describe('MPC simulator', () => {
 
 describe('MPC delete', () => {
   it('deletes a finished record with DeleteRemuxTask (204) and never calls CancelRemuxTask', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 6000);
     const result = await setup(sim).provider.deleteTasks(PROJECT, [id]);
     expect(result.failures).toEqual([]);
@@ -192,14 +182,14 @@ describe('MPC delete', () => {
   });
 
   it('counts MPC.10211 as already gone when a fresh lookup no longer finds the record', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const result = await setup(sim).provider.deleteTasks(PROJECT, ['999999']);
     expect(result.outcomes).toMatchObject([{ id: '999999', result: 'gone' }]);
     expect(sim.counters.mpc.get).toBe(1);
   });
 
   it('fails MPC.10211 permanently, keeping code and message, when the record still exists', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putTask(sim, 6100, { status: 'PROCESSING', end_time: undefined });
     const { failures, outcomes } = await setup(sim).provider.deleteTasks(PROJECT, [id]);
     expect(outcomes).toEqual([]);
@@ -210,7 +200,7 @@ describe('MPC delete', () => {
   });
 
   it('reports a throttled or failed lookup after MPC.10211 as that failure, never as gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const { provider } = setup(sim);
     sim.inject({ provider: 'mpc', op: 'get', times: 1, response: huaweiError(429, 'APIGW.0308', 'The request is throttled.', undefined) });
     const throttled = await provider.deleteTasks(PROJECT, ['999998']);
@@ -221,7 +211,7 @@ describe('MPC delete', () => {
   });
 
   it('counts a 404 from MPC as gone but never an APIG "API does not exist" 404', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const { provider } = setup(sim);
     sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(404, 'MPC.10211', 'The task does not exist.') });
     expect((await provider.deleteTasks(PROJECT, ['1'])).outcomes).toMatchObject([{ result: 'gone' }]);
@@ -230,7 +220,7 @@ describe('MPC delete', () => {
   });
 
   it('classifies throttling (honouring Retry-After), 5xx, auth and bad requests', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const { provider } = setup(sim);
     const id = putTask(sim, 6200);
     const cases = [

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { huaweiAuthFrom } from '../../src/providers/huawei-api.js';
 import { createHttpClient } from '../../src/providers/http.js';
@@ -6,19 +6,16 @@ import type { CloudTask, Provider } from '../../src/providers/provider.js';
 import { ProviderError } from '../../src/providers/provider.js';
 import { batchStates, createViasProvider, incompleteDelete, lastPageFor, toCloudTask } from '../../src/providers/vias.js';
 import { apigThrottled, huaweiError, json } from '../../src/simulator/api.js';
-import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { DEFAULT_SIM_PROJECTS, SIMULATOR_CREDENTIALS, type Simulator } from '../../src/simulator/server.js';
 import { VIAS_SUB_TASK_STATES, viasError } from '../../src/simulator/vias.js';
-import { simulatorEnv } from '../helpers/janitor.js';
+import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { listPages, providerErrorOf } from '../helpers/provider.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.vias[0] as string;
 const BASE_MS = Date.now() - 30 * DAY;
 
-let sim: Simulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const fixture = useSimulators('vias-unit');
 
 function providerFor(s: Simulator, extra: Record<string, string> = {}): Provider {
   const config = loadConfig(simulatorEnv(s, ['vias'], 'unused', extra));
@@ -36,17 +33,7 @@ function putBatch(s: Simulator, n: number, over: Record<string, unknown> = {}, p
   return id;
 }
 
-async function listAll(provider: Provider, project = PROJECT): Promise<CloudTask[]> {
-  const all: CloudTask[] = [];
-  for await (const page of provider.listTasks(project)) all.push(...page);
-  return all;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(err)}`);
-  return err;
-}
+const listAll = async (provider: Provider, project = PROJECT): Promise<CloudTask[]> => (await listPages(provider, project)).flat();
 
 async function deleteFailure(provider: Provider, id: string): Promise<ProviderError> {
   const result = await provider.deleteTasks(PROJECT, [id]);
@@ -58,8 +45,8 @@ async function deleteFailure(provider: Provider, id: string): Promise<ProviderEr
 
 describe('VIAS listing', () => {
   it('reads every batch exactly once across several pages, in pages of at most 200', async () => {
-    sim = await startSimulator();
-    const ids = Array.from({ length: 450 }, (_, n) => putBatch(sim as Simulator, n));
+    const sim = await fixture.start();
+    const ids = Array.from({ length: 450 }, (_, n) => putBatch(sim, n));
     const pages: number[] = [];
     for await (const page of providerFor(sim).listTasks(PROJECT)) pages.push(page.length);
     expect(pages).toEqual([50, 200, 200]);
@@ -69,14 +56,14 @@ describe('VIAS listing', () => {
   });
 
   it('ends at once for a project without batches', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     expect(await listAll(providerFor(sim))).toEqual([]);
     expect(sim.counters.vias.list).toBe(1);
   });
 
   it('misses no batch while the batches it already listed are deleted between pages', async () => {
-    sim = await startSimulator();
-    const ids = Array.from({ length: 900 }, (_, n) => putBatch(sim as Simulator, n));
+    const sim = await fixture.start();
+    const ids = Array.from({ length: 900 }, (_, n) => putBatch(sim, n));
     const provider = providerFor(sim);
     const seen: string[] = [];
     for await (const page of provider.listTasks(PROJECT)) {
@@ -90,8 +77,8 @@ describe('VIAS listing', () => {
   });
 
   it('misses no batch when others delete unread batches or create new ones mid-walk, and yields none twice', async () => {
-    sim = await startSimulator();
-    const ids = Array.from({ length: 700 }, (_, n) => putBatch(sim as Simulator, n));
+    const sim = await fixture.start();
+    const ids = Array.from({ length: 700 }, (_, n) => putBatch(sim, n));
     const provider = providerFor(sim);
     const seen: string[] = [];
     let round = 0;
@@ -119,7 +106,7 @@ describe('VIAS listing', () => {
   });
 
   it('gives a batch every state with a non-zero count, in either spelling; none when all are zero', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     for (const [n, state] of VIAS_SUB_TASK_STATES.entries()) {
       putBatch(sim, n, { batch_task_status_info: { abnormal: 0, [state]: 2 } });
       putBatch(sim, 100 + n, { batch_task_status_info: { [state.toUpperCase()]: 1 } });
@@ -162,7 +149,7 @@ describe('VIAS listing', () => {
   });
 
   it('signs with AK/SK and with an IAM token', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     putBatch(sim, 1);
     expect(await listAll(providerFor(sim))).toHaveLength(1);
     const token = { HUAWEICLOUD_SDK_AK: '', HUAWEICLOUD_SDK_SK: '', HUAWEICLOUD_AUTH_TOKEN: SIMULATOR_CREDENTIALS.huawei.token };
@@ -171,28 +158,28 @@ describe('VIAS listing', () => {
   });
 
   it('retries a throttled or failing page, and fails on a permanent error keeping code and message', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     putBatch(sim, 1);
     sim.inject({ provider: 'vias', op: 'list', times: 1, response: { ...apigThrottled('r1'), headers: { 'Retry-After': '0' } } });
     sim.inject({ provider: 'vias', op: 'list', times: 1, response: viasError(500, 'VIAS.00010006', 'An internal error occurs.') });
     expect(await listAll(providerFor(sim))).toHaveLength(1);
     sim.inject({ provider: 'vias', op: 'list', times: 1, response: viasError(400, 'VIAS.00010001', 'The parameters are invalid.', 'page_size', 'page_size') });
-    const err = await rejection(listAll(providerFor(sim)));
+    const err = await providerErrorOf(listAll(providerFor(sim)));
     expect(err).toMatchObject({ kind: 'permanent', message: 'VIAS.00010001: The parameters are invalid.', details: { code: 'VIAS.00010001', status: 400 } });
   });
 
   it('stops on a list response without a count or a batch list instead of guessing', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     sim.inject({ provider: 'vias', op: 'list', times: 1, response: json(200, { batch_task_list: [] }) });
-    expect((await rejection(listAll(providerFor(sim)))).message).toContain('no "count"');
+    expect((await providerErrorOf(listAll(providerFor(sim)))).message).toContain('no "count"');
     sim.inject({ provider: 'vias', op: 'list', times: 2, response: json(200, { count: 3, tasks: [] }) });
-    expect((await rejection(listAll(providerFor(sim)))).message).toContain('"batch_task_list"');
+    expect((await providerErrorOf(listAll(providerFor(sim)))).message).toContain('"batch_task_list"');
   });
 });
 
 describe('VIAS delete', () => {
   it('deletes a terminal batch (200 with no failed sub-task)', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 1, { batch_task_status_info: { SUCCEEDED: 2, FAILED: 1 } });
     const result = await providerFor(sim).deleteTasks(PROJECT, [id]);
     expect(result.failures).toEqual([]);
@@ -201,7 +188,7 @@ describe('VIAS delete', () => {
   });
 
   it('never counts a 200 with failed sub-tasks as deleted: a transient failure carrying the error list', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 1, { batch_task_status_info: { succeeded: 2, running: 1 } });
     const err = await deleteFailure(providerFor(sim), id);
     expect(err).toMatchObject({ kind: 'transient', details: { status: 200 } });
@@ -219,7 +206,7 @@ describe('VIAS delete', () => {
   });
 
   it('counts a non-APIG 404 and the documented "no task for this ID" codes as already gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const provider = providerFor(sim);
     expect((await provider.deleteTasks(PROJECT, [hexId(9)])).outcomes).toEqual([{ id: hexId(9), result: 'gone', requestId: expect.any(String) }]);
     const id = putBatch(sim, 1);
@@ -231,7 +218,7 @@ describe('VIAS delete', () => {
   });
 
   it('never counts an APIG 404 (wrong endpoint) or "object does not exist" as gone', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 1);
     sim.inject({ provider: 'vias', op: 'delete', taskId: id, times: 1, response: huaweiError(404, 'APIGW.0101', 'The API does not exist.') });
     sim.inject({ provider: 'vias', op: 'delete', taskId: id, times: 1, response: viasError(400, 'VIAS.00010002', 'The object does not exist.') });
@@ -240,10 +227,10 @@ describe('VIAS delete', () => {
   });
 
   it('classifies throttling (honouring Retry-After), 5xx, auth and bad requests', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const id = putBatch(sim, 1);
     const provider = providerFor(sim);
-    const inject = (response: ReturnType<typeof json>) => sim?.inject({ provider: 'vias', op: 'delete', taskId: id, times: 1, response });
+    const inject = (response: ReturnType<typeof json>) => sim.inject({ provider: 'vias', op: 'delete', taskId: id, times: 1, response });
     inject({ ...apigThrottled('r'), headers: { 'Retry-After': '7' } });
     expect(await deleteFailure(provider, id)).toMatchObject({ kind: 'throttled', details: { code: 'APIGW.0308', status: 429, retryAfterMs: 7_000 } });
     inject(json(429, { error_code: 'VIAS.00010429', error_msg: 'Too many requests.' }));
@@ -258,7 +245,7 @@ describe('VIAS delete', () => {
   });
 
   it('stops a batch at the first throttled id and holds the rest back with it', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     const [a, b, c] = [putBatch(sim, 1), putBatch(sim, 2), putBatch(sim, 3)];
     sim.inject({ provider: 'vias', op: 'delete', taskId: b, times: 1, response: apigThrottled('r') });
     const result = await providerFor(sim).deleteTasks(PROJECT, [a, b, c]);
@@ -273,7 +260,7 @@ describe('VIAS simulator', () => {
     fetch(`${s.url}/v2/${PROJECT}/batch-tasks?${query}`, { headers: { 'X-Auth-Token': SIMULATOR_CREDENTIALS.huawei.token } });
 
   it('rejects out-of-range paging with a VIAS error body', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     for (const query of ['page_size=4', 'page_size=201', 'page_num=0', 'page_num=10001', 'page_size=abc', 'order_by=up', 'sort_name=name', 'task_state=paused']) {
       const response = await get(sim, query);
       expect(response.status, query).toBe(400);
@@ -287,7 +274,7 @@ describe('VIAS simulator', () => {
   });
 
   it('pages newest first by default, 10 to a page, and filters by task_state in either case', async () => {
-    sim = await startSimulator();
+    const sim = await fixture.start();
     for (let n = 0; n < 15; n++) putBatch(sim, n, n < 3 ? { batch_task_status_info: { RUNNING: 1 } } : {});
     const first = await (await get(sim, '')).json() as { count: number; batch_task_list: { id: string }[] };
     expect(first.count).toBe(15);
@@ -297,7 +284,7 @@ describe('VIAS simulator', () => {
   });
 
   it('seeds every state in both spellings and every created_at variant', async () => {
-    sim = await startSimulator({ tasksPerProject: 400, seed: 3 });
+    const sim = await fixture.start({ tasksPerProject: 400, seed: 3 });
     const records = sim.records('vias', PROJECT);
     const keys = new Set(records.flatMap((r) => Object.entries(r.batch_task_status_info as Record<string, number>).filter(([, n]) => n > 0).map(([k]) => k)));
     for (const state of VIAS_SUB_TASK_STATES) {

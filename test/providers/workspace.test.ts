@@ -1,30 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { callHuawei, huaweiAuthFrom, type HuaweiApiDeps } from '../../src/providers/huawei-api.js';
 import { createHttpClient } from '../../src/providers/http.js';
-import { ProviderError, type CloudTask, type Provider } from '../../src/providers/provider.js';
+import type { CloudTask, Provider } from '../../src/providers/provider.js';
 import { createWorkspaceProvider, workspaceAge } from '../../src/providers/workspace.js';
 import { apigThrottled, huaweiError, json } from '../../src/simulator/api.js';
-import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import type { Simulator } from '../../src/simulator/server.js';
 import { WKS_CODES, wksError, workspaceDeleteCalls, workspaceTime } from '../../src/simulator/workspace.js';
-import { simulatorEnv } from '../helpers/janitor.js';
+import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { listPages, providerErrorOf } from '../helpers/provider.js';
 
 const DAY = 86_400_000;
 const OLD = Date.now() - 30 * DAY;
 
-let sim: Simulator | undefined;
+const fixture = useSimulators('workspace-unit');
 let project = '';
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
 
 /** A simulator with one fresh project, so the per-process call log is this test's alone. */
 async function start(): Promise<Simulator> {
   project = `ws${randomBytes(6).toString('hex')}`;
-  sim = await startSimulator({ projects: { workspace: [project] } });
-  return sim;
+  return fixture.start({ projects: { workspace: [project] } });
 }
 
 function configFor(s: Simulator) {
@@ -57,17 +53,7 @@ function putJob(s: Simulator, n: number, over: Record<string, unknown> = {}): st
   return id;
 }
 
-async function listAll(provider: Provider): Promise<CloudTask[]> {
-  const all: CloudTask[] = [];
-  for await (const page of provider.listTasks(project)) all.push(...page);
-  return all;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(err)}`);
-  return err;
-}
+const listAll = async (provider: Provider): Promise<CloudTask[]> => (await listPages(provider, project)).flat();
 
 describe('Workspace listing', () => {
   it('reads every sub-job exactly once across several pages, and stops without an extra call', async () => {
@@ -160,7 +146,7 @@ describe('Workspace listing', () => {
     s.inject({ provider: 'workspace', op: 'list', times: 1, response: { ...apigThrottled('r'), headers: { 'Retry-After': '0' } } });
     expect(await listAll(providerFor(s))).toHaveLength(1);
     s.inject({ provider: 'workspace', op: 'list', times: 1, response: wksError(403, 'WKS.00000403', 'Policy doesn\'t allow workspace:jobs:listSubJobs.', 'enc') });
-    const err = await rejection(listAll(providerFor(s)));
+    const err = await providerErrorOf(listAll(providerFor(s)));
     expect(err).toMatchObject({ kind: 'permanent', details: { code: 'WKS.00000403', status: 403 } });
     expect(err.message).toContain('listSubJobs');
   });
@@ -202,7 +188,7 @@ describe('Workspace batch delete', () => {
     const s = await start();
     const ids = [putJob(s, 1), putJob(s, 2)];
     s.inject({ provider: 'workspace', op: 'delete', times: 1, response: { ...apigThrottled('r'), headers: { 'Retry-After': '7' } } });
-    const err = await rejection(providerFor(s).deleteTasks(project, ids));
+    const err = await providerErrorOf(providerFor(s).deleteTasks(project, ids));
     expect(err).toMatchObject({ kind: 'throttled', details: { code: 'APIGW.0308', status: 429, retryAfterMs: 7_000 } });
     expect(s.counters.workspace.delete).toBe(1);
     expect(s.deleted).toEqual([]);
@@ -212,7 +198,7 @@ describe('Workspace batch delete', () => {
     const s = await start();
     const ids = [putJob(s, 1), putJob(s, 2)];
     s.inject({ provider: 'workspace', op: 'delete', times: 1, response: wksError(503, WKS_CODES.internal, 'Service unavailable.') });
-    expect(await rejection(providerFor(s).deleteTasks(project, ids))).toMatchObject({ kind: 'transient', details: { status: 503 } });
+    expect(await providerErrorOf(providerFor(s).deleteTasks(project, ids))).toMatchObject({ kind: 'transient', details: { status: 503 } });
     expect(s.counters.workspace.delete).toBe(1);
   });
 
@@ -237,7 +223,7 @@ describe('Workspace batch delete', () => {
     const s = await start();
     const ids = [putJob(s, 1), putJob(s, 2)];
     s.inject({ provider: 'workspace', op: 'delete', times: 1, response: huaweiError(404, 'APIGW.0101', 'The API does not exist.') });
-    expect(await rejection(providerFor(s).deleteTasks(project, ids))).toMatchObject({ kind: 'permanent', details: { code: 'APIGW.0101' } });
+    expect(await providerErrorOf(providerFor(s).deleteTasks(project, ids))).toMatchObject({ kind: 'permanent', details: { code: 'APIGW.0101' } });
     expect(s.counters.workspace.delete).toBe(1);
   });
 
@@ -245,7 +231,7 @@ describe('Workspace batch delete', () => {
     const s = await start();
     const ids = [putJob(s, 1), putJob(s, 2)];
     s.inject({ provider: 'workspace', op: 'delete', times: 1, response: wksError(403, 'WKS.00000403', 'Policy doesn\'t allow workspace:jobs:deleteSubJobRecords.', 'encoded') });
-    const denied = await rejection(providerFor(s).deleteTasks(project, ids));
+    const denied = await providerErrorOf(providerFor(s).deleteTasks(project, ids));
     expect(denied).toMatchObject({ kind: 'permanent', details: { code: 'WKS.00000403', status: 403 } });
     expect(denied.message).toContain('deleteSubJobRecords');
     expect(s.counters.workspace.delete).toBe(1);
@@ -255,7 +241,7 @@ describe('Workspace batch delete', () => {
       http: createHttpClient({ timeoutMs: 5_000 }), now: () => new Date(),
       auth: { kind: 'aksk', accessKey: () => 'SIMULATORHUAWEIAK0001', secretKey: () => 'wrong', securityToken: () => undefined },
     });
-    const unauthorised = await rejection(wrongKey.deleteTasks(project, ids));
+    const unauthorised = await providerErrorOf(wrongKey.deleteTasks(project, ids));
     expect(unauthorised).toMatchObject({ kind: 'permanent', details: { code: 'APIGW.0301', status: 401 } });
     expect(unauthorised.message).toContain('verify aksk signature fail');
   });
@@ -264,7 +250,7 @@ describe('Workspace batch delete', () => {
     const s = await start();
     const id = putJob(s, 1);
     s.inject({ provider: 'workspace', op: 'delete', taskId: id, times: 1, response: wksError(400, 'WKS.0001', 'The request message input by the interface is empty.') });
-    const err = await rejection(providerFor(s).deleteTasks(project, [id]));
+    const err = await providerErrorOf(providerFor(s).deleteTasks(project, [id]));
     expect(err).toMatchObject({ kind: 'permanent', details: { code: 'WKS.0001', status: 400 } });
     expect(err.message).toBe('WKS.0001: The request message input by the interface is empty.');
   });
