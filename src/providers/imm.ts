@@ -2,7 +2,7 @@
 import type { ProviderConfig } from '../config.js';
 import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type Provider, deleteOneByOne } from './provider.js';
 import { isoTime } from './timestamps.js';
 
 /** The IMM API version these actions belong to (`x-acs-version`). */
@@ -43,18 +43,16 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
         token = next;
       }
     },
-    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
-      const outcomes: DeleteOutcome[] = [];
-      for (const id of taskIds) {
+    deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      return deleteOneByOne(taskIds, async (id) => {
         // DeleteBatch is a formData API: Id and ProjectName travel in a form-encoded body (client.go).
         const response = await callAlibaba(api, { action: 'DeleteBatch', form: [['Id', id], ['ProjectName', project]] });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
-        if (response.status === 200) outcomes.push({ id, result: 'deleted', ...requestId });
+        if (response.status === 200) return { id, result: 'deleted', ...requestId };
         // Idempotency is undocumented (§1b): ResourceNotFound, with 400 or 404, means already gone.
-        else if (isResourceNotFound(response)) outcomes.push({ id, result: 'gone', ...requestId });
-        else throw classifyAlibabaFailure(response);
-      }
-      return { outcomes, failures: [] };
+        if (isResourceNotFound(response)) return { id, result: 'gone', ...requestId };
+        throw classifyAlibabaFailure(response);
+      });
     },
     async getTask(project, taskId) {
       const response = await callAlibaba(api, { action: 'GetBatch', query: [['Id', taskId], ['ProjectName', project]] });

@@ -4,7 +4,7 @@ import { IOTDA_TASK_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import type { CloudTask, DeleteBatchResult, Provider } from './provider.js';
+import { deleteOneByOne, type CloudTask, type DeleteBatchResult, type Provider } from './provider.js';
 import { compactIsoTime } from './timestamps.js';
 
 const PAGE_LIMIT = 50; // the API's maximum
@@ -68,17 +68,16 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
         }
       }
     },
-    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
-      const outcomes = [];
-      for (const id of taskIds) {
+    deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
+      return deleteOneByOne(taskIds, async (id) => {
         const response = await call(project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
-        if (response.status === 204 || response.status === 200) outcomes.push({ id, result: 'deleted' as const, ...requestId });
-        else if (isRecordNotFound(response)) outcomes.push({ id, result: 'gone' as const, ...requestId });
-        else throw classifyHuaweiFailure(response, THROTTLING);
-      }
-      return { outcomes, failures: [] };
+        if (response.status === 204 || response.status === 200) return { id, result: 'deleted', ...requestId };
+        if (isRecordNotFound(response)) return { id, result: 'gone', ...requestId };
+        throw classifyHuaweiFailure(response, THROTTLING);
+      });
     },
+
   };
 }
 

@@ -4,7 +4,7 @@ import type { ProviderConfig } from '../config.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, deleteOneByOne } from './provider.js';
 import { digitsTime } from './timestamps.js';
 
 /** ListRemuxTask's maximum `size` (§4a); the API answers MPC.10202 outside 1-100. */
@@ -68,24 +68,7 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
       }, { pageSize: MPC_PAGE_SIZE, maxPages: MAX_PAGES, idOf: (item) => idField(item, 'task_id') ?? '' });
       for await (const items of pages) yield items.map(toCloudTask);
     },
-    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
-      const outcomes: DeleteOutcome[] = [];
-      const failures: { id: string; error: ProviderError }[] = [];
-      for (const [index, id] of taskIds.entries()) {
-        try {
-          outcomes.push(await deleteOne(project, id));
-        } catch (err) {
-          const error = err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message);
-          failures.push({ id, error });
-          // Throttled: the rest of the batch would only be throttled too.
-          if (error.kind === 'throttled') {
-            for (const rest of taskIds.slice(index + 1)) failures.push({ id: rest, error });
-            break;
-          }
-        }
-      }
-      return { outcomes, failures };
-    },
+    deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),
     async getTask(project, taskId) {
       const item = await lookUp(project, taskId);
       return item ? toCloudTask(item) : undefined;

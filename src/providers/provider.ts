@@ -56,3 +56,28 @@ export interface Provider {
   /** Re-reads one task just before deleting it; undefined when it no longer exists. */
   getTask?(target: string, taskId: string): Promise<CloudTask | undefined>;
 }
+
+/**
+ * Deletes ids one call each (every API but Workspace's takes one id per call). A failed id is
+ * reported, the others still tried; a throttled call stops the rest, which wait for the same back-off.
+ * When nothing settled, the first failure is thrown, as a failed single call would be.
+ */
+export async function deleteOneByOne(ids: readonly string[], deleteOne: (id: string) => Promise<DeleteOutcome>): Promise<DeleteBatchResult> {
+  const outcomes: DeleteOutcome[] = [];
+  const failures: { id: string; error: ProviderError }[] = [];
+  for (const [index, id] of ids.entries()) {
+    try {
+      outcomes.push(await deleteOne(id));
+    } catch (err) {
+      const error = err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message || String(err));
+      failures.push({ id, error });
+      if (error.kind === 'throttled') {
+        failures.push(...ids.slice(index + 1).map((rest) => ({ id: rest, error })));
+        break;
+      }
+    }
+  }
+  const first = failures[0];
+  if (outcomes.length === 0 && first) throw first.error;
+  return { outcomes, failures };
+}

@@ -3,7 +3,7 @@ import type { ProviderConfig } from '../config.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, deleteOneByOne } from './provider.js';
 import { epochTime } from './timestamps.js';
 
 /** The API's page_size maximum (5-200) and page_num maximum (1-10000), §2a. */
@@ -125,24 +125,8 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
       }, { pageSize: VIAS_PAGE_SIZE, maxPages: VIAS_MAX_PAGE_NUM, idOf: (item) => idField(item, 'id') ?? '' });
       for await (const items of pages) yield items.map(toCloudTask);
     },
-    async deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
-      const outcomes: DeleteOutcome[] = [];
-      const failures: { id: string; error: ProviderError }[] = [];
-      for (const [i, id] of taskIds.entries()) {
-        try {
-          outcomes.push(await deleteOne(project, id));
-        } catch (err) {
-          if (!(err instanceof ProviderError)) throw err;
-          failures.push({ id, error: err });
-          // Throttled: stop calling; the rest of the batch waits for the same back-off.
-          if (err.kind === 'throttled') {
-            failures.push(...taskIds.slice(i + 1).map((rest) => ({ id: rest, error: err })));
-            break;
-          }
-        }
-      }
-      return { outcomes, failures };
-    },
+    deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),
+
   };
 }
 

@@ -191,11 +191,10 @@ describe('MPC delete', () => {
   it('fails MPC.10211 permanently, keeping code and message, when the record still exists', async () => {
     const sim = await fixture.start();
     const id = putTask(sim, 6100, { status: 'PROCESSING', end_time: undefined });
-    const { failures, outcomes } = await setup(sim).provider.deleteTasks(PROJECT, [id]);
-    expect(outcomes).toEqual([]);
-    expect(failures[0]?.error).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10211', status: 403 } });
-    expect(failures[0]?.error.message).toContain('The packaging task record cannot be deleted.');
-    expect(failures[0]?.error.message).toContain('PROCESSING');
+    const error = await providerErrorOf(setup(sim).provider.deleteTasks(PROJECT, [id]));
+    expect(error).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10211', status: 403 } });
+    expect(error.message).toContain('The packaging task record cannot be deleted.');
+    expect(error.message).toContain('PROCESSING');
     expect(sim.records('mpc', PROJECT)).toHaveLength(1);
   });
 
@@ -203,11 +202,9 @@ describe('MPC delete', () => {
     const sim = await fixture.start();
     const { provider } = setup(sim);
     sim.inject({ provider: 'mpc', op: 'get', times: 1, response: huaweiError(429, 'APIGW.0308', 'The request is throttled.', undefined) });
-    const throttled = await provider.deleteTasks(PROJECT, ['999998']);
-    expect(throttled.outcomes).toEqual([]);
-    expect(throttled.failures[0]?.error.kind).toBe('throttled');
+    expect((await providerErrorOf(provider.deleteTasks(PROJECT, ['999998']))).kind).toBe('throttled');
     sim.inject({ provider: 'mpc', op: 'get', times: 1, response: huaweiError(503, 'APIGW.0103', 'backend unavailable') });
-    expect((await provider.deleteTasks(PROJECT, ['999998'])).failures[0]?.error.kind).toBe('transient');
+    expect((await providerErrorOf(provider.deleteTasks(PROJECT, ['999998']))).kind).toBe('transient');
   });
 
   it('counts a 404 from MPC as gone but never an APIG "API does not exist" 404', async () => {
@@ -216,7 +213,7 @@ describe('MPC delete', () => {
     sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(404, 'MPC.10211', 'The task does not exist.') });
     expect((await provider.deleteTasks(PROJECT, ['1'])).outcomes).toMatchObject([{ result: 'gone' }]);
     sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(404, 'APIGW.0101', 'The API does not exist.') });
-    expect((await provider.deleteTasks(PROJECT, ['1'])).failures[0]?.error).toMatchObject({ kind: 'permanent', details: { code: 'APIGW.0101' } });
+    expect(await providerErrorOf(provider.deleteTasks(PROJECT, ['1']))).toMatchObject({ kind: 'permanent', details: { code: 'APIGW.0101' } });
   });
 
   it('classifies throttling (honouring Retry-After), 5xx, auth and bad requests', async () => {
@@ -231,9 +228,9 @@ describe('MPC delete', () => {
     ];
     for (const c of cases) {
       sim.inject({ provider: 'mpc', op: 'delete', taskId: id, times: 1, response: { ...c.response, ...(c.headers ? { headers: c.headers } : {}) } });
-      const error = (await provider.deleteTasks(PROJECT, [id])).failures[0]?.error;
+      const error = await providerErrorOf(provider.deleteTasks(PROJECT, [id]));
       expect(error).toMatchObject({ kind: c.kind, details: { code: c.code, ...(c.retryAfterMs ? { retryAfterMs: c.retryAfterMs } : {}) } });
-      expect(error?.message).toContain((c.response.body as { error_msg: string }).error_msg);
+      expect(error.message).toContain((c.response.body as { error_msg: string }).error_msg);
     }
     expect(sim.records('mpc', PROJECT)).toHaveLength(1);
   });
