@@ -32,7 +32,8 @@ export type ProjectStore = Map<string, Record<string, unknown>>;
 
 export interface OperationKind {
   readonly provider: ProviderName;
-  readonly op: 'list' | 'delete' | 'get';
+  /** `cancel` is MPC's CancelRemuxTask, a trap the janitor must never call. */
+  readonly op: 'list' | 'delete' | 'get' | 'cancel';
   /** The task id a delete or get is about (for fault targeting). */
   readonly taskId?: string;
   readonly project: string;

@@ -19,13 +19,6 @@ export function mpcTime(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
-const cancelCalls: { project: string; taskId: string | undefined }[] = [];
-
-/** Every CancelRemuxTask request this process received for `project`, whether it succeeded or not. */
-export function mpcCancelCalls(project: string): readonly { project: string; taskId: string | undefined }[] {
-  return cancelCalls.filter((c) => c.project === project);
-}
-
 const invalid = (message: string) => huaweiError(400, 'MPC.10202', `Invalid request parameter. ${message}`);
 const DIGITS14 = /^\d{14}$/;
 
@@ -42,11 +35,8 @@ export const mpcSim: ApiSim = {
       // A single-id lookup is a "get" so tests can count and fault it apart from the paged walk.
       return taskIds.length === 1 ? { provider: 'mpc', op: 'get', project, taskId: taskIds[0] as string } : { provider: 'mpc', op: 'list', project };
     }
-    if (list && req.method === 'DELETE') {
-      // Logged at routing, before auth or faults, so even a refused cancel attempt is visible.
-      cancelCalls.push({ project, taskId: taskIds[0] });
-      return { provider: 'mpc', op: 'delete', project, ...(taskIds[0] !== undefined ? { taskId: taskIds[0] } : {}) };
-    }
+    // CancelRemuxTask: its own operation, so every attempt (even a refused one) shows in sim.requests.
+    if (list && req.method === 'DELETE') return { provider: 'mpc', op: 'cancel', project, ...(taskIds[0] !== undefined ? { taskId: taskIds[0] } : {}) };
     if (del && req.method === 'DELETE') return { provider: 'mpc', op: 'delete', project, ...(taskIds[0] !== undefined ? { taskId: taskIds[0] } : {}) };
     return undefined;
   },
@@ -57,7 +47,7 @@ export const mpcSim: ApiSim = {
     const taskId = req.query.get('task_id');
     if (!taskId) return invalid('task_id is required.');
     const task = store.get(taskId);
-    if (LIST_PATH.test(req.path)) return cancelRemux(task, ctx.now);
+    if (op.op === 'cancel') return cancelRemux(task, ctx.now);
     // §4b: 403 MPC.10211 both for a record that does not exist and for one that cannot be deleted.
     if (!task) return huaweiError(403, 'MPC.10211', 'The task does not exist.');
     if (!DELETABLE.has(String(task.status))) return huaweiError(403, 'MPC.10211', 'The packaging task record cannot be deleted.');

@@ -48,8 +48,18 @@ export interface Fault {
   readonly response: SimResponse;
 }
 
+/** A request as the simulator received it, for tests that check exactly what the janitor sent. */
+export interface ReceivedCall extends OperationKind {
+  readonly method: string;
+  readonly path: string;
+  readonly rawQuery: string;
+  readonly body: string;
+  readonly status: number;
+}
+
 export interface ProviderCounters {
   list: number;
+  cancel: number;
   delete: number;
   get: number;
   throttled: number;
@@ -64,6 +74,8 @@ export interface Simulator {
   readonly url: string;
   readonly knobs: Knobs;
   readonly counters: Record<ProviderName, ProviderCounters>;
+  /** Every request routed to a provider API, in order, with the status it was answered. */
+  readonly requests: ReceivedCall[];
   /** Every successful delete, in order. */
   readonly deleted: { provider: ProviderName; project: string; id: string }[];
   /** What the seeder created, so tests compute expected deletions without our policy code. */
@@ -86,7 +98,7 @@ export const DEFAULT_SIM_PROJECTS: Record<ProviderName, readonly string[]> = {
   workspace: ['3d4e5f60718293a4b5c6d7e8f90a1b2c'],
 };
 
-const newCounters = (): ProviderCounters => ({ list: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
+const newCounters = (): ProviderCounters => ({ list: 0, cancel: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const now = options.now ?? (() => new Date());
@@ -100,6 +112,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const facts = new Map<string, SeedFact[]>();
   const counters = Object.fromEntries(SIMULATED_APIS.map((a) => [a.provider, newCounters()])) as Record<ProviderName, ProviderCounters>;
   const deleted: Simulator['deleted'] = [];
+  const requests: ReceivedCall[] = [];
   const faults: Fault[] = [];
   const windows = new Map<ProviderName, { second: number; count: number }>();
   const storeKey = (provider: ProviderName, project: string) => `${provider}/${project}`;
@@ -119,7 +132,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
   }
 
-  async function answer(req: SimRequest): Promise<SimResponse & { requestId: string; api?: ApiSim }> {
+  async function answer(req: SimRequest, routed: { op?: OperationKind }): Promise<SimResponse & { requestId: string; api?: ApiSim }> {
     const requestId = randomUUID().replace(/-/g, '');
     // Introspection for humans and benchmarks; not part of any provider API.
     if (req.method === 'GET' && req.path === '/_sim/stats') return { status: 200, body: { counters, deleted: deleted.length }, requestId };
@@ -130,6 +143,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (op) { api = candidate; break; }
     }
     if (!api || !op) return { ...huaweiError(404, 'APIGW.0101', 'The API does not exist or has not been published in the environment.', requestId), requestId };
+    routed.op = op;
     const count = counters[api.provider];
     const auth = api.cloud === 'huawei'
       ? verifyHuaweiRequest(req, new Map([[SIMULATOR_CREDENTIALS.huawei.accessKey, SIMULATOR_CREDENTIALS.huawei.secretKey]]), now(), {
@@ -198,7 +212,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         method: request.method ?? 'GET', path: q < 0 ? raw : raw.slice(0, q), rawQuery: q < 0 ? '' : raw.slice(q + 1),
         query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), headers: request.headers, body: Buffer.concat(chunks),
       };
-      answer(sim).then((out) => {
+      const routed: { op?: OperationKind } = {};
+      answer(sim, routed).then((out) => {
+        if (routed.op) requests.push({ ...routed.op, method: sim.method, path: sim.path, rawQuery: sim.rawQuery, body: sim.body.toString('utf8'), status: out.status });
         const headers: Record<string, string> = { ...out.headers };
         if (out.api?.cloud !== 'alibaba') headers['X-Request-Id'] = out.requestId;
         const body = out.body === undefined ? '' : JSON.stringify(out.body);
@@ -217,6 +233,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
     knobs,
     counters,
+    requests,
     deleted,
     facts: (provider, project) => facts.get(storeKey(provider, project)) ?? [],
     expectedDeletions: (provider, project, states, retentionMs) => {

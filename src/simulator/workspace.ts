@@ -32,22 +32,6 @@ export function wksError(status: number, code: string, message: string, authoriz
   return json(status, { error_code: code, error_msg: message, ...(authorizationMessage ? { encoded_authorization_message: authorizationMessage } : {}) });
 }
 
-/** One batch-delete request as received, for tests that check what the janitor sent. */
-export interface WorkspaceDeleteCall {
-  readonly project: string;
-  readonly jobIds?: readonly unknown[];
-  readonly deleteByStatus?: unknown;
-  readonly status: number;
-}
-
-// Kept per process; tests tell their calls apart by project id.
-const deleteCalls: WorkspaceDeleteCall[] = [];
-
-/** Every batch-delete request with a JSON body received for `project`, in order. */
-export function workspaceDeleteCalls(project: string): readonly WorkspaceDeleteCall[] {
-  return deleteCalls.filter((c) => c.project === project);
-}
-
 /** ISO-8601 UTC as Workspace writes it, with or without milliseconds (both appear in sibling APIs). */
 export function workspaceTime(date: Date, withMillis = true): string {
   return withMillis ? date.toISOString() : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -100,37 +84,33 @@ function batchDelete(req: SimRequest, project: string, store: ProjectStore, onDe
   if (req.method !== 'POST') return wksError(405, WKS_CODES.methodNotAllowed, `Method ${req.method} is not allowed.`);
   const body = parseBody(req.body);
   if (!body) return wksError(400, WKS_CODES.emptyRequest, 'The request message input by the interface is empty.');
-  const answer = (response: SimResponse): SimResponse => {
-    deleteCalls.push({ project, ...('job_ids' in body ? { jobIds: Array.isArray(body.job_ids) ? body.job_ids : [body.job_ids] } : {}), ...('delete_by_status' in body ? { deleteByStatus: body.delete_by_status } : {}), status: response.status });
-    return response;
-  };
-  if ('job_ids' in body === 'delete_by_status' in body) return answer(invalid('exactly one of job_ids and delete_by_status is required.'));
+  if ('job_ids' in body === 'delete_by_status' in body) return (invalid('exactly one of job_ids and delete_by_status is required.'));
   if ('delete_by_status' in body) {
     // Deletes every sub-job in the state, whatever its age: the reason the janitor never sends it.
     const status = body.delete_by_status;
-    if (typeof status !== 'string' || status.length > 55 || !DELETABLE.has(status)) return answer(invalid('delete_by_status must be SUCCESS or FAILED.'));
+    if (typeof status !== 'string' || status.length > 55 || !DELETABLE.has(status)) return (invalid('delete_by_status must be SUCCESS or FAILED.'));
     for (const [id, job] of [...store]) {
       if (job.status === status && refusal(job) === undefined) { store.delete(id); onDeleted(id, job); }
     }
-    return answer(json(200));
+    return (json(200));
   }
   const ids = body.job_ids;
-  if (!Array.isArray(ids) || ids.length < 1 || ids.length > 10) return answer(invalid('job_ids must hold 1 to 10 items.'));
-  if (ids.some((id) => typeof id !== 'string' || id === '' || id.length > 255)) return answer(invalid('each job_ids item must be a string of 1 to 255 characters.'));
+  if (!Array.isArray(ids) || ids.length < 1 || ids.length > 10) return (invalid('job_ids must hold 1 to 10 items.'));
+  if (ids.some((id) => typeof id !== 'string' || id === '' || id.length > 255)) return (invalid('each job_ids item must be a string of 1 to 255 characters.'));
   const wanted = [...new Set(ids as string[])];
   // All or nothing: one unknown or undeletable id refuses the whole call.
   const missing = wanted.find((id) => !store.has(id));
-  if (missing !== undefined) return answer(wksError(404, WKS_CODES.subJobNotFound, `The sub job ${missing} does not exist.`));
+  if (missing !== undefined) return (wksError(404, WKS_CODES.subJobNotFound, `The sub job ${missing} does not exist.`));
   for (const id of wanted) {
     const why = refusal(store.get(id) ?? {});
-    if (why) return answer(wksError(400, WKS_CODES.subJobNotDeletable, `The sub job ${id} cannot be deleted: ${why}.`));
+    if (why) return (wksError(400, WKS_CODES.subJobNotDeletable, `The sub job ${id} cannot be deleted: ${why}.`));
   }
   for (const id of wanted) {
     const job = store.get(id) ?? {};
     store.delete(id);
     onDeleted(id, job);
   }
-  return answer(json(200));
+  return (json(200));
 }
 
 /** Sub-job id request body: a fault can target a single-id call by that id (multi-id calls carry none). */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { huaweiError, json } from '../../src/simulator/api.js';
-import { mpcCancelCalls, mpcTime } from '../../src/simulator/mpc.js';
+import { mpcTime } from '../../src/simulator/mpc.js';
+import { mpcCancelCalls } from '../helpers/provider.js';
 import type { Simulator } from '../../src/simulator/server.js';
 import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
@@ -57,8 +58,8 @@ describe('run against the MPC simulator', () => {
     expect(deletedIn(sim, A)).toEqual(expected.a);
     expect(deletedIn(sim, B)).toEqual(expected.b);
     expect(sim.counters.mpc.delete).toBe(expected.a.length + expected.b.length);
-    expect(mpcCancelCalls(A)).toEqual([]);
-    expect(mpcCancelCalls(B)).toEqual([]);
+    expect(mpcCancelCalls(sim, A)).toEqual([]);
+    expect(mpcCancelCalls(sim, B)).toEqual([]);
     expectStatesUntouched(sim, A);
     expectStatesUntouched(sim, B);
   });
@@ -71,7 +72,7 @@ describe('run against the MPC simulator', () => {
     const report = await runJanitor(env(sim));
     expect(report.exitCode).toBe(0);
     expect(sim.counters.mpc.delete).toBe(0);
-    expect(mpcCancelCalls(A)).toEqual([]);
+    expect(mpcCancelCalls(sim, A)).toEqual([]);
     expect(sim.records('mpc', A).map((r) => r.status)).toEqual(['INIT', 'WAITING', 'PROCESSING']);
   });
 

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { DeleteJobData } from '../../src/queue.js';
 import { apigThrottled } from '../../src/simulator/api.js';
 import type { Simulator } from '../../src/simulator/server.js';
-import { WKS_CODES, wksError, workspaceDeleteCalls, workspaceTime } from '../../src/simulator/workspace.js';
+import { WKS_CODES, wksError, workspaceTime } from '../../src/simulator/workspace.js';
+import { workspaceDeleteCalls } from '../helpers/provider.js';
 import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, startWorkersWithQueue, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
@@ -45,7 +46,7 @@ describe('run against the Workspace simulator', () => {
       expect(stats?.skipped['not-deletable-type']).toBeGreaterThan(0);
       expect(stats?.skipped['invalid-timestamp']).toBeGreaterThan(0);
 
-      const calls = workspaceDeleteCalls(project);
+      const calls = workspaceDeleteCalls(s, project);
       const sizes = calls.map((c) => c.jobIds?.length ?? 0);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(10);
       expect(sizes.filter((n) => n > 1).length).toBeGreaterThan(50);
@@ -98,7 +99,7 @@ describe('a delete job whose sub-jobs changed after listing', () => {
     expect(ids.slice(0, 8).every((id) => done.get(id) === 'deleted')).toBe(true);
     expect(done.has(refused)).toBe(false);
     expect(s.records('workspace', project).map((r) => r.id).sort()).toEqual([...ids.slice(8), refused].sort());
-    const sizes = workspaceDeleteCalls(project).map((c) => c.jobIds?.length);
+    const sizes = workspaceDeleteCalls(s, project).map((c) => c.jobIds?.length);
     expect(sizes[0]).toBe(10);
     expect(Math.max(...(sizes as number[]))).toBeLessThanOrEqual(10);
   });

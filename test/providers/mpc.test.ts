@@ -6,10 +6,10 @@ import { createHttpClient } from '../../src/providers/http.js';
 import { ageReference, createMpcProvider } from '../../src/providers/mpc.js';
 import type { CloudTask, Provider } from '../../src/providers/provider.js';
 import { huaweiError, json } from '../../src/simulator/api.js';
-import { MPC_STATUSES, mpcCancelCalls, mpcTime } from '../../src/simulator/mpc.js';
+import { MPC_STATUSES, mpcTime } from '../../src/simulator/mpc.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
-import { listPages, providerErrorOf } from '../helpers/provider.js';
+import { listPages, mpcCancelCalls, providerErrorOf } from '../helpers/provider.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.mpc[0] as string;
@@ -166,7 +166,7 @@ describe('MPC simulator', () => {
     const r = await callHuawei(api, 'cancel-probe', { method: 'DELETE', path: '/v1/cancel-probe/remux', query: [['task_id', id]] });
     expect(r.status).toBe(204);
     expect(sim.records('mpc', 'cancel-probe')[0]).toMatchObject({ status: 'CANCELED' });
-    expect(mpcCancelCalls('cancel-probe')).toEqual([{ project: 'cancel-probe', taskId: id }]);
+    expect(mpcCancelCalls(sim, 'cancel-probe')).toEqual([{ project: 'cancel-probe', taskId: id }]);
   });
 });
 
@@ -178,7 +178,7 @@ describe('MPC delete', () => {
     expect(result.failures).toEqual([]);
     expect(result.outcomes).toEqual([{ id, result: 'deleted', requestId: expect.any(String) as string }]);
     expect(sim.deleted).toEqual([{ provider: 'mpc', project: PROJECT, id }]);
-    expect(mpcCancelCalls(PROJECT)).toEqual([]);
+    expect(mpcCancelCalls(sim, PROJECT)).toEqual([]);
   });
 
   it('counts MPC.10211 as already gone when a fresh lookup no longer finds the record', async () => {

@@ -7,9 +7,9 @@ import type { CloudTask, Provider } from '../../src/providers/provider.js';
 import { createWorkspaceProvider, workspaceAge } from '../../src/providers/workspace.js';
 import { apigThrottled, huaweiError, json } from '../../src/simulator/api.js';
 import type { Simulator } from '../../src/simulator/server.js';
-import { WKS_CODES, wksError, workspaceDeleteCalls, workspaceTime } from '../../src/simulator/workspace.js';
+import { WKS_CODES, wksError, workspaceTime } from '../../src/simulator/workspace.js';
 import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
-import { listPages, providerErrorOf } from '../helpers/provider.js';
+import { listPages, workspaceDeleteCalls, providerErrorOf } from '../helpers/provider.js';
 
 const DAY = 86_400_000;
 const OLD = Date.now() - 30 * DAY;
@@ -160,8 +160,8 @@ describe('Workspace batch delete', () => {
     expect(result.failures).toEqual([]);
     expect(result.outcomes.map((o) => o.id)).toEqual(ids);
     expect(result.outcomes.every((o) => o.result === 'deleted' && typeof o.requestId === 'string')).toBe(true);
-    expect(workspaceDeleteCalls(project).map((c) => c.jobIds?.length)).toEqual([10, 3]);
-    expect(workspaceDeleteCalls(project).every((c) => c.deleteByStatus === undefined)).toBe(true);
+    expect(workspaceDeleteCalls(s, project).map((c) => c.jobIds?.length)).toEqual([10, 3]);
+    expect(workspaceDeleteCalls(s, project).every((c) => c.deleteByStatus === undefined)).toBe(true);
   });
 
   it('still deletes the others when a batch holds one vanished and one undeletable id', async () => {
@@ -181,7 +181,7 @@ describe('Workspace batch delete', () => {
     }
     expect(s.deleted.map((d) => d.id)).toEqual(ids);
     // The refused multi-id call, then one call per id.
-    expect(workspaceDeleteCalls(project).map((c) => c.jobIds?.length)).toEqual([9, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(workspaceDeleteCalls(s, project).map((c) => c.jobIds?.length)).toEqual([9, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
   });
 
   it('throws throttling for the whole batch, honouring Retry-After, without falling back to single calls', async () => {
