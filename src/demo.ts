@@ -1,59 +1,19 @@
 // `npm run demo`: a real `run` against the seeded simulator and a real Redis (REDIS_URL, or a
 // throwaway redis-server), with a live progress line, the summary, and a check against the seed.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import { createProviders } from './providers/registry.js';
-import { assertRedisReachable, DependencyError, dropQueuePrefix } from './redis.js';
+import { DependencyError, dropQueuePrefix } from './redis.js';
 import { runCleanup } from './run.js';
 import { createShutdown } from './shutdown.js';
 import { SIMULATED_APIS } from './simulator/apis.js';
 import { simulatorEnvironment } from './simulator/env.js';
+import { ensureLocalRedis } from './simulator/local-redis.js';
 import { startSimulator } from './simulator/server.js';
 import { renderSummary, type TargetStats } from './summary.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-/** Uses REDIS_URL (or the default local server) when it answers, else starts a throwaway redis-server. */
-async function findRedis(): Promise<{ url: string; stop: () => void }> {
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  try {
-    await assertRedisReachable(url, 1_500);
-    return { url, stop: () => undefined };
-  } catch {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'janitor-demo-redis-'));
-    const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-    const failed = new Promise<never>((_, reject) => child.once('error', (err) => reject(new DependencyError(`no Redis at ${url} and redis-server could not be started: ${err.message} (install redis-server or set REDIS_URL)`))));
-    const local = `redis://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        await Promise.race([assertRedisReachable(local, 500), failed]);
-        break;
-      } catch (err) {
-        if (err instanceof DependencyError && err.message.includes('could not be started')) throw err;
-        if (i > 50) throw err;
-        await sleep(100);
-      }
-    }
-    out(`no Redis answered at ${url}; started a throwaway redis-server on port ${port}`);
-    return { url: local, stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); } };
-  }
-}
 
 function progressLine(stats: readonly TargetStats[], pending: number): string {
   const parts = stats.map((s) => `${s.provider} ${s.deleted + s.gone}/${s.enqueued}`);
@@ -62,8 +22,14 @@ function progressLine(stats: readonly TargetStats[], pending: number): string {
 
 async function demo(): Promise<number> {
   const tasksPerProject = Number(process.env.DEMO_TASKS ?? 1000);
+  if (!Number.isInteger(tasksPerProject) || tasksPerProject < 0 || tasksPerProject > 1_000_000) {
+    process.stderr.write(`demo: DEMO_TASKS: got ${JSON.stringify(process.env.DEMO_TASKS)}; expected a whole number from 0 to 1000000\n`);
+    return 2;
+  }
   const sim = await startSimulator({ tasksPerProject, seed: 2026, latencyMs: 5, errorRate: 0.02 });
-  const redis = await findRedis();
+  const wanted = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = await ensureLocalRedis(wanted);
+  if (redis.started) out(`no Redis answered at ${wanted}; started a throwaway redis-server at ${redis.url}`);
   const providers = SIMULATED_APIS.map((a) => a.provider);
   const prefix = `janitor-demo-${Date.now().toString(36)}`;
   const env: Record<string, string | undefined> = {
