@@ -90,15 +90,15 @@ function toJobTask(task: CloudTask, ageMs: number, now: Date): JobTask {
 async function enqueuePage(deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: Redis, target: string, candidates: readonly JobTask[], stats: TargetStats): Promise<void> {
   const { provider, providerConfig, config, runId } = deps;
   const batchSize = PROVIDER_FACTS[provider.name].maxBatchSize;
-  const jobs: { name: string; data: DeleteJobData; opts: ReturnType<typeof jobOptionsFor> & { jobId: string } }[] = [];
-  for (let i = 0; i < candidates.length; i += batchSize) {
-    const batch = candidates.slice(i, i + batchSize);
+  const batches: JobTask[][] = [];
+  for (let i = 0; i < candidates.length; i += batchSize) batches.push(candidates.slice(i, i + batchSize));
+  // All of a page's claims at once: ioredis pipelines them into few round trips.
+  const jobs = (await Promise.all(batches.map(async (batch) => {
     const jobId = jobIdFor(provider.name, target, batch.map((t) => t.id), runId);
     const claimed = await claimTasks(deps, queue, redis, target, batch, jobId);
     stats.alreadyQueued += batch.length - claimed.length;
-    if (claimed.length === 0) continue;
-    jobs.push({ name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed }, opts: { ...jobOptionsFor(providerConfig, config), jobId } });
-  }
+    return { name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed }, opts: { ...jobOptionsFor(providerConfig, config), jobId } };
+  }))).filter((job) => job.data.tasks.length > 0);
   for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) {
     const chunk = jobs.slice(i, i + ADD_BULK_CHUNK);
     await queue.addBulk(chunk);

@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import { judgeTask } from './policy.js';
 import { policyRuleFor } from './producer.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
-import { ProviderError, type CloudTask, type Provider } from './providers/provider.js';
+import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type TaskResult } from './queue.js';
 import { redactRedisUrl } from './redis.js';
 import type { Rate } from './units.js';
@@ -111,10 +111,6 @@ async function recheck(deps: WorkerDeps, target: string, task: JobTask): Promise
     if (!again.candidate) return { id: task.id, result: 'skipped', detail: `changed-before-delete: ${again.reason}: ${again.detail}` };
   }
   return undefined;
-}
-
-function asProviderError(err: unknown): ProviderError {
-  return err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message || String(err));
 }
 
 /**

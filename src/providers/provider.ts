@@ -34,6 +34,11 @@ export class ProviderError extends Error {
   }
 }
 
+/** Any thrown value as a ProviderError; an unclassified one (a bug, a network fault) is transient. */
+export function asProviderError(err: unknown): ProviderError {
+  return err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message || String(err));
+}
+
 /** The result of deleting one task: gone means the API said it no longer exists. */
 export interface DeleteOutcome {
   readonly id: string;
@@ -69,7 +74,7 @@ export async function deleteOneByOne(ids: readonly string[], deleteOne: (id: str
     try {
       outcomes.push(await deleteOne(id));
     } catch (err) {
-      const error = err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message || String(err));
+      const error = asProviderError(err);
       failures.push({ id, error });
       if (error.kind === 'throttled') {
         failures.push(...ids.slice(index + 1).map((rest) => ({ id: rest, error })));
