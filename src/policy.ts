@@ -1,4 +1,6 @@
 // Pure deletion policy: is this task a candidate, and if not, why not. No I/O; `now` is passed in.
+import type { ProviderConfig } from './config.js';
+import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask } from './providers/provider.js';
 
 /** What the policy needs to know about one provider's configuration. */
@@ -8,6 +10,11 @@ export interface PolicyRule {
   /** The states selected for deletion (catalog spelling, a subset of the deletable ones). */
   readonly states: readonly string[];
   readonly retentionMs: number;
+}
+
+/** The rule for one configured provider: its documented states, selected states and retention. */
+export function policyRuleFor(providerConfig: ProviderConfig): PolicyRule {
+  return { knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs };
 }
 
 /** Why a listed task is kept. Every kept task is counted under exactly one reason. */

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { judgeTask, type PolicyRule } from './policy.js';
+import { judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimKeyFor, DELETE_JOB_NAME, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
@@ -28,10 +28,6 @@ export interface ProducerDeps {
 // the API answers "not found", which counts as already gone.
 const CLAIM_TTL_MS = 7 * 86_400_000;
 const ADD_BULK_CHUNK = 500;
-
-export function policyRuleFor(providerConfig: ProviderConfig): PolicyRule {
-  return { knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs };
-}
 
 /** Lists and enqueues every target of one provider; list failures are recorded per target, not thrown. */
 export async function enqueueCandidates(deps: ProducerDeps): Promise<TargetStats[]> {

@@ -78,7 +78,6 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const deadline = Date.now() + config.maxRuntimeMs;
   const abort = new AbortController();
   void deps.shutdown.signalled.then(() => abort.abort());
   const timer = setTimeout(() => abort.abort(), config.maxRuntimeMs);
@@ -101,7 +100,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   const stats = perProvider.flat();
 
   if (mode === 'run' && !config.dryRun) {
-    await waitUntilSettled(pending, stats, deadline, abort.signal, deps.onProgress);
+    await waitUntilSettled(pending, stats, abort.signal, deps.onProgress);
     // `produce` leaves its jobs to the workers; only `run` owes their outcome.
     for (const { stats: s } of pending.values()) s.unsettled += 1;
   }
@@ -113,13 +112,13 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   return { stats, exitCode };
 }
 
-/** Polls this run's jobs until each one has settled (completed, or failed for good). */
+/** Polls this run's jobs until each one has settled (completed, or failed for good), or `signal` (deadline or shutdown). */
 async function waitUntilSettled(
   pending: Map<string, { queue: Queue<DeleteJobData>; stats: TargetStats }>, stats: readonly TargetStats[],
-  deadline: number, signal: AbortSignal, onProgress: RunDeps['onProgress'],
+  signal: AbortSignal, onProgress: RunDeps['onProgress'],
 ): Promise<void> {
   let lastProgress = 0;
-  while (pending.size > 0 && Date.now() < deadline && !signal.aborted) {
+  while (pending.size > 0 && !signal.aborted) {
     const ids = [...pending.keys()].slice(0, 2_000);
     await Promise.all(ids.map(async (id) => {
       const entry = pending.get(id);

@@ -2,8 +2,7 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { judgeTask } from './policy.js';
-import { policyRuleFor } from './producer.js';
+import { judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type TaskResult } from './queue.js';
