@@ -1,5 +1,5 @@
 // Static facts of each provider's API (state vocabulary, deletable states, endpoints) that config and
-// policy need before any provider is built. Sources: ../shared/providers.md, sections named per entry.
+// policy need before any provider is built. Sources: docs/providers.md, sections named per entry.
 
 /** The five supported delete targets, as named in JANITOR_PROVIDERS. */
 export const PROVIDER_NAMES = ['imm', 'vias', 'iotda', 'mpc', 'workspace'] as const;

@@ -1,4 +1,4 @@
-// Loads the documented signing examples shared beside the repo (../shared/vectors/signing.json).
+// Loads the providers' documented signing examples, kept in this repository (test/fixtures/signing-vectors.json).
 import { readFileSync } from 'node:fs';
 
 /** The Huawei SDK-HMAC-SHA256 worked example (api-sign-algorithm-002/003/004). */
@@ -27,10 +27,10 @@ export interface AlibabaVector {
   readonly authorization: string;
 }
 
-/** Both vectors, read at test time so a change to the shared file is seen. */
+/** Both vectors, read at test time from the fixture file. */
 export function loadVectors(): { huawei: HuaweiVector; alibaba: AlibabaVector } {
-  // test/providers/signing -> repo root -> its parent, where CI also clones shared/.
-  const file = new URL('../../../../shared/vectors/signing.json', import.meta.url);
+  // test/providers/signing -> test/fixtures.
+  const file = new URL('../../fixtures/signing-vectors.json', import.meta.url);
   const json = JSON.parse(readFileSync(file, 'utf8')) as {
     huawei_sdk_hmac_sha256: HuaweiVector;
     alibaba_acs3_hmac_sha256: AlibabaVector;
