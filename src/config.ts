@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
+import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, PROJECT_PATTERN, REGION_PATTERN, type TargetScope } from './scope.js';
 import { parseDuration, parseRate, type Rate } from './units.js';
 
 /** Where a secret comes from: the variable itself, or a mounted file re-read when it changes. */
@@ -27,10 +28,14 @@ export type IotdaSigning = 'auto' | 'standard' | 'derived';
 
 export interface ProviderConfig {
   readonly name: ProviderName;
+  /** P_REGION (the simple case); each target carries its own region in `scopes`. */
   readonly region: string | undefined;
+  /** P_ENDPOINT or P_REGION's endpoint; '' when only P_TARGETS is set. Use `scopes` for a target's endpoint. */
   readonly endpoint: string;
-  /** Huawei project ids, or IMM project names: each is listed and reported separately. */
+  /** Target keys (Huawei project ids or IMM project names, or P_TARGETS' region:project): each is listed and reported separately. */
   readonly targets: readonly string[];
+  /** Where each target lives (same order as `targets`): region, project, endpoint, IoTDA instance. */
+  readonly scopes: readonly TargetScope[];
   readonly retentionMs: number;
   /** Catalog spelling of the states that count as deletable for this run. */
   readonly states: readonly string[];
@@ -93,16 +98,9 @@ const subsetOf = (allowed: readonly string[], what: string) =>
     const bad = items.filter((i) => !allowed.includes(i));
     return bad.length === 0 ? items : fail(ctx, `unknown ${what} ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
   });
-const url = z.string().transform((raw, ctx) => {
-  try {
-    const parsed = new URL(raw.trim());
-    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return parsed.toString().replace(/\/+$/, '');
-  } catch { /* reported below */ }
-  return fail(ctx, 'expected an absolute http(s) URL');
-});
-// Project ids end up in URL paths and job ids; IMM project names in form bodies. Keep both tame.
+const url = z.string().transform((raw, ctx) => httpUrl(raw) ?? fail(ctx, 'expected an absolute http(s) URL'));
 const targetList = list.transform((items, ctx) => {
-  const bad = items.filter((i) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(i));
+  const bad = items.filter((i) => !PROJECT_PATTERN.test(i));
   return bad.length === 0 ? items : fail(ctx, `invalid id(s) ${bad.join(', ')}; expected letters, digits, _ . -`);
 });
 
@@ -158,27 +156,45 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   function readProvider(name: ProviderName, globalRetentionMs: number): ProviderConfig {
     const facts = PROVIDER_FACTS[name];
     const P = name.toUpperCase();
-    const region = read(`${P}_REGION`, z.string().regex(/^[a-z]{2,}(-[a-z0-9]+){1,4}$/, 'expected a region id like cn-north-4'));
-    const endpoint = read(`${P}_ENDPOINT`, url) ?? (region ? facts.endpointFor(region) : undefined);
-    if (endpoint === undefined && (env[`${P}_REGION`] ?? '').trim() === '' && (env[`${P}_ENDPOINT`] ?? '').trim() === '') {
-      problems.push(`${P}_REGION: is required when ${P}_ENDPOINT is unset; expected a region id like ${facts.cloud === 'huawei' ? 'cn-north-4' : 'cn-hangzhou'}`);
-    }
+    const region = read(`${P}_REGION`, z.string().regex(REGION_PATTERN, 'expected a region id like cn-north-4'));
+    const endpointOverride = read(`${P}_ENDPOINT`, url);
+    const endpoint = endpointOverride ?? (region ? facts.endpointFor(region) : undefined);
     const targetsVar = name === 'imm' ? 'IMM_PROJECTS' : `${P}_PROJECT_ID`;
-    const targets = required(targetsVar, read(targetsVar, targetList),
-      name === 'imm' ? 'a comma list of IMM project names' : 'a comma list of Huawei Cloud project ids');
+    const isSet = (variable: string) => (env[variable] ?? '').trim() !== '';
+    let scopes: TargetScope[];
+    if (isSet(`${P}_TARGETS`)) {
+      // Several regions (or IoTDA instances): each entry names its own region; the simple-case variables would be ambiguous.
+      for (const conflicting of [targetsVar, `${P}_REGION`, ...(name === 'iotda' ? ['IOTDA_INSTANCE_ID'] : [])].filter(isSet)) {
+        problems.push(`${conflicting}: cannot be combined with ${P}_TARGETS; put the ${conflicting.endsWith('REGION') ? 'region' : conflicting.endsWith('INSTANCE_ID') ? 'instance (;instance=<id>)' : 'project'} in each ${P}_TARGETS entry`);
+      }
+      const parsed = parseTargetEntries(env[`${P}_TARGETS`] ?? '', { allowInstance: name === 'iotda' });
+      if ('problems' in parsed) problems.push(`${P}_TARGETS: got ${JSON.stringify(env[`${P}_TARGETS`])}; ${parsed.problems.join('; ')}; expected region:project entries separated by commas${name === 'iotda' ? ', each optionally followed by ;instance=<id> and ;endpoint=<url>' : ', each optionally followed by ;endpoint=<url>'}`);
+      scopes = 'entries' in parsed ? parsed.entries.map((e) => ({
+        key: keyOfEntry(e), region: e.region, project: e.project,
+        endpoint: e.endpoint ?? endpointOverride ?? facts.endpointFor(e.region), ...(e.instanceId ? { instanceId: e.instanceId } : {}),
+      })) : [];
+    } else {
+      if (endpoint === undefined && !isSet(`${P}_REGION`) && !isSet(`${P}_ENDPOINT`)) {
+        problems.push(`${P}_REGION: is required when ${P}_ENDPOINT is unset; expected a region id like ${facts.cloud === 'huawei' ? 'cn-north-4' : 'cn-hangzhou'} (or ${P}_TARGETS for several regions)`);
+      }
+      const projects = required(targetsVar, read(targetsVar, targetList),
+        `${name === 'imm' ? 'a comma list of IMM project names' : 'a comma list of Huawei Cloud project ids'} (or ${P}_TARGETS as region:project pairs)`);
+      const instanceId = name === 'iotda' ? read('IOTDA_INSTANCE_ID', z.string().regex(INSTANCE_PATTERN, 'expected an instance id (letters, digits, -)')) : undefined;
+      scopes = (projects ?? []).map((project) => ({ key: project, region, project, endpoint: endpoint ?? '', ...(instanceId ? { instanceId } : {}) }));
+    }
     const states = read(`${P}_STATES`, list.transform((items, ctx) => {
       const canonical = items.map((s) => canonicalState(facts, s));
       const bad = items.filter((_, i) => { const c = canonical[i]; return c === undefined || !facts.deletableStates.includes(c); });
       return bad.length === 0 ? (canonical as string[]) : fail(ctx, `not deletable by the ${name} API: ${bad.join(', ')}; allowed: ${facts.deletableStates.join(', ')}`);
     }));
     const iotda = name === 'iotda' ? {
-      instanceId: read('IOTDA_INSTANCE_ID', z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected an instance id (letters, digits, -)')),
+      instanceId: isSet(`${P}_TARGETS`) ? undefined : scopes[0]?.instanceId,
       taskTypes: read('IOTDA_TASK_TYPES', subsetOf(IOTDA_TASK_TYPES, 'task type')) ?? [...IOTDA_TASK_TYPES],
       signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
     } : undefined;
-    if (iotda?.signing === 'derived' && region === undefined) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
+    if (iotda?.signing === 'derived' && region === undefined && !isSet(`${P}_TARGETS`)) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
     return {
-      name, region, endpoint: endpoint ?? '', targets: targets ?? [],
+      name, region, endpoint: endpoint ?? '', targets: scopes.map((s) => s.key), scopes,
       retentionMs: read(`${P}_RETENTION`, durationMs) ?? globalRetentionMs,
       states: states ?? [...facts.defaultStates],
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },

@@ -7,6 +7,7 @@ import { judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimKeyFor, DELETE_JOB_NAME, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
+import { scopeOf } from './scope.js';
 import { countInto, newTargetStats, type TargetStats } from './summary.js';
 
 export interface ProducerDeps {
@@ -41,7 +42,7 @@ export async function enqueueCandidates(deps: ProducerDeps): Promise<TargetStats
 
 async function enqueueTarget(deps: ProducerDeps, target: string): Promise<TargetStats> {
   const { provider, providerConfig, logger } = deps;
-  const stats = newTargetStats(provider.name, target, Date.now());
+  const stats = newTargetStats(provider.name, target, Date.now(), scopeOf(providerConfig.scopes, target));
   const rule = policyRuleFor(providerConfig);
   const log = logger.child({ provider: provider.name, target });
   try {

@@ -1,12 +1,15 @@
 // Per provider and target counters for one run, their text rendering, and the exit code they imply.
 import type { KeepReason } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
+import { describeScope, type TargetScope } from './scope.js';
 import { formatDuration } from './units.js';
 
 /** What happened to one provider target (project) in one run. */
 export interface TargetStats {
   readonly provider: ProviderName;
   readonly target: string;
+  /** Region, project and IoTDA instance of the target, reported separately. */
+  readonly scope?: Pick<TargetScope, 'region' | 'project' | 'instanceId'>;
   listed: number;
   candidates: number;
   enqueued: number;
@@ -28,9 +31,9 @@ export interface TargetStats {
   finishedAt?: number;
 }
 
-export function newTargetStats(provider: ProviderName, target: string, now: number): TargetStats {
+export function newTargetStats(provider: ProviderName, target: string, now: number, scope?: TargetScope): TargetStats {
   return {
-    provider, target, listed: 0, candidates: 0, enqueued: 0, alreadyQueued: 0, skipped: {},
+    provider, target, ...(scope ? { scope: { region: scope.region, project: scope.project, ...(scope.instanceId ? { instanceId: scope.instanceId } : {}) } } : {}), listed: 0, candidates: 0, enqueued: 0, alreadyQueued: 0, skipped: {},
     deleted: 0, gone: 0, failed: {}, retries: 0, unsettled: 0, startedAt: now,
   };
 }
@@ -56,6 +59,7 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
       options.dryRun ? `would delete ${s.candidates}` : `deleted ${s.deleted}, already gone ${s.gone}, failed ${total(s.failed)}, retries ${s.retries}`
     }, duration ${duration}`);
+    if (s.scope) lines.push(`  ${describeScope(s.scope)}`);
     if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by an earlier run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
     const skipped = Object.entries(s.skipped).map(([reason, n]) => `${reason} ${n}`);
     if (skipped.length > 0) lines.push(`  skipped: ${skipped.join(', ')}`);

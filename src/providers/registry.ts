@@ -1,5 +1,6 @@
 // Explicit provider name -> factory map: a provider without a factory is a compile error.
 import type { Config, ProviderConfig } from '../config.js';
+import type { TargetScope } from '../scope.js';
 import { alibabaAuthFrom } from './alibaba-api.js';
 import type { ProviderName } from './catalog.js';
 import { huaweiAuthFrom } from './huawei-api.js';
@@ -7,7 +8,7 @@ import { createHttpClient, type HttpClient } from './http.js';
 import { createImmProvider } from './imm.js';
 import { createIotdaProvider } from './iotda.js';
 import { createMpcProvider } from './mpc.js';
-import type { Provider } from './provider.js';
+import { ProviderError, type Provider } from './provider.js';
 import { createViasProvider } from './vias.js';
 import { createWorkspaceProvider } from './workspace.js';
 
@@ -35,5 +36,32 @@ const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
 /** Builds every configured provider, keyed by name. */
 export function createProviders(config: Config, now: () => Date = () => new Date()): Map<ProviderName, Provider> {
   const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now };
-  return new Map(config.providers.map((pc) => [pc.name, FACTORIES[pc.name](pc, deps)]));
+  return new Map(config.providers.map((pc) => [pc.name, routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps))]));
+}
+
+/**
+ * One adapter per target, each seeing a single-region configuration (its endpoint, region and IoTDA
+ * instance), behind one Provider that takes target keys. Adapters stay unaware of multi-region scope.
+ */
+function routeByTarget(pc: ProviderConfig, build: (scoped: ProviderConfig) => Provider): Provider {
+  const routes = new Map(pc.scopes.map((scope) => [scope.key, { scope, adapter: build(scopedConfig(pc, scope)) }]));
+  const route = (key: string) => {
+    const found = routes.get(key);
+    if (!found) throw new ProviderError('permanent', `target ${key} is not configured for ${pc.name}`);
+    return found;
+  };
+  const withGetTask = [...routes.values()].every((r) => r.adapter.getTask !== undefined);
+  return {
+    name: pc.name,
+    listTasks: (key, signal) => { const r = route(key); return r.adapter.listTasks(r.scope.project, signal); },
+    deleteTasks: async (key, ids) => { const r = route(key); return r.adapter.deleteTasks(r.scope.project, ids); },
+    ...(withGetTask ? { getTask: async (key: string, id: string) => { const r = route(key); return r.adapter.getTask?.(r.scope.project, id); } } : {}),
+  };
+}
+
+function scopedConfig(pc: ProviderConfig, scope: TargetScope): ProviderConfig {
+  return {
+    ...pc, region: scope.region, endpoint: scope.endpoint, targets: [scope.project], scopes: [{ ...scope, key: scope.project }],
+    ...(pc.iotda ? { iotda: { ...pc.iotda, instanceId: scope.instanceId } } : {}),
+  };
 }

@@ -55,6 +55,8 @@ export interface ReceivedCall extends OperationKind {
   readonly rawQuery: string;
   readonly body: string;
   readonly status: number;
+  /** IoTDA's `Instance-Id` header, when sent. */
+  readonly instanceId?: string;
 }
 
 export interface ProviderCounters {
@@ -214,7 +216,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       const routed: { op?: OperationKind } = {};
       answer(sim, routed).then((out) => {
-        if (routed.op) requests.push({ ...routed.op, method: sim.method, path: sim.path, rawQuery: sim.rawQuery, body: sim.body.toString('utf8'), status: out.status });
+        const instanceId = sim.headers['instance-id'];
+        if (routed.op) {
+          requests.push({
+            ...routed.op, method: sim.method, path: sim.path, rawQuery: sim.rawQuery, body: sim.body.toString('utf8'), status: out.status,
+            ...(typeof instanceId === 'string' ? { instanceId } : {}),
+          });
+        }
         const headers: Record<string, string> = { ...out.headers };
         if (out.api?.cloud !== 'alibaba') headers['X-Request-Id'] = out.requestId;
         const body = out.body === undefined ? '' : JSON.stringify(out.body);
