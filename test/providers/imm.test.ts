@@ -81,7 +81,7 @@ describe('IMM ListBatches', () => {
 
   it('fails the listing of an unknown project with the provider code and message', async () => {
     const sim = await fixture.start();
-    await expect(listAll(immProvider(sim), 'no-such-project')).rejects.toMatchObject({
+    await expect(listAll(immProvider(sim, { IMM_PROJECTS: 'no-such-project' }), 'no-such-project')).rejects.toMatchObject({
       kind: 'permanent', message: 'ResourceNotFound: The specified resource Project is not found.', details: { code: 'ResourceNotFound', status: 400 },
     });
   });
@@ -213,7 +213,7 @@ describe('IMM requests as the SDK sends them', () => {
       ? { RequestId: 'R', Batches: [{ Id: 'batch-1', State: 'Succeeded', CreateTime: OLD }], NextToken: req.url.includes('NextToken') ? '' : 'tok/+=' }
       : { RequestId: 'R' }));
     const sim = await fixture.start();
-    const provider = immProvider(sim, { IMM_ENDPOINT: capture.url });
+    const provider = immProvider(sim, { IMM_ENDPOINT: capture.url, IMM_PROJECTS: 'my-project' });
     await listAll(provider, 'my-project');
     await provider.deleteTasks('my-project', ['batch-1']);
     const [first, second, del] = capture.requests;
