@@ -1,5 +1,5 @@
 // The only reader of process.env: validates every variable at once into a frozen, typed Config.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import {
@@ -52,6 +52,8 @@ export interface Config {
   readonly retentionMs: number;
   readonly queuePrefix: string;
   readonly maxRuntimeMs: number;
+  /** The Job's activeDeadlineSeconds when given (JANITOR_ACTIVE_DEADLINE_SECONDS): the run ends itself before it. */
+  readonly activeDeadlineMs: number | undefined;
   readonly schedule: string | undefined;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
@@ -73,6 +75,9 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const DURATION_HINT = 'a duration like 90m, 36h, 7d or 2w';
+/** Time a Job spends before the run's clock starts (scheduling, image pull, start-up), kept out of the runtime. */
+export const START_ALLOWANCE_MS = 60_000;
+const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/;
 
 const durationMs = z.string().transform((raw, ctx) => parseDuration(raw) ?? fail(ctx, `expected ${DURATION_HINT}`));
 const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h'));
@@ -132,11 +137,12 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   const retentionMs = read('JANITOR_RETENTION', durationMs, '7d');
   const schedule = read('JANITOR_SCHEDULE', z.string().refine((s) => cron.validate(s), 'expected a cron expression like "0 3 * * *"'));
   const config = {
-    redisUrl: read('REDIS_URL', z.string().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port or rediss://…'), 'redis://127.0.0.1:6379'),
+    redisUrl: readRedisUrl(),
     dryRun: read('JANITOR_DRY_RUN', boolean, 'true'),
     retentionMs,
     queuePrefix: read('JANITOR_QUEUE_PREFIX', z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, _ or - (no colon)'), 'janitor'),
-    maxRuntimeMs: read('JANITOR_MAX_RUNTIME', durationMs, '50m'),
+    maxRuntimeMs: read('JANITOR_MAX_RUNTIME', durationMs),
+    activeDeadlineMs: read('JANITOR_ACTIVE_DEADLINE_SECONDS', intIn(1, 30 * 86_400).transform((s) => s * 1_000)),
     schedule,
     logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
     shutdownGraceMs: read('JANITOR_SHUTDOWN_GRACE', durationMs, '30s'),
@@ -145,6 +151,8 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationMs, '7d'),
   };
 
+  config.maxRuntimeMs = runtimeWithinDeadline(config.maxRuntimeMs, config.activeDeadlineMs, config.shutdownGraceMs);
+
   const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
   const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
   const huaweiAuth = clouds.has('huawei') ? readHuaweiAuth() : undefined;
@@ -152,6 +160,47 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth } as Config);
+
+  /**
+   * JANITOR_MAX_RUNTIME, or what the Job's deadline leaves after the start allowance and the shutdown
+   * grace: Kubernetes must never kill a run that is still inside its own runtime.
+   */
+  function runtimeWithinDeadline(explicitMs: number | undefined, deadlineMs: number | undefined, graceMs: number | undefined): number | undefined {
+    // An invalid JANITOR_MAX_RUNTIME or JANITOR_SHUTDOWN_GRACE is already reported; the result is then unused.
+    if (deadlineMs === undefined || graceMs === undefined) return explicitMs ?? 50 * 60_000;
+    const fitsMs = deadlineMs - START_ALLOWANCE_MS - graceMs;
+    if (fitsMs < 60_000) {
+      problems.push(`JANITOR_ACTIVE_DEADLINE_SECONDS: got ${deadlineMs / 1_000}; leaves ${Math.max(0, fitsMs / 1_000)}s of runtime after the ${START_ALLOWANCE_MS / 1_000}s start allowance and JANITOR_SHUTDOWN_GRACE (${graceMs / 1_000}s); expected at least ${(START_ALLOWANCE_MS + graceMs) / 1_000 + 60}`);
+      return undefined;
+    }
+    if (explicitMs !== undefined && explicitMs > fitsMs) {
+      problems.push(`JANITOR_MAX_RUNTIME: got ${JSON.stringify(env.JANITOR_MAX_RUNTIME)}; with JANITOR_ACTIVE_DEADLINE_SECONDS=${deadlineMs / 1_000} and JANITOR_SHUTDOWN_GRACE=${graceMs / 1_000}s it may be at most ${fitsMs / 1_000}s (or unset it: it then follows the deadline)`);
+      return undefined;
+    }
+    return explicitMs ?? fitsMs;
+  }
+
+  /** REDIS_URL, or REDIS_URL_FILE (a mounted Secret, so a password stays out of the ConfigMap). Never echoes the URL. */
+  function readRedisUrl(): string | undefined {
+    const path = (env.REDIS_URL_FILE ?? '').trim();
+    if (path === '') return read('REDIS_URL', z.string().regex(REDIS_URL_PATTERN, 'expected redis://host:port or rediss://…'), 'redis://127.0.0.1:6379');
+    if ((env.REDIS_URL ?? '').trim() !== '') {
+      problems.push('REDIS_URL: set both REDIS_URL and REDIS_URL_FILE; set only one');
+      return undefined;
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      problems.push(`REDIS_URL_FILE: cannot read ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? 'error'}); expected a path to a readable file holding the Redis URL`);
+      return undefined;
+    }
+    const value = text.replace(/\r?\n$/, '');
+    if (REDIS_URL_PATTERN.test(value)) return value;
+    // The file's content may hold a password: say what is wrong without showing it.
+    problems.push(`REDIS_URL_FILE: the file ${JSON.stringify(path)} does not hold a Redis URL (content not shown); expected one line redis://[:password@]host:port or rediss://…`);
+    return undefined;
+  }
 
   function readProvider(name: ProviderName, globalRetentionMs: number): ProviderConfig {
     const facts = PROVIDER_FACTS[name];

@@ -115,3 +115,57 @@ describe('loadConfig', () => {
     expect(config.providers[0]?.endpoint).toBe('https://mts.cn-north-1.myhuaweicloud.com');
   });
 });
+
+describe('REDIS_URL_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'janitor-redis-url-'));
+  const fileWith = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  it('reads the Redis URL from a mounted file, trimming its trailing newline', () => {
+    const path = fileWith('url', 'redis://:s3cret-pw@redis.janitor.svc:6379/0\n');
+    expect(loadConfig({ ...BASE, REDIS_URL_FILE: path }).redisUrl).toBe('redis://:s3cret-pw@redis.janitor.svc:6379/0');
+  });
+
+  it('refuses a file that holds no Redis URL without printing its content', () => {
+    const path = fileWith('bad', 'hunter2-password-only\n');
+    const text = problemsOf({ ...BASE, REDIS_URL_FILE: path }).join('\n');
+    expect(text).toContain('REDIS_URL_FILE:');
+    expect(text).toContain('content not shown');
+    expect(text).not.toContain('hunter2');
+  });
+
+  it('refuses an unreadable path and both REDIS_URL and REDIS_URL_FILE at once', () => {
+    expect(problemsOf({ ...BASE, REDIS_URL_FILE: join(dir, 'missing') })).toEqual([expect.stringMatching(/^REDIS_URL_FILE: cannot read .*missing.*ENOENT/)]);
+    const path = fileWith('both', 'redis://:pw@h:6379');
+    expect(problemsOf({ ...BASE, REDIS_URL_FILE: path, REDIS_URL: 'redis://h:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: set both/)]);
+  });
+});
+
+describe('JANITOR_ACTIVE_DEADLINE_SECONDS', () => {
+  it('derives the runtime from the Job deadline minus the start allowance and the shutdown grace', () => {
+    const config = loadConfig({ ...BASE, JANITOR_ACTIVE_DEADLINE_SECONDS: '7200', JANITOR_SHUTDOWN_GRACE: '30s' });
+    expect(config.activeDeadlineMs).toBe(7_200_000);
+    expect(config.maxRuntimeMs).toBe(7_200_000 - 60_000 - 30_000);
+  });
+
+  it('keeps an explicit runtime that fits inside the deadline', () => {
+    expect(loadConfig({ ...BASE, JANITOR_ACTIVE_DEADLINE_SECONDS: '3600', JANITOR_MAX_RUNTIME: '50m' }).maxRuntimeMs).toBe(50 * 60_000);
+  });
+
+  it('refuses a runtime Kubernetes would cut short, naming both variables and the largest that fits', () => {
+    const problems = problemsOf({ ...BASE, JANITOR_ACTIVE_DEADLINE_SECONDS: '3300', JANITOR_MAX_RUNTIME: '2h', JANITOR_SHUTDOWN_GRACE: '30s' });
+    expect(problems).toEqual([expect.stringMatching(/^JANITOR_MAX_RUNTIME: got "2h"; with JANITOR_ACTIVE_DEADLINE_SECONDS=3300 .* at most 3210s/)]);
+  });
+
+  it('refuses a deadline too short for any run, and one that is not whole seconds', () => {
+    expect(problemsOf({ ...BASE, JANITOR_ACTIVE_DEADLINE_SECONDS: '100' })).toEqual([expect.stringMatching(/^JANITOR_ACTIVE_DEADLINE_SECONDS: got 100; leaves 10s of runtime .* expected at least 150/)]);
+    expect(problemsOf({ ...BASE, JANITOR_ACTIVE_DEADLINE_SECONDS: '1h' })).toEqual([expect.stringMatching(/^JANITOR_ACTIVE_DEADLINE_SECONDS: got "1h"; expected a whole number/)]);
+  });
+
+  it('keeps the 50m default runtime when no deadline is given', () => {
+    expect(loadConfig(BASE).maxRuntimeMs).toBe(50 * 60_000);
+  });
+});
