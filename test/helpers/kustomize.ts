@@ -70,7 +70,7 @@ export async function validate(object: K8sObject): Promise<string[]> {
   }
   let models: Record<string, unknown>;
   try {
-    models = (await import(`kubernetes-models/${object.apiVersion}`)) as Record<string, unknown>;
+    models = (await import(/* @vite-ignore */ `kubernetes-models/${object.apiVersion}`)) as Record<string, unknown>;
   } catch {
     return [`${id}: unknown apiVersion ${object.apiVersion}`];
   }
