@@ -62,6 +62,22 @@ export interface Config {
   readonly keepFinishedMs: number;
   readonly huaweiAuth: HuaweiAuthConfig | undefined;
   readonly alibabaAuth: AlibabaAuthConfig | undefined;
+  /** The operator's view: metrics, audit trail, progress and notification (see README). */
+  readonly operator: OperatorConfig;
+}
+
+export interface OperatorConfig {
+  /** Port of /metrics, /healthz and /readyz for `work` and `daemon`; 0 picks a free port. */
+  readonly metricsPort: number;
+  /** `run` pushes its metrics here when set, grouped by job and `pushgatewayInstance`. */
+  readonly pushgatewayUrl: string | undefined;
+  readonly pushgatewayInstance: string;
+  /** JSON lines of every deletion and permanent failure are appended here when set. */
+  readonly auditFile: string | undefined;
+  /** Without a TTY, a progress log event this often. */
+  readonly progressIntervalMs: number;
+  /** The run summary is POSTed here after a run that deleted or failed something. */
+  readonly notifyWebhook: string | undefined;
 }
 
 /** Thrown with every problem found, one line each; main prints it and exits 2. */
@@ -150,6 +166,14 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     backoffMs: read('JANITOR_BACKOFF', durationMs, '2s'),
     keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationMs, '7d'),
   };
+  const operator = {
+    metricsPort: read('JANITOR_METRICS_PORT', intIn(0, 65_535), '9464'),
+    pushgatewayUrl: read('JANITOR_PUSHGATEWAY_URL', url),
+    pushgatewayInstance: read('JANITOR_PUSHGATEWAY_INSTANCE', z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 letters, digits, _ . : or -')) ?? config.queuePrefix,
+    auditFile: read('JANITOR_AUDIT_FILE', z.string().refine((p) => !p.endsWith('/'), 'expected a file path, not a directory')),
+    progressIntervalMs: read('JANITOR_PROGRESS_INTERVAL', durationMs, '30s'),
+    notifyWebhook: read('JANITOR_NOTIFY_WEBHOOK', url),
+  };
 
   config.maxRuntimeMs = runtimeWithinDeadline(config.maxRuntimeMs, config.activeDeadlineMs, config.shutdownGraceMs);
 
@@ -159,7 +183,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   const alibabaAuth = clouds.has('alibaba') ? readAlibabaAuth() : undefined;
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth } as Config);
+  return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth, operator } as Config);
 
   /**
    * JANITOR_MAX_RUNTIME, or what the Job's deadline leaves after the start allowance and the shutdown

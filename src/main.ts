@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { scheduleProduce } from './daemon.js';
 import { createLogger } from './logger.js';
+import { startObservability } from './observability.js';
 import { createProviders } from './providers/registry.js';
 import { DependencyError } from './redis.js';
 import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
@@ -76,16 +77,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const logger = createLogger(config.logLevel);
   const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
   try {
-    const providers = createProviders(config);
-    const deps = { config, logger, providers, shutdown };
+    const observability = startObservability({ config, logger, shutdown, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
+    const providers = createProviders(config, undefined, observability.providerCalls);
+    const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update };
     if (command === 'run' || command === 'produce') {
       const report = await runCleanup(deps, command);
+      observability.progress.finish();
+      // Before the close: the pushed queue depth is read from the still-open queues.
+      await observability.afterRun(report, command);
       await shutdown.close();
       process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun })}\n`);
       return report.exitCode;
     }
     const redis = await connectRedis(config, shutdown);
     const queues = await openQueues(config, redis, shutdown);
+    await observability.serve(redis);
     if (!config.dryRun) startWorkers(deps, queues);
     // Registered after the workers so that shutdown stops the schedule first.
     if (command === 'daemon') scheduleProduce(deps, { redis, queues });
@@ -95,6 +101,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 0;
   } catch (err) {
     await shutdown.close();
+    if (err instanceof ConfigError) {
+      process.stderr.write(`task-janitor: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof DependencyError) {
       logger.error({ err: { message: err.message } }, 'dependency unreachable');
       process.stderr.write(`task-janitor: ${err.message}\n`);

@@ -5,6 +5,7 @@ import { Job, Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import type { RunObserver } from './observer.js';
 import { enqueueCandidates } from './producer.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
@@ -22,9 +23,12 @@ export interface RunDeps {
   readonly now?: () => Date;
   /** Called about once a second while jobs settle, for a live display. */
   readonly onProgress?: (stats: readonly TargetStats[], pending: number) => void;
+  /** Metrics and audit trail: told about workers, listings and the finished run. */
+  readonly observer?: RunObserver;
 }
 
 export interface RunReport {
+  readonly runId: string;
   readonly stats: readonly TargetStats[];
   readonly exitCode: 0 | 1 | 3;
 }
@@ -45,12 +49,14 @@ export async function openQueues(config: Config, redis: Redis, shutdown: Shutdow
 
 /** Starts one worker per provider; each closes gracefully (in-flight deletes finish) on shutdown. */
 export function startWorkers(deps: RunDeps, queues: Queues): Worker[] {
+  deps.observer?.queuesOpened?.(queues);
   return deps.config.providers.map((pc) => {
     const worker = startDeleteWorker({
       config: deps.config, providerConfig: pc, provider: providerOf(deps, pc.name), queue: queues.get(pc.name) as Queue<DeleteJobData>,
       logger: deps.logger, now: deps.now ?? (() => new Date()),
     });
     deps.shutdown.onClose(`worker ${pc.name}`, () => worker.close());
+    deps.observer?.workerStarted?.(worker, pc);
     return worker;
   });
 }
@@ -77,7 +83,8 @@ function providerOf(deps: RunDeps, name: ProviderName): Provider {
 export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?: { readonly redis: Redis; readonly queues: Queues }): Promise<RunReport> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const startedAt = Date.now();
+  const runId = `${startedAt.toString(36)}${randomBytes(3).toString('hex')}`;
   const abort = new AbortController();
   void deps.shutdown.signalled.then(() => abort.abort());
   const timer = setTimeout(() => abort.abort(), config.maxRuntimeMs);
@@ -98,6 +105,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     onEnqueued: (ids, stats) => { for (const id of ids) pending.set(id, { queue: queues?.get(pc.name) as Queue<DeleteJobData>, stats }); },
   })));
   const stats = perProvider.flat();
+  for (const s of stats) deps.observer?.targetListed?.(s);
 
   if (mode === 'run' && !config.dryRun) {
     await waitUntilSettled(pending, stats, abort.signal, deps.onProgress);
@@ -109,7 +117,8 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   for (const s of stats) s.finishedAt = finishedAt;
   const exitCode = exitCodeFor(stats);
   logger.info({ runId, exitCode, stats }, 'run finished');
-  return { stats, exitCode };
+  deps.observer?.runFinished?.({ runId, mode, stats, exitCode, durationMs: finishedAt - startedAt });
+  return { runId, stats, exitCode };
 }
 
 /** Polls this run's jobs until each one has settled (completed, or failed for good), or `signal` (deadline or shutdown). */

@@ -2,6 +2,7 @@
 // a bounded retry helper for list pages, which are idempotent reads outside BullMQ.
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, type Got } from 'got';
+import { reportCall, reportThrottled } from './call-context.js';
 import { ProviderError } from './provider.js';
 import { percentEncode } from './signing/request.js';
 
@@ -40,9 +41,11 @@ export async function send(http: HttpClient, request: OutgoingRequest, signal?: 
       ...(request.body !== '' ? { body: request.body } : {}),
       ...(signal ? { signal } : {}),
     });
+    reportCall(response.statusCode);
     return { status: response.statusCode, headers: response.headers, text: response.body };
   } catch (err) {
     if (err instanceof RequestError) {
+      reportCall('network-error');
       throw new ProviderError('transient', `network error ${err.code}: ${err.message.split('\n')[0] ?? ''}`);
     }
     throw err;
@@ -85,6 +88,7 @@ export async function withListRetries<T>(call: () => Promise<T>, options: { read
     try {
       return await call();
     } catch (err) {
+      reportThrottled(err);
       const retryable = err instanceof ProviderError && err.kind !== 'permanent';
       if (!retryable || attempt >= attempts || options.signal?.aborted) throw err;
       const backoff = Math.random() * baseMs * 2 ** (attempt - 1);

@@ -4,6 +4,7 @@ import type { TargetScope } from '../scope.js';
 import { alibabaAuthFrom } from './alibaba-api.js';
 import type { ProviderName } from './catalog.js';
 import { huaweiAuthFrom } from './huawei-api.js';
+import { observeProvider, type ProviderCallObserver } from './call-context.js';
 import { createHttpClient, type HttpClient } from './http.js';
 import { createImmProvider } from './imm.js';
 import { createIotdaProvider } from './iotda.js';
@@ -33,10 +34,13 @@ const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
   workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
 };
 
-/** Builds every configured provider, keyed by name. */
-export function createProviders(config: Config, now: () => Date = () => new Date()): Map<ProviderName, Provider> {
+/** Builds every configured provider, keyed by name; with an observer, every call they make is reported to it. */
+export function createProviders(config: Config, now: () => Date = () => new Date(), observer?: ProviderCallObserver): Map<ProviderName, Provider> {
   const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now };
-  return new Map(config.providers.map((pc) => [pc.name, routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps))]));
+  return new Map(config.providers.map((pc) => {
+    const provider = routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps));
+    return [pc.name, observer ? observeProvider(provider, observer) : provider];
+  }));
 }
 
 /**

@@ -19,6 +19,8 @@ export function simulatorEnv(sim: Simulator, providers: readonly ProviderName[],
   const env: Record<string, string> = {
     REDIS_URL, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: providers.join(','), JANITOR_DRY_RUN: 'false',
     JANITOR_BACKOFF: '1s', JANITOR_MAX_RUNTIME: '2m', LOG_LEVEL: 'silent',
+    // work and daemon serve metrics: any free port, so test files running at once never collide.
+    JANITOR_METRICS_PORT: '0',
     ...simulatorEnvironment(sim.url, providers),
   };
   for (const p of providers) env[`${p.toUpperCase()}_RATE_LIMIT`] = '1000/s';

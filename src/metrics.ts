@@ -1,0 +1,118 @@
+// Prometheus metrics (prom-client) for every command: what was listed, kept and deleted, provider
+// calls and throttling, queue depth, effective rate, run duration and the last successful run.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from './config.js';
+import type { RunObserver } from './observer.js';
+import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
+import type { ProviderName } from './providers/catalog.js';
+import type { ProviderCallObserver } from './providers/call-context.js';
+import type { TargetStats } from './summary.js';
+
+/** Queue states exported as depth gauges: the backlog and what is stuck. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly observer: RunObserver;
+  readonly providerCalls: ProviderCallObserver;
+  /** The rate the provider's deletes are held to now (the adaptive limiter may lower it). */
+  setEffectiveRate(provider: ProviderName, perSecond: number): void;
+}
+
+export function createMetrics(config: Config, options: { readonly version: string; readonly processMetrics: boolean }): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+
+  const listed = new Counter({ name: 'janitor_tasks_listed_total', help: 'Tasks listed, per provider and project.', labelNames: ['provider', 'project'], registers });
+  const kept = new Counter({ name: 'janitor_tasks_kept_total', help: 'Listed tasks kept (not deletion candidates), by reason.', labelNames: ['provider', 'project', 'reason'], registers });
+  const deletions = new Counter({
+    name: 'janitor_deletions_total', help: 'Settled delete attempts per task, by outcome: deleted, gone (already gone), failed (for good), skipped_on_recheck.',
+    labelNames: ['provider', 'project', 'outcome'], registers,
+  });
+  const calls = new Counter({ name: 'janitor_provider_calls_total', help: 'Provider HTTP calls, by operation (list, get, delete) and HTTP status (or network-error).', labelNames: ['provider', 'operation', 'status'], registers });
+  const throttled = new Counter({ name: 'janitor_provider_throttled_total', help: 'Provider answers that asked us to slow down (throttling), by operation.', labelNames: ['provider', 'operation'], registers });
+  const effectiveRate = new Gauge({ name: 'janitor_effective_rate_per_second', help: 'Delete calls per second the provider queue is currently held to.', labelNames: ['provider'], registers });
+  const buildInfo = new Gauge({ name: 'janitor_build_info', help: 'Always 1; labels carry the task-janitor and Node.js versions.', labelNames: ['version', 'node_version'], registers });
+  buildInfo.set({ version: options.version, node_version: process.version }, 1);
+  for (const pc of config.providers) {
+    effectiveRate.set({ provider: pc.name }, (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs);
+    // Zero series from the start, so rate() and alerts see the first increase.
+    for (const target of pc.targets) for (const outcome of ['deleted', 'gone', 'failed', 'skipped_on_recheck']) deletions.inc({ provider: pc.name, project: target, outcome }, 0);
+  }
+
+  // Registered only when first set: a process that never finished a run exports no stale zero,
+  // and a pushed failed run leaves the Pushgateway's earlier success time in place.
+  const runDuration = lazyGauge(registry, 'janitor_run_duration_seconds', 'Wall time of the last run or produce.');
+  const runFailed = lazyGauge(registry, 'janitor_run_failed_deletions', 'Tasks whose deletion failed for good in the last run.');
+  const runExitCode = lazyGauge(registry, 'janitor_run_exit_code', 'Exit code of the last run or produce (0 all good).');
+  const lastSuccess = lazyGauge(registry, 'janitor_last_success_timestamp_seconds', 'Unix time the last run or produce finished with exit code 0.');
+
+  let queueDepthRegistered = false;
+  const observer: RunObserver = {
+    workerStarted(worker, providerConfig) {
+      watchTaskOutcomes(worker, providerConfig, (o: TaskOutcome) => {
+        deletions.inc({ provider: o.provider.name, project: o.project, outcome: o.result === 'skipped' ? 'skipped_on_recheck' : o.result });
+      });
+    },
+    queuesOpened(queues) {
+      if (queueDepthRegistered) return;
+      queueDepthRegistered = true;
+      new Gauge({
+        name: 'janitor_queue_jobs', help: 'Delete jobs in the provider queue, by state (read from Redis at scrape time).', labelNames: ['provider', 'state'], registers,
+        async collect() {
+          // A scrape must answer while Redis is down: keep the last values rather than hang.
+          await withTimeout(Promise.all([...queues].map(async ([provider, queue]) => {
+            const counts = await queue.getJobCounts(...QUEUE_STATES);
+            for (const state of QUEUE_STATES) this.set({ provider, state }, counts[state] ?? 0);
+          })), QUEUE_READ_TIMEOUT_MS).catch(() => undefined);
+        },
+      });
+    },
+    targetListed(stats: TargetStats) {
+      const labels = { provider: stats.provider, project: stats.target };
+      listed.inc(labels, stats.listed);
+      for (const [reason, n] of Object.entries(stats.skipped)) if (reason !== 'changed-before-delete') kept.inc({ ...labels, reason }, n ?? 0);
+    },
+    runFinished(run) {
+      runDuration().set(run.durationMs / 1000);
+      if (run.mode === 'run') runFailed().set(run.stats.reduce((n, s) => n + Object.values(s.failed).reduce((a, b) => a + b, 0), 0));
+      runExitCode().set(run.exitCode);
+      if (run.exitCode === 0) lastSuccess().set(Date.now() / 1000);
+    },
+  };
+
+  return {
+    registry,
+    observer,
+    providerCalls: {
+      called: (provider, operation, status) => calls.inc({ provider, operation, status: String(status) }),
+      throttled: (provider, operation) => throttled.inc({ provider, operation }),
+    },
+    setEffectiveRate: (provider, perSecond) => effectiveRate.set({ provider }, perSecond),
+  };
+}
+
+const QUEUE_READ_TIMEOUT_MS = 2_000;
+
+/** Resolves or rejects with `work`, or rejects after `ms`; the timer never holds the process open. */
+export async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms); timer.unref(); });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function lazyGauge(registry: Registry, name: string, help: string): () => Gauge {
+  let gauge: Gauge | undefined;
+  return () => {
+    if (!gauge) {
+      gauge = new Gauge({ name, help, registers: [] });
+      registry.registerMetric(gauge);
+    }
+    return gauge;
+  };
+}

@@ -1,0 +1,76 @@
+// Tags each provider HTTP call with its provider and operation, so the one HTTP client can report
+// calls by kind and status (and throttling) without every adapter doing its own counting.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ProviderName } from './catalog.js';
+import { ProviderError, type Provider } from './provider.js';
+
+export type ProviderOperation = 'list' | 'get' | 'delete';
+
+/** Told about every provider HTTP response (or network failure) and every throttled answer. */
+export interface ProviderCallObserver {
+  called(provider: ProviderName, operation: ProviderOperation, status: number | 'network-error'): void;
+  throttled(provider: ProviderName, operation: ProviderOperation): void;
+}
+
+interface CallContext {
+  readonly provider: ProviderName;
+  readonly operation: ProviderOperation;
+  readonly observer: ProviderCallObserver;
+}
+
+const current = new AsyncLocalStorage<CallContext>();
+
+/** Reports one HTTP response or network failure of the call in progress, if it is observed. */
+export function reportCall(status: number | 'network-error'): void {
+  const context = current.getStore();
+  context?.observer.called(context.provider, context.operation, status);
+}
+
+/** Reports a throttled answer that the adapter absorbs itself (a retried list page). */
+export function reportThrottled(err: unknown): void {
+  const context = current.getStore();
+  if (context && err instanceof ProviderError && err.kind === 'throttled') context.observer.throttled(context.provider, context.operation);
+}
+
+/** The same provider, with every call it makes reported to `observer`. */
+export function observeProvider(provider: Provider, observer: ProviderCallObserver): Provider {
+  const within = <T>(operation: ProviderOperation, call: () => Promise<T>): Promise<T> =>
+    current.run({ provider: provider.name, operation, observer }, call);
+  const throttledDelete = () => observer.throttled(provider.name, 'delete');
+  const observed: Provider = {
+    name: provider.name,
+    listTasks(target, signal) {
+      return {
+        [Symbol.asyncIterator]() {
+          const pages = provider.listTasks(target, signal)[Symbol.asyncIterator]();
+          return {
+            next: () => within('list', () => pages.next()),
+            return: () => within('list', async () => (await pages.return?.()) ?? { done: true as const, value: undefined }),
+          };
+        },
+      };
+    },
+    deleteTasks: (target, taskIds) => within('delete', async () => {
+      try {
+        const result = await provider.deleteTasks(target, taskIds);
+        if (result.failures.some((f) => f.error.kind === 'throttled')) throttledDelete();
+        return result;
+      } catch (err) {
+        if (err instanceof ProviderError && err.kind === 'throttled') throttledDelete();
+        throw err;
+      }
+    }),
+  };
+  const getTask = provider.getTask?.bind(provider);
+  if (getTask) {
+    observed.getTask = (target, taskId) => within('get', async () => {
+      try {
+        return await getTask(target, taskId);
+      } catch (err) {
+        if (err instanceof ProviderError && err.kind === 'throttled') observer.throttled(provider.name, 'get');
+        throw err;
+      }
+    });
+  }
+  return observed;
+}

@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { huaweiError } from '../../src/simulator/api.js';
+import { iotdaTime } from '../../src/simulator/iotda.js';
+import { DEFAULT_SIM_PROJECTS } from '../../src/simulator/server.js';
+import { runCli } from '../helpers/cli.js';
+import { expectedDeletions, simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+const DAY = 86_400_000;
+const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
+const TERMINAL = ['Success', 'Fail', 'PartialSuccess', 'Stopped'];
+
+const fixture = useSimulators('operator-run');
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'janitor-audit-'));
+  fixture.onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function receiver(statuses?: readonly number[]) {
+  const r = await startReceiver(statuses);
+  fixture.onCleanup(() => r.close());
+  return r;
+}
+
+describe('run: audit file, Pushgateway and webhook', () => {
+  it('appends one audit line per task the simulator deleted and per permanent failure, pushes its metrics grouped by job and instance, and posts the summary', async () => {
+    const sim = await fixture.start({ tasksPerProject: 120, seed: 21 });
+    const refused = '00000000000000000000beef';
+    sim.put('iotda', PROJECT, { task_id: refused, task_name: 'refused', task_type: 'createDevices', status: 'Success', create_time: iotdaTime(new Date(Date.now() - 30 * DAY)) });
+    sim.inject({ provider: 'iotda', op: 'delete', taskId: refused, times: 100, response: huaweiError(403, 'IOTDA.000005', 'Forbidden by policy.') });
+    const expected = expectedDeletions(sim, 'iotda', PROJECT, TERMINAL, 7 * DAY);
+    const pushgateway = await receiver();
+    const webhook = await receiver([503, 200]);
+    const auditFile = join(tempDir(), 'audit.jsonl');
+
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: '', JANITOR_AUDIT_FILE: auditFile, JANITOR_PUSHGATEWAY_URL: pushgateway.url,
+      JANITOR_PUSHGATEWAY_INSTANCE: 'prod-eu', JANITOR_NOTIFY_WEBHOOK: `${webhook.url}/hooks/T000/secret`, LOG_LEVEL: 'info',
+    }));
+    expect(result.code).toBe(1);
+
+    const deleted = sim.deleted.map((d) => d.id).sort();
+    expect(deleted).toEqual(expected.filter((id) => id !== refused));
+    const lines = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.event === 'task deleted').map((l) => l.taskId).sort()).toEqual(deleted);
+    expect(lines.filter((l) => l.event === 'task deletion failed').map((l) => l.taskId)).toEqual([refused]);
+    expect(lines).toHaveLength(deleted.length + 1);
+    const one = lines.find((l) => l.event === 'task deleted');
+    expect(one).toMatchObject({
+      provider: 'iotda', project: PROJECT, runId: expect.any(String), requestId: expect.any(String), state: expect.any(String),
+      agedFrom: { field: expect.any(String), at: expect.any(String) }, rule: { states: TERMINAL, retentionMs: 7 * DAY, retention: '7d' },
+    });
+    expect(one?.ageMs).toBeGreaterThan(7 * DAY);
+    expect(lines.find((l) => l.event === 'task deletion failed')).toMatchObject({ code: 'IOTDA.000005', error: expect.stringContaining('Forbidden by policy.') });
+    // The same events are in the log, marked as audit events.
+    const logged = result.stderr.split('\n').filter((l) => l.includes('"audit":true'));
+    expect(logged).toHaveLength(lines.length);
+
+    expect(pushgateway.requests).toHaveLength(1);
+    const push = pushgateway.requests[0];
+    expect(push).toMatchObject({ method: 'POST', path: '/metrics/job/task-janitor/instance/prod-eu' });
+    expect(push?.body).toContain(`janitor_deletions_total{provider="iotda",project="${PROJECT}",outcome="deleted"} ${deleted.length}`);
+    expect(push?.body).toContain(`janitor_deletions_total{provider="iotda",project="${PROJECT}",outcome="failed"} 1`);
+    expect(push?.body).toContain('janitor_run_failed_deletions 1');
+    expect(push?.body).toContain('janitor_run_exit_code 1');
+    // A failed run does not claim success: the gateway keeps the earlier success time.
+    expect(push?.body).not.toContain('janitor_last_success_timestamp_seconds');
+
+    // The first POST got a 503; the retry delivered it.
+    expect(webhook.requests.map((r) => r.method)).toEqual(['POST', 'POST']);
+    const body = JSON.parse(webhook.requests[1]?.body ?? '{}') as Record<string, unknown>;
+    expect(body).toMatchObject({ service: 'task-janitor', command: 'run', exitCode: 1, totals: { deleted: deleted.length, failed: 1 } });
+    expect(body.text).toMatch(new RegExp(`^task-janitor run \\w+: deleted ${deleted.length}, already gone 0, failed 1; exit 1\\niotda ${PROJECT}: 1 failed \\(IOTDA.000005`));
+    expect(result.stderr).not.toContain('/hooks/T000/secret');
+  });
+
+  it('still exits 0 after a clean run when the webhook keeps failing and the Pushgateway is down', async () => {
+    const sim = await fixture.start({ tasksPerProject: 30, seed: 5 });
+    const webhook = await receiver([500]);
+    const down = await receiver();
+    await down.close();
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: 'createDevices', JANITOR_NOTIFY_WEBHOOK: webhook.url, JANITOR_PUSHGATEWAY_URL: down.url, LOG_LEVEL: 'warn',
+    }));
+    expect(sim.deleted.length).toBeGreaterThan(0);
+    expect(result.code).toBe(0);
+    expect(webhook.requests).toHaveLength(4); // one try and three bounded retries
+    expect(result.stderr).toContain('notification failed; the run result stands');
+    expect(result.stderr).toContain('metrics push failed; the run result stands');
+  });
+
+  it('sends no notification after a run that neither deleted nor failed anything, and pushes a success time', async () => {
+    const sim = await fixture.start({ tasksPerProject: 30, seed: 5 });
+    const webhook = await receiver();
+    const pushgateway = await receiver();
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: 'createDevices', JANITOR_DRY_RUN: 'true', JANITOR_NOTIFY_WEBHOOK: webhook.url, JANITOR_PUSHGATEWAY_URL: pushgateway.url,
+    }));
+    expect(result.code).toBe(0);
+    expect(webhook.requests).toHaveLength(0);
+    expect(pushgateway.requests[0]?.path).toMatch(/^\/metrics\/job\/task-janitor\/instance\/jt-operator-run-/);
+    const success = /janitor_last_success_timestamp_seconds (\d+(\.\d+)?)/.exec(pushgateway.requests[0]?.body ?? '');
+    expect(Number(success?.[1]) * 1000).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('refuses an audit file it cannot open with exit 2, before listing anything', async () => {
+    const sim = await fixture.start({ tasksPerProject: 10 });
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), { JANITOR_AUDIT_FILE: join(tempDir(), 'missing-dir', 'audit.jsonl') }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/JANITOR_AUDIT_FILE: cannot open ".*audit.jsonl" for appending \(ENOENT\)/);
+    expect(sim.counters.iotda.list).toBe(0);
+  });
+});
