@@ -17,7 +17,7 @@ const fixture = useSimulators('operator-run');
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'janitor-audit-'));
-  fixture.onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+  fixture.onCleanup(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
   return dir;
 }
 
