@@ -5,6 +5,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
+import { scopeOf } from './scope.js';
 import { formatDuration } from './units.js';
 
 /** One audit line. Field names are a contract with whoever reads the file: add, never rename. */
@@ -16,6 +17,9 @@ export interface AuditEvent {
   readonly provider: string;
   readonly region: string | null;
   readonly project: string;
+  /** The configured target the task was listed under (the project, or `region:project[/instance]`). */
+  readonly target: string;
+  readonly instanceId?: string;
   readonly taskId: string;
   /** The task's name or type, as the provider lists it. */
   readonly label: string | null;
@@ -79,6 +83,7 @@ const EVENTS = { deleted: 'task deleted', gone: 'task already gone', failed: 'ta
 export function auditEventFor(outcome: TaskOutcome): AuditEvent | undefined {
   if (outcome.result === 'skipped') return undefined;
   const { task, provider } = outcome;
+  const scope = scopeOf(provider.scopes, outcome.target);
   const ageMs = outcome.settledAt.getTime() - Date.parse(task.agedFrom.at);
   const failure = outcome.result === 'failed' && outcome.detail !== undefined ? splitProviderError(outcome.detail) : undefined;
   return {
@@ -87,8 +92,10 @@ export function auditEventFor(outcome: TaskOutcome): AuditEvent | undefined {
     runId: outcome.runId,
     jobId: outcome.jobId,
     provider: provider.name,
-    region: provider.region ?? null,
-    project: outcome.project,
+    region: scope?.region ?? provider.region ?? null,
+    project: scope?.project ?? outcome.target,
+    target: outcome.target,
+    ...(scope?.instanceId ? { instanceId: scope.instanceId } : {}),
     taskId: task.id,
     label: task.label ?? null,
     state: task.states.join('+'),

@@ -52,7 +52,7 @@ export function createMetrics(config: Config, options: { readonly version: strin
   const observer: RunObserver = {
     workerStarted(worker, providerConfig) {
       watchTaskOutcomes(worker, providerConfig, (o: TaskOutcome) => {
-        deletions.inc({ provider: o.provider.name, project: o.project, outcome: o.result === 'skipped' ? 'skipped_on_recheck' : o.result });
+        deletions.inc({ provider: o.provider.name, project: o.target, outcome: o.result === 'skipped' ? 'skipped_on_recheck' : o.result });
       });
     },
     queuesOpened(queues) {

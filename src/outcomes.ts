@@ -7,7 +7,8 @@ import type { DeleteJobData, DeleteJobResult, JobTask, TaskResult } from './queu
 /** What finally happened to one task of a settled delete job. */
 export interface TaskOutcome {
   readonly provider: ProviderConfig;
-  readonly project: string;
+  /** The target key the job was enqueued under (see scope.ts). */
+  readonly target: string;
   readonly runId: string;
   readonly jobId: string;
   readonly attempts: number;
@@ -34,7 +35,7 @@ export function watchTaskOutcomes(worker: Worker<DeleteJobData, DeleteJobResult>
 
   function report(job: Job<DeleteJobData, DeleteJobResult>, results: readonly TaskResult[], failure: string | undefined): void {
     const base = {
-      provider: providerConfig, project: job.data.target, runId: job.data.runId, jobId: job.id ?? '',
+      provider: providerConfig, target: job.data.target, runId: job.data.runId, jobId: job.id ?? '',
       attempts: job.attemptsMade, settledAt: new Date(job.finishedOn ?? Date.now()),
     };
     const byId = new Map(results.map((r) => [r.id, r]));
