@@ -55,7 +55,7 @@ describe('metrics endpoint', () => {
     fixture.onCleanup(() => Promise.resolve(daemon.child.kill('SIGKILL')));
 
     let text = '';
-    for (let i = 0; i < 150; i++) {
+    for (let i = 0; i < 300; i++) {
       await sleep(200);
       text = await get(port, '/metrics').then((r) => r.text, () => '');
       if (sampleSum(text, 'janitor_deletions_total', 'outcome="deleted"') >= 21 && text.includes('janitor_last_success_timestamp_seconds ')) break;
@@ -86,7 +86,7 @@ describe('metrics endpoint', () => {
 
     daemon.child.kill('SIGTERM');
     expect((await daemon.done).code).toBe(0);
-  });
+  }, 90_000);
 
   it('answers /readyz 503 while Redis is unreachable, and /healthz 200 all along', async () => {
     const sim = await fixture.start();
@@ -96,12 +96,14 @@ describe('metrics endpoint', () => {
     const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { REDIS_URL: redis.url, JANITOR_METRICS_PORT: String(port), JANITOR_SHUTDOWN_GRACE: '2s' });
     const work = startCli(['work'], env);
     fixture.onCleanup(() => Promise.resolve(work.child.kill('SIGKILL')));
+    let exited = false;
+    void work.done.then(() => { exited = true; });
     let ready = { status: 0, text: '' };
-    for (let i = 0; i < 50 && ready.status !== 200; i++) {
+    for (let i = 0; i < 150 && ready.status !== 200 && !exited; i++) {
       await sleep(100);
       ready = await get(port, '/readyz').catch(() => ({ status: 0, text: '' }));
     }
-    expect(ready.status).toBe(200);
+    expect(ready.status, exited ? (await work.done).stderr : 'no answer within 15 s').toBe(200);
     redis.stop();
     await sleep(300);
     const down = await get(port, '/readyz');
@@ -109,5 +111,5 @@ describe('metrics endpoint', () => {
     expect(down.text).toMatch(/^not ready: Redis unreachable/);
     expect((await get(port, '/healthz')).status).toBe(200);
     expect((await get(port, '/metrics')).status).toBe(200);
-  });
+  }, 60_000);
 });

@@ -77,7 +77,7 @@ describe('run: audit file, Pushgateway and webhook', () => {
     expect(body).toMatchObject({ service: 'task-janitor', command: 'run', exitCode: 1, totals: { deleted: deleted.length, failed: 1 } });
     expect(body.text).toMatch(new RegExp(`^task-janitor run \\w+: deleted ${deleted.length}, already gone 0, failed 1; exit 1\\niotda ${PROJECT}: 1 failed \\(IOTDA.000005`));
     expect(result.stderr).not.toContain('/hooks/T000/secret');
-  });
+  }, 60_000);
 
   it('still exits 0 after a clean run when the webhook keeps failing and the Pushgateway is down', async () => {
     const sim = await fixture.start({ tasksPerProject: 30, seed: 5 });
@@ -92,7 +92,7 @@ describe('run: audit file, Pushgateway and webhook', () => {
     expect(webhook.requests).toHaveLength(4); // one try and three bounded retries
     expect(result.stderr).toContain('notification failed; the run result stands');
     expect(result.stderr).toContain('metrics push failed; the run result stands');
-  });
+  }, 60_000);
 
   it('sends no notification after a run that neither deleted nor failed anything, and pushes a success time', async () => {
     const sim = await fixture.start({ tasksPerProject: 30, seed: 5 });
