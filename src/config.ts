@@ -7,6 +7,7 @@ import {
 } from './providers/catalog.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, PROJECT_PATTERN, REGION_PATTERN, type TargetScope } from './scope.js';
 import { parseDuration, parseRate, type Rate } from './units.js';
+import { unknownVariableWarnings } from './variables.js';
 
 /** Where a secret comes from: the variable itself, or a mounted file re-read when it changes. */
 export type SecretSource =
@@ -62,6 +63,8 @@ export interface Config {
   readonly keepFinishedMs: number;
   readonly huaweiAuth: HuaweiAuthConfig | undefined;
   readonly alibabaAuth: AlibabaAuthConfig | undefined;
+  /** Variables set but never read (typos, unselected providers): logged at start, shown by `config`. */
+  readonly warnings: readonly string[];
   /** The operator's view: metrics, audit trail, progress and notification (see README). */
   readonly operator: OperatorConfig;
 }
@@ -120,9 +123,18 @@ const subsetOf = (allowed: readonly string[], what: string) =>
     return bad.length === 0 ? items : fail(ctx, `unknown ${what} ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
   });
 const url = z.string().transform((raw, ctx) => httpUrl(raw) ?? fail(ctx, 'expected an absolute http(s) URL'));
-const targetList = list.transform((items, ctx) => {
-  const bad = items.filter((i) => !PROJECT_PATTERN.test(i));
-  return bad.length === 0 ? items : fail(ctx, `invalid id(s) ${bad.join(', ')}; expected letters, digits, _ . -`);
+// Shipped manifests and docs carry values like "replace-with-your-project-id": they must never pass.
+const PLACEHOLDER = /replace|your[-_]|example|changeme|change-me|placeholder|todo|xxx|[<>{}]/i;
+// IMM project names end up in form bodies and job ids: keep them tame.
+const immProjectNames = list.transform((items, ctx) => {
+  const bad = items.filter((i) => PLACEHOLDER.test(i) || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(i));
+  return bad.length === 0 ? items : fail(ctx, `invalid or placeholder IMM project name(s) ${bad.join(', ')}; expected the names of existing IMM projects (letters, digits, _ . -)`);
+});
+/** A Huawei Cloud project id as the console shows it (My Credentials > API Credentials). */
+export const HUAWEI_PROJECT_ID = /^[0-9a-f]{32}$/i;
+const huaweiProjectIds = list.transform((items, ctx) => {
+  const bad = items.filter((i) => !HUAWEI_PROJECT_ID.test(i));
+  return bad.length === 0 ? items : fail(ctx, `not a Huawei Cloud project id: ${bad.join(', ')}; expected 32 hexadecimal characters each (console: My Credentials > API Credentials)`);
 });
 
 function fail(ctx: z.RefinementCtx, message: string): never {
@@ -133,8 +145,15 @@ function fail(ctx: z.RefinementCtx, message: string): never {
 /** Parses the environment. Throws ConfigError naming every bad variable; never returns a partial config. */
 export function loadConfig(env: Env, isReadable: (path: string) => boolean = fileIsReadable): Config {
   const problems: string[] = [];
+  // Every variable the configuration reads is recorded, so that a set variable nobody read
+  // (a typo, an unselected provider's) can be named in a warning. Read env only through get().
+  const consulted = new Set<string>();
+  const get = (name: string): string | undefined => {
+    consulted.add(name);
+    return env[name];
+  };
   const read = <S extends z.ZodType>(name: string, schema: S, fallback?: string): z.output<S> | undefined => {
-    const raw = env[name];
+    const raw = get(name);
     const value = raw === undefined || raw.trim() === '' ? fallback : raw;
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
@@ -143,13 +162,11 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     return undefined;
   };
   const required = <T>(name: string, value: T | undefined, allowed: string): T | undefined => {
-    if (value === undefined && (env[name] ?? '').trim() === '') problems.push(`${name}: is required; expected ${allowed}`);
+    if (value === undefined && (get(name) ?? '').trim() === '') problems.push(`${name}: is required; expected ${allowed}`);
     return value;
   };
 
-  const providerNames = required('JANITOR_PROVIDERS',
-    read('JANITOR_PROVIDERS', subsetOf(PROVIDER_NAMES, 'provider')), `a comma list of ${PROVIDER_NAMES.join(', ')}`,
-  ) as ProviderName[] | undefined;
+  const providerNames = knownProviders(required('JANITOR_PROVIDERS', read('JANITOR_PROVIDERS', list), `a comma list of ${PROVIDER_NAMES.join(', ')}`));
   const retentionMs = read('JANITOR_RETENTION', durationMs, '7d');
   const schedule = read('JANITOR_SCHEDULE', z.string().refine((s) => cron.validate(s), 'expected a cron expression like "0 3 * * *"'));
   const config = {
@@ -183,7 +200,22 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   const alibabaAuth = clouds.has('alibaba') ? readAlibabaAuth() : undefined;
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth, operator } as Config);
+  const warnings = unknownVariableWarnings(env, consulted, [
+    { prefix: 'JANITOR_', selected: true, selectedBy: '' },
+    { prefix: 'REDIS_', selected: true, selectedBy: '' },
+    { prefix: 'HUAWEICLOUD_', selected: clouds.has('huawei'), selectedBy: 'JANITOR_PROVIDERS names a Huawei Cloud provider (vias, iotda, mpc, workspace)' },
+    { prefix: 'ALIBABA_CLOUD_', selected: clouds.has('alibaba'), selectedBy: 'JANITOR_PROVIDERS names imm' },
+    ...PROVIDER_NAMES.map((name) => ({ prefix: `${name.toUpperCase()}_`, selected: providers.some((p) => p.name === name), selectedBy: `JANITOR_PROVIDERS names ${name}` })),
+  ]);
+  return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth, operator, warnings } as Config);
+
+  /** Keeps the known provider names and reports the others, so the known ones are still validated. */
+  function knownProviders(names: readonly string[] | undefined): ProviderName[] | undefined {
+    if (names === undefined) return undefined;
+    const unknown = names.filter((n) => !(PROVIDER_NAMES as readonly string[]).includes(n));
+    if (unknown.length > 0) problems.push(`JANITOR_PROVIDERS: got ${JSON.stringify(get('JANITOR_PROVIDERS'))}; unknown provider ${unknown.join(', ')}; allowed: ${PROVIDER_NAMES.join(', ')}`);
+    return names.filter((n): n is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(n));
+  }
 
   /**
    * JANITOR_MAX_RUNTIME, or what the Job's deadline leaves after the start allowance and the shutdown
@@ -233,15 +265,17 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     const endpointOverride = read(`${P}_ENDPOINT`, url);
     const endpoint = endpointOverride ?? (region ? facts.endpointFor(region) : undefined);
     const targetsVar = name === 'imm' ? 'IMM_PROJECTS' : `${P}_PROJECT_ID`;
-    const isSet = (variable: string) => (env[variable] ?? '').trim() !== '';
+    const isSet = (variable: string) => (get(variable) ?? '').trim() !== '';
     let scopes: TargetScope[];
     if (isSet(`${P}_TARGETS`)) {
       // Several regions (or IoTDA instances): each entry names its own region; the simple-case variables would be ambiguous.
       for (const conflicting of [targetsVar, `${P}_REGION`, ...(name === 'iotda' ? ['IOTDA_INSTANCE_ID'] : [])].filter(isSet)) {
         problems.push(`${conflicting}: cannot be combined with ${P}_TARGETS; put the ${conflicting.endsWith('REGION') ? 'region' : conflicting.endsWith('INSTANCE_ID') ? 'instance (;instance=<id>)' : 'project'} in each ${P}_TARGETS entry`);
       }
-      const parsed = parseTargetEntries(env[`${P}_TARGETS`] ?? '', { allowInstance: name === 'iotda' });
-      if ('problems' in parsed) problems.push(`${P}_TARGETS: got ${JSON.stringify(env[`${P}_TARGETS`])}; ${parsed.problems.join('; ')}; expected region:project entries separated by commas${name === 'iotda' ? ', each optionally followed by ;instance=<id> and ;endpoint=<url>' : ', each optionally followed by ;endpoint=<url>'}`);
+      const parsed = parseTargetEntries(get(`${P}_TARGETS`) ?? '', { allowInstance: name === 'iotda' });
+      if ('problems' in parsed) problems.push(`${P}_TARGETS: got ${JSON.stringify(get(`${P}_TARGETS`))}; ${parsed.problems.join('; ')}; expected region:project entries separated by commas${name === 'iotda' ? ', each optionally followed by ;instance=<id> and ;endpoint=<url>' : ', each optionally followed by ;endpoint=<url>'}`);
+      const badProjects = 'entries' in parsed ? parsed.entries.map((e) => e.project).filter((project) => (name === 'imm' ? PLACEHOLDER.test(project) : !HUAWEI_PROJECT_ID.test(project))) : [];
+      if (badProjects.length > 0) problems.push(`${P}_TARGETS: ${name === 'imm' ? 'placeholder IMM project name' : 'not a Huawei Cloud project id'}: ${badProjects.join(', ')}; expected ${name === 'imm' ? 'the names of existing IMM projects' : '32 hexadecimal characters each (console: My Credentials > API Credentials)'}`);
       scopes = 'entries' in parsed ? parsed.entries.map((e) => ({
         key: keyOfEntry(e), region: e.region, project: e.project,
         endpoint: e.endpoint ?? endpointOverride ?? facts.endpointFor(e.region), ...(e.instanceId ? { instanceId: e.instanceId } : {}),
@@ -250,7 +284,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       if (endpoint === undefined && !isSet(`${P}_REGION`) && !isSet(`${P}_ENDPOINT`)) {
         problems.push(`${P}_REGION: is required when ${P}_ENDPOINT is unset; expected a region id like ${facts.cloud === 'huawei' ? 'cn-north-4' : 'cn-hangzhou'} (or ${P}_TARGETS for several regions)`);
       }
-      const projects = required(targetsVar, read(targetsVar, targetList),
+      const projects = required(targetsVar, read(targetsVar, name === 'imm' ? immProjectNames : huaweiProjectIds),
         `${name === 'imm' ? 'a comma list of IMM project names' : 'a comma list of Huawei Cloud project ids'} (or ${P}_TARGETS as region:project pairs)`);
       const instanceId = name === 'iotda' ? read('IOTDA_INSTANCE_ID', z.string().regex(INSTANCE_PATTERN, 'expected an instance id (letters, digits, -)')) : undefined;
       scopes = (projects ?? []).map((project) => ({ key: project, region, project, endpoint: endpoint ?? '', ...(instanceId ? { instanceId } : {}) }));
@@ -278,8 +312,8 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   }
 
   function secret(name: string): SecretSource | undefined {
-    const value = env[name];
-    const path = env[`${name}_FILE`];
+    const value = get(name);
+    const path = get(`${name}_FILE`);
     if (value && path) {
       problems.push(`${name}: set both ${name} and ${name}_FILE; set only one`);
       return undefined;
@@ -334,4 +368,29 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+const SECRET_FIELD = /password|secret|token|webhook|accesskey|authorization|credential/i;
+
+/**
+ * The effective configuration for `task-janitor config`: every default filled in, secrets replaced by
+ * where they come from (a variable or a file path), credentials stripped from URLs.
+ */
+export function redactedConfig(config: Config): unknown {
+  const redact = (value: unknown, key: string): unknown => {
+    if (typeof value === 'string') {
+      if (SECRET_FIELD.test(key)) return '[redacted]';
+      return /^[a-z][a-z0-9+.-]*:\/\/[^/\s]*@/i.test(value) || /[?&](password|pass|token)=/i.test(value) ? value.replace(/\/\/[^/@\s]*@/, '//[redacted]@').replace(/([?&](password|pass|token)=)[^&]*/gi, '$1[redacted]') : value;
+    }
+    if (Array.isArray(value)) return value.map((v) => redact(v, key));
+    if (value !== null && typeof value === 'object') {
+      const record = value as Record<string, unknown>;
+      // A secret read from a variable shows only the variable's name; one from a file shows its path.
+      if (record.kind === 'env' && typeof record.name === 'string' && 'value' in record) return { from: record.name, value: '[redacted]' };
+      if (record.kind === 'file' && typeof record.name === 'string') return { from: `${record.name}_FILE`, path: record.path };
+      return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redact(v, k)]));
+    }
+    return value;
+  };
+  return redact(config, '');
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // CLI entry and composition root: parse argv, load config, wire providers, queues and workers, exit.
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError, type Config } from './config.js';
+import { checkExitCode, checkTargets, renderCheck } from './check.js';
+import { loadConfig, ConfigError, redactedConfig, type Config } from './config.js';
 import { scheduleProduce } from './daemon.js';
 import { createLogger } from './logger.js';
 import { startObservability } from './observability.js';
@@ -22,7 +23,11 @@ Commands:
   produce    list providers and enqueue delete jobs, then exit
   work       run delete workers until SIGTERM (scale-out Deployment)
   daemon     produce on JANITOR_SCHEDULE (cron) and run workers, in one long-running process
+  check      prove each provider's endpoint, region, project and credentials with one read, and Redis
+  config     print the effective configuration, defaults filled in, secrets redacted
   simulate   start the local provider simulator in the foreground
+
+Every command also takes --version.
 
 Exit codes: 0 all good, 1 some deletions failed, 2 bad configuration or usage, 3 a dependency unreachable.`;
 
@@ -30,11 +35,20 @@ const COMMAND_HELP: Record<string, string> = {
   run: `Usage: task-janitor run\n\nLists every provider in JANITOR_PROVIDERS, enqueues the stale terminal tasks, deletes them with\nin-process workers, waits until every job of this run has settled (or JANITOR_MAX_RUNTIME), prints a\nsummary and exits 0 (all good), 1 (some deletions failed), 2 (bad configuration), 3 (Redis or a list API\nunreachable). With JANITOR_DRY_RUN=true (the default) it only reports what would be deleted.`,
   produce: `Usage: task-janitor produce\n\nLists providers and enqueues delete jobs for stale terminal tasks, then exits. Jobs are processed by\n'task-janitor work'. A task already queued by an earlier run is not enqueued again.`,
   work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
+  check: `Usage: task-janitor check\n\nFor every provider in JANITOR_PROVIDERS and each of its projects, makes one cheap authenticated read\n(the first page of the list API), and pings Redis. Deletes nothing. Exits 0 when all answered, 2 when\ncredentials, a project, a region or an endpoint were refused (a configuration problem, named per line),\n3 when something could not be reached (an outage).`,
+  config: `Usage: task-janitor config\n\nPrints the effective configuration as JSON: every default filled in, secrets shown only as the variable\nor file they come from. Warnings about unknown variables go to stderr. Exits 0, or 2 on bad configuration.`,
   daemon: `Usage: task-janitor daemon\n\nOne long-running process: produces on the cron schedule JANITOR_SCHEDULE (a firing while the previous\nproduce is still running is skipped) and runs the workers. Stops on SIGTERM/SIGINT.`,
 };
 
+/** The package version, read once from package.json (beside dist/ and src/ alike). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
+  if (argv.includes('--version') || argv.includes('-V')) {
+    process.stdout.write(`task-janitor ${VERSION}\n`);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
@@ -74,9 +88,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     throw err;
   }
 
+  if (command === 'config') {
+    for (const warning of config.warnings) process.stderr.write(`task-janitor: warning: ${warning}\n`);
+    process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
+    return 0;
+  }
+
   const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn({ problem: warning }, 'unknown variable ignored');
   const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
   try {
+    if (command === 'check') {
+      // Deletes nothing and serves nothing: no metrics server, no queues.
+      const results = await checkTargets(config, createProviders(config));
+      await shutdown.close();
+      process.stdout.write(`${renderCheck(results)}\n`);
+      return checkExitCode(results);
+    }
     const observability = startObservability({ config, logger, shutdown, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
     const providers = createProviders(config, undefined, observability.providerCalls);
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update };

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
+const P1 = '0123456789abcdef0123456789abcdef';
 const BASE = {
   JANITOR_PROVIDERS: 'iotda',
   IOTDA_REGION: 'cn-north-4',
-  IOTDA_PROJECT_ID: 'p1',
+  IOTDA_PROJECT_ID: P1,
   HUAWEICLOUD_AUTH_TOKEN: 'tok',
 };
 
@@ -30,7 +31,7 @@ describe('loadConfig', () => {
     });
     const iotda = config.providers[0];
     expect(iotda).toMatchObject({
-      name: 'iotda', endpoint: 'https://iotda.cn-north-4.myhuaweicloud.com', targets: ['p1'], retentionMs: 7 * 86_400_000,
+      name: 'iotda', endpoint: 'https://iotda.cn-north-4.myhuaweicloud.com', targets: [P1], retentionMs: 7 * 86_400_000,
       states: ['Success', 'Fail', 'PartialSuccess', 'Stopped'], rateLimit: { max: 10, durationMs: 1000 }, concurrency: 4, attempts: 5,
     });
     expect(iotda?.iotda?.taskTypes.length).toBeGreaterThan(10);
@@ -40,13 +41,13 @@ describe('loadConfig', () => {
 
   it('reads per-provider overrides and comma lists of projects', () => {
     const config = loadConfig({
-      ...BASE, IOTDA_PROJECT_ID: 'p1, p2', IOTDA_RETENTION: '36h', IOTDA_STATES: 'success,fail', IOTDA_RATE_LIMIT: '300/m',
+      ...BASE, IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210', IOTDA_RETENTION: '36h', IOTDA_STATES: 'success,fail', IOTDA_RATE_LIMIT: '300/m',
       IOTDA_CONCURRENCY: '2', IOTDA_ATTEMPTS: '3', IOTDA_ENDPOINT: 'http://127.0.0.1:9999/', IOTDA_INSTANCE_ID: 'abc-123', IOTDA_TASK_TYPES: 'createDevices',
       JANITOR_DRY_RUN: 'false',
     });
     expect(config.dryRun).toBe(false);
     expect(config.providers[0]).toMatchObject({
-      targets: ['p1', 'p2'], retentionMs: 36 * 3_600_000, states: ['Success', 'Fail'], rateLimit: { max: 300, durationMs: 60_000 },
+      targets: ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'], retentionMs: 36 * 3_600_000, states: ['Success', 'Fail'], rateLimit: { max: 300, durationMs: 60_000 },
       concurrency: 2, attempts: 3, endpoint: 'http://127.0.0.1:9999', iotda: { instanceId: 'abc-123', taskTypes: ['createDevices'] },
     });
   });
@@ -111,7 +112,7 @@ describe('loadConfig', () => {
   });
 
   it('keeps MPC cn-north-1 on the legacy mts host', () => {
-    const config = loadConfig({ JANITOR_PROVIDERS: 'mpc', MPC_REGION: 'cn-north-1', MPC_PROJECT_ID: 'p', HUAWEICLOUD_AUTH_TOKEN: 't' });
+    const config = loadConfig({ JANITOR_PROVIDERS: 'mpc', MPC_REGION: 'cn-north-1', MPC_PROJECT_ID: P1, HUAWEICLOUD_AUTH_TOKEN: 't' });
     expect(config.providers[0]?.endpoint).toBe('https://mts.cn-north-1.myhuaweicloud.com');
   });
 });
@@ -167,5 +168,58 @@ describe('JANITOR_ACTIVE_DEADLINE_SECONDS', () => {
 
   it('keeps the 50m default runtime when no deadline is given', () => {
     expect(loadConfig(BASE).maxRuntimeMs).toBe(50 * 60_000);
+  });
+});
+
+describe('loadConfig: mistakes an operator makes', () => {
+  it('warns about a misspelled variable with the name it most likely meant', () => {
+    const config = loadConfig({ ...BASE, JANITOR_RETENTON: '30d', IOTDA_STATE: 'Success', IOTDA_RATELIMIT: '5/s' });
+    expect(config.warnings).toEqual([
+      'IOTDA_RATELIMIT: is not a task-janitor variable and is ignored; did you mean IOTDA_RATE_LIMIT?',
+      'IOTDA_STATE: is not a task-janitor variable and is ignored; did you mean IOTDA_STATES?',
+      'JANITOR_RETENTON: is not a task-janitor variable and is ignored; did you mean JANITOR_RETENTION?',
+    ]);
+    // The misspelled value had no effect: the default retention stands.
+    expect(config.retentionMs).toBe(7 * 86_400_000);
+  });
+
+  it("says that an unselected provider's or cloud's variables are ignored", () => {
+    const config = loadConfig({ ...BASE, VIAS_PROJECT_ID: P1, ALIBABA_CLOUD_ACCESS_KEY_ID: 'id' });
+    expect(config.warnings).toEqual([
+      'ALIBABA_CLOUD_ACCESS_KEY_ID: is set but ignored; it applies only when JANITOR_PROVIDERS names imm',
+      'VIAS_PROJECT_ID: is set but ignored; it applies only when JANITOR_PROVIDERS names vias',
+    ]);
+  });
+
+  it('does not mistake Kubernetes service-link variables or known *_FILE forms for typos', () => {
+    const config = loadConfig({
+      ...BASE, HUAWEICLOUD_AUTH_TOKEN: '', HUAWEICLOUD_AUTH_TOKEN_FILE: '/etc/hostname',
+      REDIS_PORT: 'tcp://10.0.0.5:6379', REDIS_SERVICE_HOST: '10.0.0.5', REDIS_PORT_6379_TCP_ADDR: '10.0.0.5', JANITOR_METRICS_SERVICE_PORT: '9464',
+    }, () => true);
+    expect(config.warnings).toEqual([]);
+  });
+
+  it('refuses placeholder and malformed Huawei project ids and IMM project names', () => {
+    const problems = problemsOf({
+      ...BASE, JANITOR_PROVIDERS: 'iotda,imm', IOTDA_PROJECT_ID: 'replace-with-your-project-id', IMM_REGION: 'cn-hangzhou',
+      IMM_PROJECTS: 'your-imm-project', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret',
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^IOTDA_PROJECT_ID: got "replace-with-your-project-id"; not a Huawei Cloud project id: .*32 hexadecimal characters/),
+      expect.stringMatching(/^IMM_PROJECTS: got "your-imm-project"; invalid or placeholder IMM project name/),
+    ]);
+  });
+
+  it("reports every problem at once, still validating known providers' variables beside an unknown provider", () => {
+    const problems = problemsOf({
+      JANITOR_PROVIDERS: 'iotda,nosuch', IOTDA_RATE_LIMIT: 'fast', IOTDA_PROJECT_ID: P1, HUAWEICLOUD_AUTH_TOKEN: 'tok', JANITOR_DRY_RUN: 'perhaps',
+    });
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringContaining('JANITOR_PROVIDERS: got "iotda,nosuch"; unknown provider nosuch; allowed: imm, vias, iotda, mpc, workspace'),
+      expect.stringContaining('JANITOR_DRY_RUN: got "perhaps"'),
+      expect.stringContaining('IOTDA_RATE_LIMIT: got "fast"'),
+      expect.stringContaining('IOTDA_REGION: is required'),
+    ]));
+    expect(problems).toHaveLength(4);
   });
 });
