@@ -11,7 +11,7 @@ const TERMINAL = ['SUCCEED', 'FAILED', 'CANCELED'];
 // Fresh project ids per test, so the simulator's cancel log of one test never leaks into another.
 let A = '';
 let B = '';
-beforeEach(() => { [A, B] = [`mpc-a-${randomBytes(6).toString('hex')}`, `mpc-b-${randomBytes(6).toString('hex')}`]; });
+beforeEach(() => { [A, B] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')]; });
 
 const fixture = useSimulators('mpc');
 

@@ -14,7 +14,8 @@ const OLD = new Date(Date.now() - 30 * DAY);
 
 const fixture = useSimulators('workspace');
 
-const newProject = (label: string) => `${label}${randomBytes(5).toString('hex')}`;
+// Huawei project ids are 32 hexadecimal characters.
+const newProject = () => randomBytes(16).toString('hex');
 
 function env(s: Simulator, projects: readonly string[], extra: Record<string, string> = {}): Record<string, string> {
   return simulatorEnv(s, ['workspace'], fixture.prefix(), { WORKSPACE_PROJECT_ID: projects.join(','), ...extra });
@@ -30,7 +31,7 @@ function putJob(s: Simulator, project: string, n: number, over: Record<string, u
 
 describe('run against the Workspace simulator', () => {
   it('deletes exactly the stale terminal sub-jobs of two projects, by sub-job id, at most 10 per call, never by status', async () => {
-    const projects = [newProject('a'), newProject('b')];
+    const projects = [newProject(), newProject()];
     const s = await fixture.start({ tasksPerProject: 2300, seed: 17, projects: { workspace: projects } });
     const logs = captureLogs();
     const report = await runJanitor(env(s, projects), { logs: logs.stream, logLevel: 'info' });
@@ -69,7 +70,7 @@ describe('run against the Workspace simulator', () => {
   });
 
   it('retries a throttled or failing batch call as a whole, and every sub-job ends deleted', async () => {
-    const project = newProject('t');
+    const project = newProject();
     const sim = await fixture.start({ projects: { workspace: [project] } });
     const ids = Array.from({ length: 25 }, (_, i) => putJob(sim, project, i));
     sim.inject({ provider: 'workspace', op: 'delete', times: 1, response: { ...apigThrottled('r'), headers: { 'Retry-After': '1' } } });
@@ -83,7 +84,7 @@ describe('run against the Workspace simulator', () => {
 
 describe('a delete job whose sub-jobs changed after listing', () => {
   it('deletes the others when one id vanished and one became undeletable, reporting each per id', async () => {
-    const project = newProject('f');
+    const project = newProject();
     const s = await fixture.start({ projects: { workspace: [project] } });
     const ids = Array.from({ length: 10 }, (_, i) => putJob(s, project, i));
     const vanished = subJobId(99);

@@ -19,7 +19,7 @@ let project = '';
 
 /** A simulator with one fresh project, so the per-process call log is this test's alone. */
 async function start(): Promise<Simulator> {
-  project = `ws${randomBytes(6).toString('hex')}`;
+  project = randomBytes(16).toString('hex');
   return fixture.start({ projects: { workspace: [project] } });
 }
 
