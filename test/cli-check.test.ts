@@ -52,13 +52,16 @@ describe('task-janitor --version, config and check', () => {
     expect(unknown.stdout).toMatch(new RegExp(`^CONFIG iotda ${UNKNOWN_PROJECT} `, 'm'));
   });
 
-  it('exits 3 when an endpoint or Redis cannot be reached, and forgives a missing Redis in a dry run', async () => {
+  it('exits 3 when a provider endpoint cannot be reached', async () => {
     const sim = await fixture.start();
     const closed = `http://127.0.0.1:${await freePort()}`;
     const down = await runCli(['check'], simulatorEnv(sim, ['mpc'], fixture.prefix(), { MPC_ENDPOINT: closed, JANITOR_DRY_RUN: 'true' }));
     expect(down.code).toBe(3);
     expect(down.stdout).toMatch(/^OUTAGE mpc /m);
+  });
 
+  it('exits 3 when Redis cannot be reached for a real run, and forgives a missing Redis in a dry run', async () => {
+    const sim = await fixture.start();
     const noRedis = { REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
     const live = await runCli(['check'], simulatorEnv(sim, ['mpc'], fixture.prefix(), noRedis));
     expect(live.code).toBe(3);
