@@ -5,7 +5,7 @@ import { z } from 'zod';
 import {
   canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
-import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, PROJECT_PATTERN, REGION_PATTERN, type TargetScope } from './scope.js';
+import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
 import { parseDuration, parseRate, type Rate } from './units.js';
 import { unknownVariableWarnings } from './variables.js';
 
