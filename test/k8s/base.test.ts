@@ -86,7 +86,7 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
     const job = (cron.spec as { jobTemplate: { spec: { activeDeadlineSeconds: number } } }).jobTemplate.spec;
     const data = dataOf(only(objects, 'ConfigMap', 'task-janitor'));
     expect(job.activeDeadlineSeconds).toBe(Number(data.JANITOR_ACTIVE_DEADLINE_SECONDS));
-    const config = loadConfig({ ...data, IOTDA_PROJECT_ID: 'p1', REDIS_URL_FILE: '', REDIS_URL: 'redis://r:6379' }, () => true);
+    const config = loadConfig({ ...data, IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef', REDIS_URL_FILE: '', REDIS_URL: 'redis://r:6379' }, () => true);
     expect(config.maxRuntimeMs + START_ALLOWANCE_MS + config.shutdownGraceMs).toBeLessThanOrEqual(job.activeDeadlineSeconds * 1000);
     expect((pod.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(config.shutdownGraceMs);
   });
