@@ -143,7 +143,11 @@ function fail(ctx: z.RefinementCtx, message: string): never {
 }
 
 /** Parses the environment. Throws ConfigError naming every bad variable; never returns a partial config. */
-export function loadConfig(env: Env, isReadable: (path: string) => boolean = fileIsReadable): Config {
+/**
+ * `credentials: false` is for commands that only read and write the queues (status, retry-failed):
+ * they run with the deployment's ConfigMap alone, without its Secret.
+ */
+export function loadConfig(env: Env, isReadable: (path: string) => boolean = fileIsReadable, options: { readonly credentials?: boolean } = {}): Config {
   const problems: string[] = [];
   // Every variable the configuration reads is recorded, so that a set variable nobody read
   // (a typo, an unselected provider's) can be named in a warning. Read env only through get().
@@ -196,8 +200,9 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
 
   const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
   const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
-  const huaweiAuth = clouds.has('huawei') ? readHuaweiAuth() : undefined;
-  const alibabaAuth = clouds.has('alibaba') ? readAlibabaAuth() : undefined;
+  const withCredentials = options.credentials !== false;
+  const huaweiAuth = clouds.has('huawei') && withCredentials ? readHuaweiAuth() : undefined;
+  const alibabaAuth = clouds.has('alibaba') && withCredentials ? readAlibabaAuth() : undefined;
 
   if (problems.length > 0) throw new ConfigError(problems);
   const warnings = unknownVariableWarnings(env, consulted, [

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, redactedConfig, type Config } from './config.j
 import { scheduleProduce } from './daemon.js';
 import { createLogger } from './logger.js';
 import { startObservability } from './observability.js';
+import { QUEUE_COMMAND_HELP, runQueueCommand } from './queue-commands.js';
 import { createProviders } from './providers/registry.js';
 import { DependencyError } from './redis.js';
 import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
@@ -25,6 +26,8 @@ Commands:
   daemon     produce on JANITOR_SCHEDULE (cron) and run workers, in one long-running process
   check      prove each provider's endpoint, region, project and credentials with one read, and Redis
   config     print the effective configuration, defaults filled in, secrets redacted
+  status     queue counts, rate, throttling and the latest failures per provider (--json)
+  retry-failed [provider]  re-enqueue failed deletions after the cause is fixed
   simulate   start the local provider simulator in the foreground
 
 Every command also takes --version.
@@ -32,6 +35,7 @@ Every command also takes --version.
 Exit codes: 0 all good, 1 some deletions failed, 2 bad configuration or usage, 3 a dependency unreachable.`;
 
 const COMMAND_HELP: Record<string, string> = {
+  ...QUEUE_COMMAND_HELP,
   run: `Usage: task-janitor run\n\nLists every provider in JANITOR_PROVIDERS, enqueues the stale terminal tasks, deletes them with\nin-process workers, waits until every job of this run has settled (or JANITOR_MAX_RUNTIME), prints a\nsummary and exits 0 (all good), 1 (some deletions failed), 2 (bad configuration), 3 (Redis or a list API\nunreachable). With JANITOR_DRY_RUN=true (the default) it only reports what would be deleted.`,
   produce: `Usage: task-janitor produce\n\nLists providers and enqueues delete jobs for stale terminal tasks, then exits. Jobs are processed by\n'task-janitor work'. A task already queued by an earlier run is not enqueued again.`,
   work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
@@ -70,6 +74,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(`${COMMAND_HELP[command]}\n`);
     return 0;
   }
+  if (command === 'status' || command === 'retry-failed') return runQueueCommand(command, rest, env);
   if (rest.length > 0) {
     process.stderr.write(`task-janitor ${command}: unexpected argument ${JSON.stringify(rest[0])}; configuration comes from environment variables (see --help)\n`);
     return 2;

@@ -27,7 +27,7 @@ export interface ProducerDeps {
 
 // A claim outlives any sane backlog; if it expires first, the worst case is a second delete that
 // the API answers "not found", which counts as already gone.
-const CLAIM_TTL_MS = 7 * 86_400_000;
+export const CLAIM_TTL_MS = 7 * 86_400_000;
 const ADD_BULK_CHUNK = 500;
 
 /** Lists and enqueues every target of one provider; list failures are recorded per target, not thrown. */
@@ -106,7 +106,7 @@ async function enqueuePage(deps: ProducerDeps, queue: Queue<DeleteJobData>, redi
 
 // Take over a claim only if it still names the settled job we checked (two producers racing).
 const TAKE_OVER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
-const SETTLED = new Set(['completed', 'failed', 'unknown']);
+export const SETTLED = new Set(['completed', 'failed', 'unknown']);
 
 /**
  * Claims each task for `jobId`. A task already claimed by a pending job is skipped; a claim left by a

@@ -1,0 +1,100 @@
+// `task-janitor status`: what the queues in Redis say right now, per provider: job counts, workers,
+// throttling, recent throughput and the latest failures with the provider's code and message.
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { splitProviderError } from './audit.js';
+import type { Config } from './config.js';
+import type { ProviderName } from './providers/catalog.js';
+import type { DeleteJobData } from './queue.js';
+import { formatDuration } from './units.js';
+
+const COUNTED = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
+const RECENT_WINDOW_MS = 5 * 60_000;
+const LATEST_FAILURES = 5;
+
+export interface FailureReport {
+  readonly at: string | null;
+  readonly jobId: string;
+  readonly target: string;
+  readonly taskIds: readonly string[];
+  readonly attempts: number;
+  readonly code: string | null;
+  readonly message: string;
+}
+
+export interface ProviderStatus {
+  readonly provider: ProviderName;
+  readonly counts: Record<(typeof COUNTED)[number], number>;
+  /** Workers connected to the queue (any process). */
+  readonly workers: number;
+  /** The configured delete rate, per second. */
+  readonly rateLimitPerSecond: number;
+  /** How long the queue still waits out a provider's throttling answer (0: not throttled now). */
+  readonly throttledForMs: number;
+  /** Jobs finished in the last five minutes, per second: the rate actually achieved. */
+  readonly recentJobsPerSecond: number;
+  readonly latestFailures: readonly FailureReport[];
+}
+
+export interface StatusReport {
+  readonly at: string;
+  readonly queuePrefix: string;
+  readonly providers: readonly ProviderStatus[];
+}
+
+/** Reads every configured provider's queue; nothing is written. */
+export async function readStatus(config: Config, redis: Redis, queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>, now = new Date()): Promise<StatusReport> {
+  const providers = await Promise.all(config.providers.map(async (pc): Promise<ProviderStatus> => {
+    const queue = queues.get(pc.name);
+    if (!queue) throw new Error(`queue ${pc.name} was not opened`);
+    const [counts, workers, throttledForMs, recent, failed] = await Promise.all([
+      queue.getJobCounts(...COUNTED),
+      queue.getWorkersCount(),
+      queue.getRateLimitTtl(),
+      // The completed set is scored by finish time.
+      redis.zcount(queue.toKey('completed'), now.getTime() - RECENT_WINDOW_MS, '+inf'),
+      queue.getJobs(['failed'], 0, LATEST_FAILURES - 1, false) as Promise<Job<DeleteJobData>[]>,
+    ]);
+    return {
+      provider: pc.name,
+      counts: Object.fromEntries(COUNTED.map((state) => [state, counts[state] ?? 0])) as ProviderStatus['counts'],
+      workers,
+      rateLimitPerSecond: (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs,
+      throttledForMs: Math.max(0, throttledForMs),
+      recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 100) / 100,
+      latestFailures: failed.filter((job): job is Job<DeleteJobData> => job !== undefined).map(failureOf),
+    };
+  }));
+  return { at: now.toISOString(), queuePrefix: config.queuePrefix, providers };
+}
+
+function failureOf(job: Job<DeleteJobData>): FailureReport {
+  const reason = job.failedReason ?? '';
+  const split = splitProviderError(reason);
+  const settled = new Set((job.data.done ?? []).map((d) => d.id));
+  return {
+    at: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    jobId: job.id ?? '',
+    target: job.data.target,
+    taskIds: job.data.tasks.map((t) => t.id).filter((id) => !settled.has(id)),
+    attempts: job.attemptsMade,
+    code: split.code ?? null,
+    message: split.code ? reason.slice(split.code.length + 2) : reason,
+  };
+}
+
+/** The human form: one block per provider. */
+export function renderStatus(report: StatusReport): string {
+  const lines = [`task-janitor status at ${report.at} (queue prefix ${report.queuePrefix})`];
+  for (const p of report.providers) {
+    const c = p.counts;
+    lines.push(`${p.provider}: waiting ${c.waiting + c.prioritized}, active ${c.active}, delayed ${c.delayed}, failed ${c.failed}, completed ${c.completed}; workers ${p.workers}`);
+    lines.push(`  rate: limit ${p.rateLimitPerSecond}/s, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
+    if (p.latestFailures.length > 0) lines.push(`  latest failures (newest first; \`task-janitor retry-failed ${p.provider}\` re-enqueues them):`);
+    for (const f of p.latestFailures) {
+      const tasks = f.taskIds.length === 1 ? `task ${f.taskIds[0]}` : `${f.taskIds.length} tasks (${f.taskIds.slice(0, 3).join(', ')}${f.taskIds.length > 3 ? ', …' : ''})`;
+      lines.push(`    ${f.at ?? '?'} ${f.target} ${tasks}, ${f.attempts} attempt(s): ${f.code ? `${f.code}: ` : ''}${f.message}`);
+    }
+  }
+  return lines.join('\n');
+}
