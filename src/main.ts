@@ -110,7 +110,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       process.stdout.write(`${renderCheck(results)}\n`);
       return checkExitCode(results);
     }
-    const observability = startObservability({ config, logger, shutdown, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
+    const observability = startObservability({ config, logger, shutdown, version: VERSION, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
     const providers = createProviders(config, undefined, observability.providerCalls);
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update };
     if (command === 'run' || command === 'produce') {

@@ -1,6 +1,5 @@
 // Wires the operator's view for one command: metrics (served or pushed), audit trail, progress and
 // the end-of-run notification, so main.ts only calls three functions.
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { Pushgateway } from 'prom-client';
 import { ConfigError, type Config } from './config.js';
@@ -34,6 +33,8 @@ export function startObservability(deps: {
   readonly logger: Logger;
   readonly shutdown: Shutdown;
   readonly longRunning: boolean;
+  /** The package version, for janitor_build_info. */
+  readonly version: string;
   /** The terminal for a live progress line; undefined logs progress events instead. */
   readonly tty?: NodeJS.WritableStream;
 }): Observability {
@@ -48,7 +49,7 @@ export function startObservability(deps: {
   }
   const trail = audit;
   shutdown.onClose('audit file', () => Promise.resolve(trail.close()));
-  const metrics = createMetrics(config, { version: packageVersion(), processMetrics: deps.longRunning });
+  const metrics = createMetrics(config, { version: deps.version, processMetrics: deps.longRunning });
   return {
     metrics,
     observer: combineObservers(metrics.observer, audit.observer),
@@ -81,14 +82,5 @@ async function pushMetrics(url: string, instance: string, metrics: Metrics, logg
     logger.info({ pushgateway: new URL(url).origin, job: PUSH_JOB, instance }, 'metrics pushed');
   } catch (err) {
     logger.warn({ pushgateway: new URL(url).origin, err: { message: (err as Error).message } }, 'metrics push failed; the run result stands');
-  }
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
