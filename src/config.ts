@@ -24,6 +24,9 @@ export interface AlibabaAuthConfig {
   readonly securityToken?: SecretSource;
 }
 
+/** `documented`: age from the API's timestamp; `observed`: from the later of it and our first terminal sighting. */
+export type AgeFrom = 'documented' | 'observed';
+
 /** IoTDA signing: `auto` follows the SDK (derived V11 for non-standard hosts). */
 export type IotdaSigning = 'auto' | 'standard' | 'derived';
 
@@ -43,6 +46,8 @@ export interface ProviderConfig {
   readonly rateLimit: Rate;
   readonly concurrency: number;
   readonly attempts: number;
+  /** What a task's age runs from: the API's documented timestamp, or the later of it and when we first saw the task terminal. */
+  readonly ageFrom: AgeFrom;
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
 }
 
@@ -61,6 +66,8 @@ export interface Config {
   readonly httpTimeoutMs: number;
   readonly backoffMs: number;
   readonly keepFinishedMs: number;
+  /** Oldest listing a delete may act on when the provider cannot re-read the task first. */
+  readonly maxSnapshotAgeMs: number;
   readonly huaweiAuth: HuaweiAuthConfig | undefined;
   readonly alibabaAuth: AlibabaAuthConfig | undefined;
   /** Variables set but never read (typos, unselected providers): logged at start, shown by `config`. */
@@ -186,6 +193,8 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     httpTimeoutMs: read('JANITOR_HTTP_TIMEOUT', durationMs, '30s'),
     backoffMs: read('JANITOR_BACKOFF', durationMs, '2s'),
     keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationMs, '7d'),
+    maxSnapshotAgeMs: read('JANITOR_MAX_SNAPSHOT_AGE', durationMs.refine((ms) => ms >= 1_000 && ms <= 86_400_000,
+      'expected from 1s to 24h: how old a listing may be when a task without a re-read is deleted'), '15m'),
   };
   const operator = {
     metricsPort: read('JANITOR_METRICS_PORT', intIn(0, 65_535), '9464'),
@@ -312,6 +321,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
       concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
+      ageFrom: read(`${P}_AGE_FROM`, oneOf(['documented', 'observed'] as const), 'documented') ?? 'documented',
       ...(iotda ? { iotda } : {}),
     };
   }

@@ -35,14 +35,12 @@ export type Verdict =
 // A clock skew allowance would let a future timestamp through; any timestamp ahead of `now` is refused.
 /** Decides one task. The order of checks is the order of the reasons a human would ask about. */
 export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date): Verdict {
-  const known = new Map(rule.knownStates.map((s) => [s.toLowerCase(), s]));
-  const selected = new Set(rule.states.map((s) => s.toLowerCase()));
+  // States arrive in the catalog's spelling (adapters canonicalise once); any other spelling is unknown.
   if (task.id.trim() === '') return keep('missing-id', 'the task has no id');
   if (task.states.length === 0) return keep('unknown-state', 'the task has no state');
   for (const state of task.states) {
-    const canonical = known.get(state.toLowerCase());
-    if (canonical === undefined) return keep('unknown-state', `state ${JSON.stringify(state)} is not one the API documents`);
-    if (!selected.has(canonical.toLowerCase())) return keep('state-not-selected', `state ${canonical} is not selected for deletion`);
+    if (!rule.knownStates.includes(state)) return keep('unknown-state', `state ${JSON.stringify(state)} is not one the API documents`);
+    if (!rule.states.includes(state)) return keep('state-not-selected', `state ${state} is not selected for deletion`);
   }
   if (task.undeletableBecause !== undefined) return keep('not-deletable-type', task.undeletableBecause);
 

@@ -61,7 +61,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
         }
       }
       stats.candidates += candidates.length;
-      if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats);
+      if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats, now);
     }
   } catch (err) {
     if (deps.signal?.aborted) {
@@ -81,10 +81,15 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
 function toJobTask(task: CloudTask, ageMs: number, now: Date): JobTask {
   // judgeTask only passes tasks whose reference parsed, so the age pins the exact instant.
   const at = new Date(now.getTime() - ageMs).toISOString();
-  return { id: task.id, states: task.states, agedFrom: { field: task.agedFrom.field, at }, ...(task.label ? { label: task.label } : {}) };
+  return {
+    id: task.id, states: task.states, agedFrom: { field: task.agedFrom.field, at },
+    ...(task.label ? { label: task.label } : {}), ...(task.lookup ? { lookup: task.lookup } : {}),
+  };
 }
 
-async function enqueuePage(deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: Redis, target: string, candidates: readonly JobTask[], stats: TargetStats): Promise<void> {
+async function enqueuePage(
+  deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: Redis, target: string, candidates: readonly JobTask[], stats: TargetStats, listedAt: Date,
+): Promise<void> {
   const { provider, providerConfig, config, runId } = deps;
   const batchSize = PROVIDER_FACTS[provider.name].maxBatchSize;
   const batches: JobTask[][] = [];
@@ -94,7 +99,7 @@ async function enqueuePage(deps: ProducerDeps, queue: Queue<DeleteJobData>, redi
     const jobId = jobIdFor(provider.name, target, batch.map((t) => t.id), runId);
     const claimed = await claimTasks(deps, queue, redis, target, batch, jobId);
     stats.alreadyQueued += batch.length - claimed.length;
-    return { name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed }, opts: { ...jobOptionsFor(providerConfig, config), jobId } };
+    return { name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed, listedAt: listedAt.toISOString() }, opts: { ...jobOptionsFor(providerConfig, config), jobId } };
   }))).filter((job) => job.data.tasks.length > 0);
   for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) {
     const chunk = jobs.slice(i, i + ADD_BULK_CHUNK);

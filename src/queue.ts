@@ -10,12 +10,25 @@ export interface JobTask {
   /** The timestamp field and value the age was measured from (ISO-8601). */
   readonly agedFrom: { readonly field: string; readonly at: string };
   readonly label?: string;
+  /** What the provider's re-read filters on besides the id (CloudTask.lookup). */
+  readonly lookup?: string;
 }
+
+/** Why a task of a job was left alone; each is counted under its own name in the summary. */
+export type SkipReason =
+  /** The policy no longer selects the task (a fresh read, or the snapshot under today's config). */
+  | 'changed-before-delete'
+  /** No re-read exists and the listing is older than JANITOR_MAX_SNAPSHOT_AGE: left for the next run. */
+  | 'stale-snapshot'
+  /** The re-read ran but could not vouch for the task (e.g. VIAS: not found under its name). */
+  | 'reread-inconclusive';
 
 /** Outcome of one task, kept on the job so a partly failed batch still reports what it did. */
 export interface TaskResult {
   readonly id: string;
   readonly result: 'deleted' | 'gone' | 'skipped';
+  /** Set when result is 'skipped'. */
+  readonly reason?: SkipReason;
   readonly requestId?: string;
   readonly detail?: string;
 }
@@ -26,6 +39,8 @@ export interface DeleteJobData {
   readonly target: string;
   readonly runId: string;
   readonly tasks: readonly JobTask[];
+  /** When the tasks were listed (ISO-8601): bounds how old a snapshot may be acted on without a re-read. */
+  readonly listedAt?: string;
   /** Tasks of this job already settled by an earlier attempt (batch providers). */
   readonly done?: readonly TaskResult[];
 }

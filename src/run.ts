@@ -158,7 +158,7 @@ function recordOutcome(stats: TargetStats, job: Job<DeleteJobData, DeleteJobResu
   for (const r of results) {
     if (r.result === 'deleted') stats.deleted += 1;
     else if (r.result === 'gone') stats.gone += 1;
-    else countInto(stats.skipped, 'changed-before-delete');
+    else countInto(stats.skipped, r.reason ?? 'changed-before-delete');
   }
   if (job.failedReason) {
     const settled = new Set(results.map((r) => r.id));

@@ -2,6 +2,7 @@
 import type { KeepReason } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import { describeScope, type TargetScope } from './scope.js';
+import type { SkipReason } from './queue.js';
 import { formatDuration } from './units.js';
 
 /** What happened to one provider target (project) in one run. */
@@ -15,7 +16,7 @@ export interface TargetStats {
   enqueued: number;
   /** Candidates whose earlier job is still pending: not enqueued twice. */
   alreadyQueued: number;
-  skipped: Partial<Record<KeepReason | 'changed-before-delete', number>>;
+  skipped: Partial<Record<KeepReason | SkipReason, number>>;
   deleted: number;
   gone: number;
   failed: Record<string, number>;

@@ -3,9 +3,8 @@ import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
-import { PROVIDER_FACTS } from './providers/catalog.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
-import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type TaskResult } from './queue.js';
+import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
 import { redactRedisUrl } from './redis.js';
 import type { Rate } from './units.js';
 
@@ -63,10 +62,17 @@ export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>
   const toDelete: string[] = [];
   for (const task of data.tasks) {
     if (done.some((d) => d.id === task.id)) continue;
-    const skip = await recheck(deps, data.target, task);
+    let skip: TaskResult | undefined;
+    try {
+      skip = await recheck(deps, data, task);
+    } catch (err) {
+      // A failed re-read is a provider failure like a failed delete: the same mapping, one place.
+      if (done.length > (data.done?.length ?? 0)) await job.updateData({ ...data, done });
+      return throwFailure(queue, [asProviderError(err)], log);
+    }
     if (skip) {
       done.push(skip);
-      log.info({ taskId: task.id, reason: skip.detail }, skip.result === 'gone' ? 'task already gone' : 'task kept after re-check');
+      log.info({ taskId: task.id, reason: skip.reason, detail: skip.detail }, skip.result === 'gone' ? 'task already gone' : 'task kept after re-check');
     } else {
       toDelete.push(task.id);
     }
@@ -96,20 +102,42 @@ export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>
   return { results: done };
 }
 
-/** Re-applies the policy to the job's snapshot and, for resumable states, to a fresh read. */
-async function recheck(deps: WorkerDeps, target: string, task: JobTask): Promise<TaskResult | undefined> {
+/**
+ * Decides one task just before its delete: the job's snapshot must still pass today's policy, then
+ * the task is read again and the FRESH record is judged. Where the API cannot read it back, a delete
+ * may only act on a listing younger than JANITOR_MAX_SNAPSHOT_AGE. Undefined means "delete it".
+ */
+async function recheck(deps: WorkerDeps, data: DeleteJobData, task: JobTask): Promise<TaskResult | undefined> {
   const rule = policyRuleFor(deps.providerConfig);
-  const snapshot: CloudTask = { id: task.id, states: task.states, agedFrom: { kind: 'ok', field: task.agedFrom.field, at: new Date(task.agedFrom.at) } };
+  const listedAge = new Date(task.agedFrom.at);
+  const snapshot: CloudTask = { id: task.id, states: task.states, agedFrom: { kind: 'ok', field: task.agedFrom.field, at: listedAge } };
   const verdict = judgeTask(snapshot, rule, deps.now());
-  if (!verdict.candidate) return { id: task.id, result: 'skipped', detail: `${verdict.reason}: ${verdict.detail}` };
-  const recheckStates = PROVIDER_FACTS[deps.provider.name].recheckStates ?? [];
-  if (deps.provider.getTask && task.states.some((s) => recheckStates.includes(s))) {
-    const fresh = await deps.provider.getTask(target, task.id).catch((err: unknown) => { throw asProviderError(err); });
-    if (!fresh) return { id: task.id, result: 'gone', detail: 'not found on re-check' };
-    const again = judgeTask(fresh, rule, deps.now());
-    if (!again.candidate) return { id: task.id, result: 'skipped', detail: `changed-before-delete: ${again.reason}: ${again.detail}` };
+  if (!verdict.candidate) return skipped(task.id, 'changed-before-delete', `${verdict.reason}: ${verdict.detail}`);
+  const read = await deps.provider.getTask(data.target, { id: task.id, ...(task.lookup ? { lookup: task.lookup } : {}) });
+  switch (read.kind) {
+    case 'gone':
+      return { id: task.id, result: 'gone', detail: 'not found on re-read' };
+    case 'inconclusive':
+      return skipped(task.id, 'reread-inconclusive', read.reason);
+    case 'no-read': {
+      const ageMs = deps.now().getTime() - Date.parse(data.listedAt ?? '');
+      if (Number.isFinite(ageMs) && ageMs >= 0 && ageMs <= deps.config.maxSnapshotAgeMs) return undefined;
+      const age = Number.isFinite(ageMs) ? `${Math.floor(ageMs / 1000)}s old` : 'of unknown age';
+      return skipped(task.id, 'stale-snapshot', `no re-read (${read.reason}) and the listing is ${age}, beyond JANITOR_MAX_SNAPSHOT_AGE`);
+    }
+    case 'found': {
+      // Age from the later of the fresh record's time and the listed one (observed mode may have
+      // moved it later): a re-read can only ever keep more.
+      const fresh = read.task.agedFrom;
+      const agedFrom = fresh.kind === 'ok' && fresh.at.getTime() < listedAge.getTime() ? snapshot.agedFrom : fresh;
+      const again = judgeTask({ ...read.task, agedFrom }, rule, deps.now());
+      return again.candidate ? undefined : skipped(task.id, 'changed-before-delete', `${again.reason}: ${again.detail}`);
+    }
   }
-  return undefined;
+}
+
+function skipped(id: string, reason: SkipReason, detail: string): TaskResult {
+  return { id, result: 'skipped', reason, detail };
 }
 
 /**

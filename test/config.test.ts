@@ -111,6 +111,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, JANITOR_SCHEDULE: '0 3 * * *' }).schedule).toBe('0 3 * * *');
   });
 
+  it('bounds the snapshot age of tasks without a re-read (15m by default) and reads P_AGE_FROM per provider', () => {
+    const config = loadConfig({ ...BASE, IOTDA_AGE_FROM: 'observed' });
+    expect(config.maxSnapshotAgeMs).toBe(15 * 60_000);
+    expect(config.providers[0]?.ageFrom).toBe('observed');
+    expect(loadConfig(BASE).providers[0]?.ageFrom).toBe('documented');
+    expect(problemsOf({ ...BASE, JANITOR_MAX_SNAPSHOT_AGE: '2d', IOTDA_AGE_FROM: 'listed' })).toEqual([
+      'JANITOR_MAX_SNAPSHOT_AGE: got "2d"; expected from 1s to 24h: how old a listing may be when a task without a re-read is deleted',
+      'IOTDA_AGE_FROM: got "listed"; expected one of documented, observed',
+    ]);
+  });
+
   it('keeps MPC cn-north-1 on the legacy mts host', () => {
     const config = loadConfig({ JANITOR_PROVIDERS: 'mpc', MPC_REGION: 'cn-north-1', MPC_PROJECT_ID: P1, HUAWEICLOUD_AUTH_TOKEN: 't' });
     expect(config.providers[0]?.endpoint).toBe('https://mts.cn-north-1.myhuaweicloud.com');

@@ -19,7 +19,8 @@ describe('judgeTask', () => {
     ['a deletable but unselected state', task({ states: ['Ready'] }), false, 'state-not-selected'],
     ['an unknown state', task({ states: ['Exploded'] }), false, 'unknown-state'],
     ['no state', task({ states: [] }), false, 'unknown-state'],
-    ['a selected state in other case', task({ states: ['SUCCESS'] }), true, undefined],
+    // Adapters canonicalise states once; the policy sees only catalog spellings, any other is unknown.
+    ['a selected state in a spelling the catalog does not use', task({ states: ['SUCCESS'] }), false, 'unknown-state'],
     ['several states, one not selected', task({ states: ['Success', 'Running'] }), false, 'state-not-selected'],
     ['several states, all selected', task({ states: ['Success', 'Fail'] }), true, undefined],
     ['a missing timestamp', task({ agedFrom: { kind: 'missing', field: 'create_time' } }), false, 'missing-timestamp'],
@@ -45,7 +46,7 @@ describe('judgeTask', () => {
       const input: CloudTask = { id, states: s, agedFrom, ...(undeletable !== undefined ? { undeletableBecause: undeletable } : {}) };
       const verdict = judgeTask(input, RULE, NOW);
       if (!verdict.candidate) return true;
-      const selected = s.length > 0 && s.every((x) => ['success', 'fail'].includes(x.toLowerCase()));
+      const selected = s.length > 0 && s.every((x) => ['Success', 'Fail'].includes(x));
       const stale = agedFrom.kind === 'ok' && NOW.getTime() - agedFrom.at.getTime() > RULE.retentionMs;
       return selected && stale && undeletable === undefined && id.trim() !== '';
     }), { numRuns: 2000 });

@@ -20,8 +20,6 @@ export interface ProviderFacts {
   readonly endpointFor: (region: string) => string;
   /** How many task ids one delete call takes (Workspace batch-delete takes 1 to 10). */
   readonly maxBatchSize: number;
-  /** Deletable states a task can leave again (IMM can resume them): re-read just before deleting. */
-  readonly recheckStates?: readonly string[];
 }
 
 const huaweiHost = (service: string) => (region: string) => `https://${service}.${region}.myhuaweicloud.com`;
@@ -34,7 +32,8 @@ const VIAS_STATES = [
 ] as const;
 
 export const PROVIDER_FACTS: Readonly<Record<ProviderName, ProviderFacts>> = {
-  // §1: DeleteBatch accepts Ready, Failed, Suspended, Succeeded; Ready/Suspended are resumable, so opt-in.
+  // §1: DeleteBatch accepts Ready, Failed, Suspended, Succeeded; Ready/Suspended are opt-in;
+  // Failed and Suspended batches can be resumed (ResumeBatch), so every delete is preceded by GetBatch.
   imm: {
     cloud: 'alibaba',
     knownStates: ['Ready', 'Running', 'Failed', 'Suspended', 'Succeeded'],
@@ -43,7 +42,6 @@ export const PROVIDER_FACTS: Readonly<Record<ProviderName, ProviderFacts>> = {
     endpointFor: (region) =>
       region === 'cn-beijing-gov-1' ? 'https://imm-vpc.cn-beijing-gov-1.aliyuncs.com' : `https://imm.${region}.aliyuncs.com`,
     maxBatchSize: 1,
-    recheckStates: ['Ready', 'Suspended'],
   },
   // §2: deletable states are not documented; only sub-task states that can never run again are allowed.
   vias: {
@@ -97,4 +95,14 @@ export const WORKSPACE_UNDELETABLE_TYPES = ['changeAccessVpc', 'cancelWorkspace'
 export function canonicalState(facts: ProviderFacts, state: string): string | undefined {
   const wanted = state.trim().toLowerCase();
   return facts.knownStates.find((known) => known.toLowerCase() === wanted);
+}
+
+/**
+ * A state as an adapter reports it: the catalog's spelling when the API documents the value in any
+ * letter case, else the value exactly as given, which the policy then keeps as an unknown state.
+ */
+export function canonicalSpelling(provider: ProviderName, state: string): string {
+  // Case only (the VIAS docs use both cases); padding is not a documented spelling, so it stays unknown.
+  const wanted = state.toLowerCase();
+  return PROVIDER_FACTS[provider].knownStates.find((known) => known.toLowerCase() === wanted) ?? state;
 }

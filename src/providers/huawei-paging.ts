@@ -87,3 +87,26 @@ export async function* walkPagesBackward<T>(
     index = Math.min(index - 1, page.total === undefined ? index - 1 : lastIndexFor(page.total));
   }
 }
+
+/** What a look-up through a list filter found: the record, proof it is absent, or nothing conclusive. */
+export type FilteredLookup<T> = { readonly kind: 'found'; readonly item: T } | { readonly kind: 'absent' } | { readonly kind: 'truncated' };
+
+/**
+ * Finds one record through a list filter (an API without a single-record read), paging forward
+ * until the id appears or the filtered list ends. Only a walk that reached the end reports `absent`;
+ * one stopped at `maxPages` (a filter the server ignored, say) proves nothing.
+ */
+export async function findThroughFilter<T>(
+  fetchPage: (index: number) => Promise<CountedPage<T>>,
+  options: { readonly id: string; readonly pageSize: number; readonly maxPages: number; readonly idOf: (item: T) => string },
+): Promise<FilteredLookup<T>> {
+  let seen = 0;
+  for (let index = 0; index < options.maxPages; index++) {
+    const page = await fetchPage(index);
+    const item = page.items.find((candidate) => options.idOf(candidate) === options.id);
+    if (item !== undefined) return { kind: 'found', item };
+    seen += page.items.length;
+    if (page.items.length < options.pageSize || (page.total !== undefined && seen >= page.total)) return { kind: 'absent' };
+  }
+  return { kind: 'truncated' };
+}

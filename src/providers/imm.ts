@@ -1,8 +1,9 @@
 // Alibaba Cloud IMM batches (API 2020-09-30): ListBatches with NextToken paging, GetBatch, DeleteBatch.
 import type { ProviderConfig } from '../config.js';
 import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
+import { canonicalSpelling } from './catalog.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type Provider, deleteOneByOne } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
 import { isoTime } from './timestamps.js';
 
 /** The IMM API version these actions belong to (`x-acs-version`). */
@@ -54,15 +55,16 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
         throw classifyAlibabaFailure(response);
       });
     },
-    async getTask(project, taskId) {
-      const response = await callAlibaba(api, { action: 'GetBatch', query: [['Id', taskId], ['ProjectName', project]] });
+    // GetBatch (§1a): parameters in the query, like every IMM action but DeleteBatch.
+    async getTask(project, { id }): Promise<TaskRead> {
+      const response = await callAlibaba(api, { action: 'GetBatch', query: [['Id', id], ['ProjectName', project]] });
       if (response.status !== 200) {
-        if (isResourceNotFound(response)) return undefined;
+        if (isResourceNotFound(response)) return { kind: 'gone' };
         throw classifyAlibabaFailure(response);
       }
       const batch = (response.body as Record<string, unknown> | undefined)?.Batch;
       if (batch === null || typeof batch !== 'object') throw unexpected(response, 'no "Batch" object');
-      return toImmTask(batch as Record<string, unknown>);
+      return { kind: 'found', task: toImmTask(batch as Record<string, unknown>) };
     },
   };
 }
@@ -71,7 +73,7 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
 export function toImmTask(item: Record<string, unknown>): CloudTask {
   const state = typeof item.State === 'string' && item.State !== '' ? item.State : undefined;
   const id = typeof item.Id === 'string' ? item.Id : '';
-  return { id, states: state ? [state] : [], agedFrom: immAgeReference(item) };
+  return { id, states: state ? [canonicalSpelling('imm', state)] : [], agedFrom: immAgeReference(item) };
 }
 
 /**

@@ -1,10 +1,10 @@
 // Huawei IoTDA batch tasks: ListBatchTasks walked per task_type with marker paging, DeleteBatchTask (204).
 import type { ProviderConfig } from '../config.js';
-import { IOTDA_TASK_TYPES } from './catalog.js';
+import { canonicalSpelling, IOTDA_TASK_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { deleteOneByOne, type CloudTask, type DeleteBatchResult, type Provider } from './provider.js';
+import { deleteOneByOne, ProviderError, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead } from './provider.js';
 import { compactIsoTime } from './timestamps.js';
 
 const PAGE_LIMIT = 50; // the API's maximum
@@ -77,16 +77,29 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
         throw classifyHuaweiFailure(response, THROTTLING);
       });
     },
-
+    // ShowBatchTask (§3a, iot_06_v5_0017): the task with its status; 404 when it no longer exists.
+    async getTask(project, { id }): Promise<TaskRead> {
+      const response = await call(project, { method: 'GET', path: `${base(project)}/${encodeURIComponent(id)}` });
+      if (isRecordNotFound(response)) return { kind: 'gone' };
+      if (response.status !== 200) throw classifyHuaweiFailure(response, THROTTLING);
+      const task = (response.body as Record<string, unknown> | undefined)?.batchtask;
+      if (task === null || typeof task !== 'object' || Array.isArray(task)) {
+        throw new ProviderError('permanent', 'unexpected ShowBatchTask response: no "batchtask" object', {
+          status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}),
+        });
+      }
+      return { kind: 'found', task: toCloudTask(task as Record<string, unknown>) };
+    },
   };
 }
 
-function toCloudTask(item: Record<string, unknown>): CloudTask {
+/** One Task record as a CloudTask; pure, exported for table tests. */
+export function toCloudTask(item: Record<string, unknown>): CloudTask {
   const status = textField(item, 'status');
   const label = textField(item, 'task_type');
   return {
     id: idField(item, 'task_id') ?? '',
-    states: status ? [status] : [],
+    states: status ? [canonicalSpelling('iotda', status)] : [],
     // IoTDA has no end or update time (§3a): create_time is the only age reference.
     agedFrom: compactIsoTime('create_time', item.create_time),
     ...(label ? { label } : {}),

@@ -1,10 +1,11 @@
 // Huawei MPC packaging (remux) task records: ListRemuxTask with 0-based page/size paging, and
 // DeleteRemuxTask (`DELETE /remux/task`, 204). It never calls CancelRemuxTask (`DELETE /remux`).
 import type { ProviderConfig } from '../config.js';
+import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, deleteOneByOne } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
 import { digitsTime } from './timestamps.js';
 
 /** ListRemuxTask's maximum `size` (§4a); the API answers MPC.10202 outside 1-100. */
@@ -69,9 +70,9 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
       for await (const items of pages) yield items.map(toCloudTask);
     },
     deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),
-    async getTask(project, taskId) {
-      const item = await lookUp(project, taskId);
-      return item ? toCloudTask(item) : undefined;
+    async getTask(project, { id }): Promise<TaskRead> {
+      const item = await lookUp(project, id);
+      return item ? { kind: 'found', task: toCloudTask(item) } : { kind: 'gone' };
     },
   };
 }
@@ -101,7 +102,7 @@ export function ageReference(item: Record<string, unknown>): AgeReference {
 
 function toCloudTask(item: Record<string, unknown>): CloudTask {
   const status = textField(item, 'status');
-  return { id: idField(item, 'task_id') ?? '', states: status ? [status] : [], agedFrom: ageReference(item) };
+  return { id: idField(item, 'task_id') ?? '', states: status ? [canonicalSpelling('mpc', status)] : [], agedFrom: ageReference(item) };
 }
 
 /** `total` as a number; undefined when absent or malformed, leaving the page lengths to end the walk. */

@@ -10,14 +10,39 @@ export type AgeReference =
 /** One task record as listed, reduced to what the policy and the logs need. */
 export interface CloudTask {
   readonly id: string;
-  /** Raw state values as the API gave them; several for VIAS (every state with a non-zero count). */
+  /**
+   * States in the catalog's spelling (canonicalState at the adapter); several for VIAS (every state
+   * with a non-zero count). A value the API does not document stays as given, so the policy keeps it.
+   */
   readonly states: readonly string[];
   readonly agedFrom: AgeReference;
   /** Set when the API itself refuses to delete this kind of record (Workspace job types). */
   readonly undeletableBecause?: string;
   /** Short description for logs: the task type or name. */
   readonly label?: string;
+  /**
+   * What the provider's re-read needs besides the id, where its only read is a list filter
+   * (the parent job id for Workspace, the batch name for VIAS). Carried in the delete job.
+   */
+  readonly lookup?: string;
 }
+
+/** The task a re-read is about: its id and, where the read is a list filter, the value it filters on. */
+export interface TaskRef {
+  readonly id: string;
+  readonly lookup?: string;
+}
+
+/**
+ * What a re-read just before a delete found. `gone`: the API says the record no longer exists.
+ * `inconclusive`: the read ran but cannot vouch for the record (never deleted; next run decides).
+ * `no-read`: the API offers no way to read this record; the snapshot's age decides.
+ */
+export type TaskRead =
+  | { readonly kind: 'found'; readonly task: CloudTask }
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'inconclusive'; readonly reason: string }
+  | { readonly kind: 'no-read'; readonly reason: string };
 
 /** How a failed call should be treated: BullMQ retries transient ones, never permanent ones. */
 export type FailureKind = 'throttled' | 'transient' | 'permanent';
@@ -58,8 +83,8 @@ export interface Provider {
   listTasks(target: string, signal?: AbortSignal): AsyncIterable<readonly CloudTask[]>;
   /** Deletes up to the provider's batch size of tasks in one call (one id for most providers). */
   deleteTasks(target: string, taskIds: readonly string[]): Promise<DeleteBatchResult>;
-  /** Re-reads one task just before deleting it; undefined when it no longer exists. */
-  getTask?(target: string, taskId: string): Promise<CloudTask | undefined>;
+  /** Re-reads one task just before deleting it; throws ProviderError as listing does. */
+  getTask(target: string, task: TaskRef): Promise<TaskRead>;
 }
 
 /**

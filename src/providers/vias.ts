@@ -1,14 +1,17 @@
 // Huawei VIAS batch tasks (§2 of providers.md): ListBatchTasks walked last page first, DeleteBatchTask with per-sub-task results.
 import type { ProviderConfig } from '../config.js';
+import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
+import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, deleteOneByOne } from './provider.js';
+import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
 import { epochTime } from './timestamps.js';
 
 /** The API's page_size maximum (5-200) and page_num maximum (1-10000), §2a. */
 export const VIAS_PAGE_SIZE = 200;
 export const VIAS_MAX_PAGE_NUM = 10_000;
+/** Pages a re-read by name may read (a name matches few batches; more means the filter was ignored). */
+const LOOKUP_MAX_PAGES = 5;
 
 // Deleting an unknown id is undocumented (§2b). A non-APIG 404 is gone (isRecordNotFound); so are the
 // two codes the VIAS error table describes as "No task is found based on the (task) ID." (HTTP 400,
@@ -38,7 +41,7 @@ export function countValue(raw: unknown): number | undefined {
 
 /**
  * A batch has no status of its own (§2a): its states are every key of `batch_task_status_info` with a
- * non-zero count, spelled as the API sent them (the policy compares case-insensitively). All-zero
+ * non-zero count, in the catalog's spelling (the docs use both cases), once each. All-zero
  * counts give no state; an unreadable count gives a pseudo-state no API documents, so the policy keeps
  * the batch (we cannot tell whether sub-tasks in that state exist).
  */
@@ -48,9 +51,9 @@ export function batchStates(info: unknown): string[] {
   for (const [state, raw] of Object.entries(info as Record<string, unknown>)) {
     const n = countValue(raw);
     if (n === undefined) states.push(`${state} (unreadable count ${JSON.stringify(raw)})`);
-    else if (n > 0) states.push(state);
+    else if (n > 0) states.push(canonicalSpelling('vias', state));
   }
-  return states;
+  return [...new Set(states)];
 }
 
 /** One BatchTaskDto as a CloudTask. */
@@ -64,7 +67,7 @@ export function toCloudTask(item: Record<string, unknown>): CloudTask {
     // serialise Longs as strings to spare JavaScript clients precision loss); the same ranges apply.
     // There is no end or update time, so age is measured from creation.
     agedFrom: epochTime('created_at', item.created_at),
-    ...(label ? { label } : {}),
+    ...(label ? { label, lookup: label } : {}),
   };
 }
 
@@ -126,7 +129,24 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
       for await (const items of pages) yield items.map(toCloudTask);
     },
     deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),
-
+    /**
+     * VIAS documents no single-batch read; its list filters by name (`type_like=batch_task_name` with
+     * `name_like`, a fuzzy match), so the batch is looked up by its listed name and matched by id.
+     * A batch no longer under that name may have been renamed, not deleted: inconclusive, never gone.
+     */
+    async getTask(project, { id, lookup }): Promise<TaskRead> {
+      if (lookup === undefined || lookup === '') return { kind: 'no-read', reason: 'the batch has no name to look it up by' };
+      const found = await findThroughFilter(async (index) => {
+        const r = await callHuawei(api, project, {
+          method: 'GET', path: base(project),
+          query: [['is_paged', 'true'], ['page_size', VIAS_PAGE_SIZE], ['page_num', index + 1], ['type_like', 'batch_task_name'], ['name_like', lookup]],
+        });
+        if (r.status !== 200) throw classifyHuaweiFailure(r);
+        return { items: listField(r, 'batch_task_list'), total: countValue((r.body as Record<string, unknown> | undefined)?.count) };
+      }, { id, pageSize: VIAS_PAGE_SIZE, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });
+      if (found.kind === 'found') return { kind: 'found', task: toCloudTask(found.item) };
+      return { kind: 'inconclusive', reason: found.kind === 'absent' ? `no batch named ${JSON.stringify(lookup)} has this id any more` : 'the name look-up returned too many batches' };
+    },
   };
 }
 

@@ -1,10 +1,10 @@
 // Huawei Workspace sub-jobs: ListItaSubJobs walked backwards by offset, BatchDeleteSubJobs with 1 to 10 sub-job ids.
 import type { ProviderConfig } from '../config.js';
-import { WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
+import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
+import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead } from './provider.js';
 import { isoTime } from './timestamps.js';
 
 /** ListItaSubJobs' largest `limit` (§5a: 0 to 1000). */
@@ -26,6 +26,8 @@ export interface WorkspaceDeps {
 
 // No maximum offset is documented; ten million records is far beyond any account's sub-job history.
 const MAX_PAGES = 10_000;
+/** Pages a re-read may read among one parent job's sub-jobs before giving up (inconclusive). */
+const LOOKUP_MAX_PAGES = 10;
 
 type Failure = DeleteBatchResult['failures'][number];
 
@@ -110,6 +112,20 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
       }
       return { outcomes, failures };
     },
+    /**
+     * ListItaSubJobs has no sub-job id filter, but filters exactly by parent `job_id` (§5a): the
+     * sub-job is looked up among its parent job's sub-jobs. Absent from that complete list: gone.
+     */
+    async getTask(project, { id, lookup }): Promise<TaskRead> {
+      if (lookup === undefined || lookup === '') return { kind: 'no-read', reason: 'the sub-job has no parent job_id to look it up by' };
+      const found = await findThroughFilter(async (index) => {
+        const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['job_id', lookup], ['limit', limit], ['offset', index * limit]] });
+        if (r.status !== 200) throw classifyHuaweiFailure(r);
+        return { items: listField(r, 'jobs'), total: totalCount(r) };
+      }, { id, pageSize: limit, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });
+      if (found.kind === 'found') return { kind: 'found', task: toCloudTask(found.item) };
+      return found.kind === 'absent' ? { kind: 'gone' } : { kind: 'inconclusive', reason: `parent job ${lookup} lists more sub-jobs than a re-read reads` };
+    },
   };
 }
 
@@ -158,12 +174,14 @@ export function workspaceAge(item: Record<string, unknown>): AgeReference {
 function toCloudTask(item: Record<string, unknown>): CloudTask {
   const status = textField(item, 'status');
   const jobType = textField(item, 'job_type');
+  const parent = idField(item, 'job_id');
   return {
     // `id` is the sub-job id batch-delete takes; `job_id` is the parent job and is never sent (§5a).
     id: idField(item, 'id') ?? '',
-    states: status ? [status] : [],
+    states: status ? [canonicalSpelling('workspace', status)] : [],
     agedFrom: workspaceAge(item),
     ...(jobType !== undefined && UNDELETABLE_TYPES.includes(jobType) ? { undeletableBecause: `BatchDeleteSubJobs refuses job_type ${jobType}` } : {}),
     ...(jobType ? { label: jobType } : {}),
+    ...(parent ? { lookup: parent } : {}),
   };
 }

@@ -32,8 +32,13 @@ export type ProjectStore = Map<string, Record<string, unknown>>;
 
 export interface OperationKind {
   readonly provider: ProviderName;
-  /** `cancel` is MPC's CancelRemuxTask, a trap the janitor must never call. */
-  readonly op: 'list' | 'delete' | 'get' | 'cancel';
+  /**
+   * `cancel` is MPC's CancelRemuxTask, a trap the janitor must never call. `restart` is a user's
+   * ResumeBatch (IMM), start action (VIAS) or RetryBatchTask (IoTDA): finished work runs again.
+   * `get` is a single-record read, or a list call filtered down to one record (MPC task_id, VIAS
+   * name_like, Workspace job_id), so tests can count and fault re-reads apart from listings.
+   */
+  readonly op: 'list' | 'delete' | 'get' | 'cancel' | 'restart';
   /** The task id a delete or get is about (for fault targeting). */
   readonly taskId?: string;
   readonly project: string;
@@ -57,6 +62,11 @@ export interface ApiSim {
   handle(req: SimRequest, op: OperationKind, ctx: ApiContext): SimResponse;
   /** Builds a seeded record and its fact, deterministic for the given random source. */
   seedTask(random: () => number, now: Date, index: number): { record: Record<string, unknown>; fact: SeedFact };
+  /**
+   * Makes a finished record run again, as the provider's restart API does; answers the refusal when
+   * the record's state does not allow it. Used by the API route and by tests (Simulator.restart).
+   */
+  restart?(record: Record<string, unknown>, now: Date): SimResponse | undefined;
   /** The provider's own answers for throttling and server errors. */
   throttled(requestId: string): SimResponse;
   serverError(requestId: string): SimResponse;

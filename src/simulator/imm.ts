@@ -5,7 +5,11 @@ import { json, type ApiSim, type OperationKind, type ProjectStore, type SimReque
 import { hexId, pick, seededAge } from './random.js';
 
 const VERSION = '2020-09-30';
-const OPS: ReadonlyMap<string, OperationKind['op']> = new Map([['ListBatches', 'list'], ['GetBatch', 'get'], ['DeleteBatch', 'delete']]);
+const OPS: ReadonlyMap<string, OperationKind['op']> = new Map([
+  ['ListBatches', 'list'], ['GetBatch', 'get'], ['DeleteBatch', 'delete'], ['ResumeBatch', 'restart'],
+]);
+// ResumeBatch: "only batches in the Suspended or Failed state can be resumed".
+const RESUMABLE = new Set(['Suspended', 'Failed']);
 const KNOWN_STATES = ['Ready', 'Running', 'Failed', 'Suspended', 'Succeeded'];
 const DELETABLE = new Set(['Ready', 'Failed', 'Suspended', 'Succeeded']);
 const SEED_STATES = ['Succeeded', 'Succeeded', 'Succeeded', 'Failed', 'Failed', 'Ready', 'Suspended', 'Running', 'Running'];
@@ -126,6 +130,7 @@ export const immSim: ApiSim = {
     const batch = store.get(id);
     if (!batch) return notFound('Batch');
     if (op.op === 'get') return json(200, { RequestId: newRequestId(), Batch: batch });
+    if (op.op === 'restart') return immSim.restart?.(batch, ctx.now) ?? json(200, { RequestId: newRequestId() });
     // No code is documented for deleting a running batch; InvalidArgument is IMM's generic 400.
     if (!DELETABLE.has(String(batch.State))) {
       return invalid(`The batch ${id} is ${String(batch.State)}; only Ready, Failed, Suspended or Succeeded batches can be deleted.`);
@@ -169,6 +174,12 @@ export const immSim: ApiSim = {
       ...(state === 'Failed' ? { Error: 'Some files failed to be processed.' } : {}),
     };
     return { record, fact: { id, states: [state], ageMs } };
+  },
+  restart(batch, now) {
+    if (!RESUMABLE.has(String(batch.State))) return invalid(`The batch ${String(batch.Id)} is ${String(batch.State)}; only Suspended or Failed batches can be resumed.`);
+    batch.State = 'Running';
+    batch.UpdateTime = immTime(now);
+    return undefined;
   },
   throttled: (requestId) => immError(400, 'Throttling.User', 'Request was denied due to user flow control.', requestId),
   serverError: (requestId) => immError(500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.', requestId),

@@ -6,6 +6,10 @@ import { hexId, pick, seededAge } from './random.js';
 const STATES = ['Success', 'Success', 'Success', 'Fail', 'PartialSuccess', 'Stopped', 'Processing', 'Waitting', 'Initializing', 'Stopping'];
 const DELETABLE = new Set(['Success', 'Fail', 'PartialSuccess', 'Stopped']);
 const PATH = /^\/v5\/iot\/([^/]+)\/batchtasks(?:\/([^/]+))?$/;
+const RETRY_PATH = /^\/v5\/iot\/([^/]+)\/batchtasks\/([^/]+)\/retry$/;
+// RetryBatchTask: upgrade tasks only; refused for Success, Stopped, Stopping, Waitting and Initializing.
+const RETRYABLE_TYPES = new Set(['firmwareUpgrade', 'softwareUpgrade']);
+const RETRYABLE = new Set(['Fail', 'PartialSuccess', 'Processing']);
 
 /** `yyyyMMdd'T'HHmmss'Z'` as IoTDA writes it. */
 export function iotdaTime(date: Date): string {
@@ -19,6 +23,8 @@ export const iotdaSim: ApiSim = {
   cloud: 'huawei',
   idField: 'task_id',
   route(req) {
+    const retry = RETRY_PATH.exec(req.path);
+    if (retry && req.method === 'POST') return { provider: 'iotda', op: 'restart', project: decodeURIComponent(retry[1] ?? ''), taskId: decodeURIComponent(retry[2] ?? '') };
     const m = PATH.exec(req.path);
     if (!m) return undefined;
     const project = decodeURIComponent(m[1] ?? '');
@@ -51,7 +57,9 @@ export const iotdaSim: ApiSim = {
     }
     const task = store.get(op.taskId ?? '');
     if (!task) return huaweiError(404, 'IOTDA.014000', 'The batch task does not exist.');
-    if (op.op === 'get') return json(200, { batchtask: task });
+    // ShowBatchTask answers the task with a page of its sub-tasks (the simulator keeps none).
+    if (op.op === 'get') return json(200, { batchtask: task, task_details: [], page: { count: 0 } });
+    if (op.op === 'restart') return iotdaSim.restart?.(task, ctx.now) ?? json(200, {});
     if (!DELETABLE.has(String(task.status))) return huaweiError(400, 'IOTDA.014111', `The task in status ${String(task.status)} cannot be deleted.`);
     store.delete(op.taskId ?? '');
     ctx.onDeleted(op.project, op.taskId ?? '', task);
@@ -70,6 +78,12 @@ export const iotdaSim: ApiSim = {
       ...(created !== undefined ? { create_time: created } : {}),
     };
     return { record, fact: { id, states: [status], ageMs: typeof age === 'number' ? age : age === 'future' ? -86_400_000 : undefined } };
+  },
+  restart(task) {
+    if (!RETRYABLE_TYPES.has(String(task.task_type))) return invalid(`task_type ${String(task.task_type)} cannot be retried.`);
+    if (!RETRYABLE.has(String(task.status))) return huaweiError(400, 'IOTDA.014112', `The task in status ${String(task.status)} cannot be retried.`);
+    task.status = 'Processing';
+    return undefined;
   },
   throttled: apigThrottled,
   serverError: huaweiServerError,

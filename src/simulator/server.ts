@@ -48,6 +48,14 @@ export interface Fault {
   readonly response: SimResponse;
 }
 
+/** Which requests a test hook waits for: the `nth` (default first) matching one. */
+export interface RequestMatch {
+  readonly provider: ProviderName;
+  readonly op: OperationKind['op'];
+  readonly taskId?: string;
+  readonly nth?: number;
+}
+
 /** A request as the simulator received it, for tests that check exactly what the janitor sent. */
 export interface ReceivedCall extends OperationKind {
   readonly method: string;
@@ -62,6 +70,7 @@ export interface ReceivedCall extends OperationKind {
 export interface ProviderCounters {
   list: number;
   cancel: number;
+  restart: number;
   delete: number;
   get: number;
   throttled: number;
@@ -88,6 +97,17 @@ export interface Simulator {
   records(provider: ProviderName, project: string): readonly Record<string, unknown>[];
   /** Adds a record in the API's own shape (for tests that need exact tasks). */
   put(provider: ProviderName, project: string, record: Record<string, unknown>): void;
+  /** Changes fields of a stored record, as the provider would when the task moves on. */
+  update(provider: ProviderName, project: string, id: string, fields: Record<string, unknown>): void;
+  /** Removes a record without a delete call (someone else deleted it). */
+  remove(provider: ProviderName, project: string, id: string): void;
+  /** Restarts a finished record exactly as the provider's restart API would; throws when refused. */
+  restart(provider: ProviderName, project: string, id: string): void;
+  /**
+   * Runs `action` once, right after the simulator answers the matching request (before the client
+   * sees the answer): how tests change a task between its listing, its re-read and its delete.
+   */
+  onAnswered(match: RequestMatch, action: () => void): void;
   inject(fault: Fault): void;
   close(): Promise<void>;
 }
@@ -100,7 +120,7 @@ export const DEFAULT_SIM_PROJECTS: Record<ProviderName, readonly string[]> = {
   workspace: ['3d4e5f60718293a4b5c6d7e8f90a1b2c'],
 };
 
-const newCounters = (): ProviderCounters => ({ list: 0, cancel: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
+const newCounters = (): ProviderCounters => ({ list: 0, cancel: 0, restart: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const now = options.now ?? (() => new Date());
@@ -116,6 +136,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const deleted: Simulator['deleted'] = [];
   const requests: ReceivedCall[] = [];
   const faults: Fault[] = [];
+  const hooks: { match: RequestMatch; seen: number; action: () => void }[] = [];
   const windows = new Map<ProviderName, { second: number; count: number }>();
   const storeKey = (provider: ProviderName, project: string) => `${provider}/${project}`;
 
@@ -216,6 +237,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       const routed: { op?: OperationKind } = {};
       answer(sim, routed).then((out) => {
+        // Serialised before any hook runs: a hook changes the store, never an answer already given.
+        const body = out.body === undefined ? '' : JSON.stringify(out.body);
+        const op = routed.op;
+        for (const hook of op ? hooks.filter((h) => h.match.provider === op.provider && h.match.op === op.op && (h.match.taskId === undefined || h.match.taskId === op.taskId)) : []) {
+          hook.seen += 1;
+          if (hook.seen === (hook.match.nth ?? 1)) hook.action();
+        }
         const instanceId = sim.headers['instance-id'];
         if (routed.op) {
           requests.push({
@@ -225,7 +253,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         }
         const headers: Record<string, string> = { ...out.headers };
         if (out.api?.cloud !== 'alibaba') headers['X-Request-Id'] = out.requestId;
-        const body = out.body === undefined ? '' : JSON.stringify(out.body);
         if (body) headers['Content-Type'] = 'application/json;charset=UTF-8';
         response.writeHead(out.status, headers).end(body);
       }).catch((err: unknown) => {
@@ -259,6 +286,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const api = SIMULATED_APIS.find((a) => a.provider === provider);
       const idField = api ? api.idField : 'id';
       store.set(String(record[idField]), record);
+    },
+    update(provider, project, id, fields) {
+      const record = stores.get(storeKey(provider, project))?.get(id);
+      if (!record) throw new Error(`simulator: no ${provider} record ${id} in ${project}`);
+      Object.assign(record, fields);
+    },
+    remove(provider, project, id) {
+      stores.get(storeKey(provider, project))?.delete(id);
+    },
+    restart(provider, project, id) {
+      const api = SIMULATED_APIS.find((a) => a.provider === provider);
+      const record = stores.get(storeKey(provider, project))?.get(id);
+      if (!api?.restart || !record) throw new Error(`simulator: cannot restart ${provider} record ${id} in ${project}`);
+      const refused = api.restart(record, now());
+      if (refused) throw new Error(`simulator: ${provider} refused to restart ${id}: ${JSON.stringify(refused.body)}`);
+    },
+    onAnswered(match, action) {
+      hooks.push({ match, seen: 0, action });
     },
     inject: (fault) => { faults.push(fault); },
     close: () => new Promise<void>((resolve) => {

@@ -11,6 +11,9 @@ export const VIAS_SUB_TASK_STATES = [
 // Deletable states are undocumented; the fake refuses any batch with a sub-task that could still run.
 const DELETABLE = new Set(['succeeded', 'failed', 'create_failed', 'start_failed', 'stopped']);
 const PATH = /^\/v2\/([^/]+)\/batch-tasks(?:\/([^/]+))?$/;
+const START_PATH = /^\/v2\/([^/]+)\/batch-tasks\/([^/]+)\/action\/start$/;
+// Restarting a batch starts again every sub-task that ended without succeeding.
+const RESTARTABLE = new Set(['failed', 'create_failed', 'start_failed', 'stopped']);
 const DAY = 86_400_000;
 
 /** VIAS's documented error body (vias_03_0280): code, message, detail, params[0..1], reason, advice. */
@@ -67,16 +70,19 @@ export const viasSim: ApiSim = {
   cloud: 'huawei',
   idField: 'id',
   route(req) {
+    const start = START_PATH.exec(req.path);
+    if (start && req.method === 'PUT') return { provider: 'vias', op: 'restart', project: decodeURIComponent(start[1] ?? ''), taskId: decodeURIComponent(start[2] ?? '') };
     const m = PATH.exec(req.path);
     if (!m) return undefined;
     const project = decodeURIComponent(m[1] ?? '');
-    if (m[2] === undefined) return req.method === 'GET' ? { provider: 'vias', op: 'list', project } : undefined;
+    // A listing narrowed by name is how a single batch is read back: counted apart as a `get`.
+    if (m[2] === undefined) return req.method === 'GET' ? { provider: 'vias', op: req.query.has('name_like') ? 'get' : 'list', project } : undefined;
     return req.method === 'DELETE' ? { provider: 'vias', op: 'delete', project, taskId: decodeURIComponent(m[2]) } : undefined;
   },
   handle(req, op, ctx) {
     const store = ctx.store(op.project);
     if (!store) return viasError(401, 'VIAS.00010005', 'Authorization failed.', `project ${op.project} is not authorized`);
-    if (op.op === 'list') {
+    if (op.op === 'list' || op.op === 'get') {
       const q = req.query;
       const paged = enumParam(q, 'is_paged', ['true', 'false'], 'true');
       const size = intParam(q, 'page_size', 10, 5, 200);
@@ -86,10 +92,16 @@ export const viasSim: ApiSim = {
       for (const v of [paged, size, num, order, sortName]) if (typeof v === 'object') return v;
       const state = q.get('task_state');
       if (state !== null && !(VIAS_SUB_TASK_STATES as readonly string[]).includes(state.toLowerCase())) return invalid('task_state', 'task_state is not a supported value.');
+      const typeLike = q.get('type_like');
+      if (typeLike !== null && !['batch_task_name', 'publish_service_name'].includes(typeLike)) return invalid('type_like', 'type_like must be batch_task_name or publish_service_name.');
+      const nameLike = q.get('name_like');
+      if (nameLike !== null && typeLike === null) return invalid('type_like', 'name_like is used together with type_like.');
+      const named = (t: Record<string, unknown>) => nameLike === null || typeLike === null
+        || (typeof t[typeLike] === 'string' && (t[typeLike] as string).toLowerCase().includes(nameLike.toLowerCase()));
       const key = (t: Record<string, unknown>) => (sortName === 'task_count' ? Number(t.num_task) : createdMs(t.created_at)) || 0;
       const sign = order === 'asc' ? 1 : -1;
       const matching = [...store.values()]
-        .filter((t) => state === null || nonZero(t.batch_task_status_info).some(([k]) => k.toLowerCase() === state.toLowerCase()))
+        .filter((t) => named(t) && (state === null || nonZero(t.batch_task_status_info).some(([k]) => k.toLowerCase() === state.toLowerCase())))
         .sort((a, b) => sign * (key(a) - key(b)) || String(a.id).localeCompare(String(b.id)));
       const from = ((num as number) - 1) * (size as number);
       const page = paged === 'false' ? matching : matching.slice(from, from + (size as number));
@@ -98,6 +110,7 @@ export const viasSim: ApiSim = {
     const id = op.taskId ?? '';
     const batch = store.get(id);
     if (!batch) return viasError(400, 'VIAS.00010008', 'No task is found based on the ID.', `batch task ${id} does not exist`, 'id');
+    if (op.op === 'restart') return viasSim.restart?.(batch, ctx.now) ?? json(200, { id });
     const live = nonZero(batch.batch_task_status_info);
     const total = live.reduce((n, [, c]) => n + (Number.isFinite(c) ? c : 1), 0);
     const refused = live.filter(([k]) => !DELETABLE.has(k.toLowerCase()));
@@ -137,6 +150,20 @@ export const viasSim: ApiSim = {
       ageMs: created ? now.getTime() - created.reportedMs : undefined,
     };
     return { record, fact };
+  },
+  restart(batch) {
+    const info = batch.batch_task_status_info;
+    const live = nonZero(info);
+    const again = live.filter(([k]) => RESTARTABLE.has(k.toLowerCase()));
+    if (info === null || typeof info !== 'object' || again.length === 0) return viasError(400, 'VIAS.00010001', 'The batch task has no sub-task to start.');
+    const tally = info as Record<string, unknown>;
+    const upper = Object.keys(tally).some((k) => k !== k.toLowerCase());
+    const running = upper ? 'RUNNING' : 'running';
+    for (const [k, n] of again) {
+      tally[k] = 0;
+      tally[running] = Number(tally[running] ?? 0) + n;
+    }
+    return undefined;
   },
   throttled: apigThrottled,
   serverError: (requestId) => viasError(500, 'VIAS.00010006', 'An internal error occurs.', `request ${requestId} failed`),

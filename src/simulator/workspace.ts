@@ -130,12 +130,13 @@ export const workspaceSim: ApiSim = {
       return { provider: 'workspace', op: 'delete', project: decodeURIComponent(del[1] ?? ''), ...(taskId !== undefined ? { taskId } : {}) };
     }
     const m = LIST_PATH.exec(req.path);
-    return m && req.method === 'GET' ? { provider: 'workspace', op: 'list', project: decodeURIComponent(m[1] ?? '') } : undefined;
+    // A listing narrowed to one parent job is how a sub-job is read back: counted apart as a `get`.
+    return m && req.method === 'GET' ? { provider: 'workspace', op: req.query.has('job_id') ? 'get' : 'list', project: decodeURIComponent(m[1] ?? '') } : undefined;
   },
   handle(req, op, ctx) {
     const store = ctx.store(op.project);
     if (!store) return wksError(403, 'WKS.00000403', 'The project does not exist or is not authorized.', 'simulated-encoded-denial');
-    if (op.op === 'list') return list(req, store);
+    if (op.op === 'list' || op.op === 'get') return list(req, store);
     return batchDelete(req, op.project, store, (id, job) => ctx.onDeleted(op.project, id, job));
   },
   seedTask(random, now, index) {

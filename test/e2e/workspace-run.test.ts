@@ -32,18 +32,18 @@ function putJob(s: Simulator, project: string, n: number, over: Record<string, u
 describe('run against the Workspace simulator', () => {
   it('deletes exactly the stale terminal sub-jobs of two projects, by sub-job id, at most 10 per call, never by status', async () => {
     const projects = [newProject(), newProject()];
-    const s = await fixture.start({ tasksPerProject: 2300, seed: 17, projects: { workspace: projects } });
+    const s = await fixture.start({ tasksPerProject: 1100, seed: 17, projects: { workspace: projects } });
     const logs = captureLogs();
     const report = await runJanitor(env(s, projects), { logs: logs.stream, logLevel: 'info' });
     expect(report.exitCode).toBe(0);
 
     for (const project of projects) {
       const expected = expectedDeletions(s, 'workspace', project, TERMINAL, 7 * DAY);
-      expect(expected.length).toBeGreaterThan(1000);
+      expect(expected.length).toBeGreaterThan(400);
       const deleted = s.deleted.filter((d) => d.provider === 'workspace' && d.project === project).map((d) => d.id).sort();
       expect(deleted).toEqual(expected);
       const stats = report.stats.find((st) => st.target === project);
-      expect(stats).toMatchObject({ listed: 2300, deleted: expected.length, gone: 0, failed: {} });
+      expect(stats).toMatchObject({ listed: 1100, deleted: expected.length, gone: 0, failed: {} });
       expect(stats?.skipped['not-deletable-type']).toBeGreaterThan(0);
       expect(stats?.skipped['invalid-timestamp']).toBeGreaterThan(0);
 
@@ -87,9 +87,14 @@ describe('a delete job whose sub-jobs changed after listing', () => {
     const project = newProject();
     const s = await fixture.start({ projects: { workspace: [project] } });
     const ids = Array.from({ length: 10 }, (_, i) => putJob(s, project, i));
-    const vanished = subJobId(99);
-    const refused = putJob(s, project, 50, { job_type: 'applyWorkspace' });
+    const vanished = putJob(s, project, 99);
+    const refused = putJob(s, project, 50);
     const batch = [...ids.slice(0, 4), vanished, ...ids.slice(4, 8), refused];
+    // After the last of the ten re-reads, before the delete call: one vanishes, one turns undeletable.
+    s.onAnswered({ provider: 'workspace', op: 'get', nth: batch.length }, () => {
+      s.remove('workspace', project, vanished);
+      s.update('workspace', project, refused, { job_type: 'applyWorkspace' });
+    });
     const job = await workForgedJob(s, project, batch);
 
     expect(s.deleted.map((d) => d.id).sort()).toEqual(ids.slice(0, 8).sort());
@@ -109,8 +114,10 @@ describe('a delete job whose sub-jobs changed after listing', () => {
 /** Starts real workers and pushes one delete job, as the producer would have enqueued it before the records changed. */
 async function workForgedJob(s: Simulator, project: string, taskIds: readonly string[]): Promise<Job<DeleteJobData>> {
   const { queue, events } = await startWorkersWithQueue(fixture, s, 'workspace', 'workspace-forged', { WORKSPACE_PROJECT_ID: project, WORKSPACE_ATTEMPTS: '3' });
-  const tasks = taskIds.map((id) => ({ id, states: ['SUCCESS'], agedFrom: { field: 'end_time', at: OLD.toISOString() }, label: 'createDesktops' }));
-  const added = await queue.add('delete', { provider: 'workspace', target: project, runId: 'forged', tasks }, { jobId: 'forged-batch', attempts: 3 });
+  const parentOf = (id: string) => String(s.records('workspace', project).find((r) => r.id === id)?.job_id);
+  const tasks = taskIds.map((id) => ({ id, states: ['SUCCESS'], agedFrom: { field: 'end_time', at: OLD.toISOString() }, label: 'createDesktops', lookup: parentOf(id) }));
+  const data = { provider: 'workspace' as const, target: project, runId: 'forged', tasks, listedAt: new Date().toISOString() };
+  const added = await queue.add('delete', data, { jobId: 'forged-batch', attempts: 3 });
   await added.waitUntilFinished(events).catch(() => undefined);
   return (await Job.fromId<DeleteJobData>(queue, added.id ?? '')) as Job<DeleteJobData>;
 }

@@ -120,18 +120,18 @@ describe('IMM DeleteBatch and GetBatch', () => {
     await expect(provider.deleteTasks(PROJECT, [id])).rejects.toMatchObject({ kind: 'permanent', details: { code: 'InvalidAccessKeyId.NotFound', status: 404 } });
   });
 
-  it('re-reads one batch with GetBatch, and answers undefined when it no longer exists', async () => {
+  it('re-reads one batch with GetBatch, and answers gone when it no longer exists', async () => {
     const sim = await fixture.start();
     putBatch(sim, 'batch-suspended', { State: 'Suspended', UpdateTime: '2020-11-11T06:51:17.5Z' });
     const provider = immProvider(sim);
-    expect(await provider.getTask?.(PROJECT, 'batch-suspended')).toEqual({
+    expect(await provider.getTask(PROJECT, { id: 'batch-suspended' })).toEqual({ kind: 'found', task: {
       id: 'batch-suspended', states: ['Suspended'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date('2020-11-11T06:51:17.500Z') },
-    });
-    expect(await provider.getTask?.(PROJECT, 'batch-gone')).toBeUndefined();
+    } });
+    expect(await provider.getTask(PROJECT, { id: 'batch-gone' })).toEqual({ kind: 'gone' });
     sim.inject({ provider: 'imm', op: 'get', times: 1, response: immError(404, 'ResourceNotFound', 'The specified resource Batch is not found.') });
-    expect(await provider.getTask?.(PROJECT, 'batch-suspended')).toBeUndefined();
+    expect(await provider.getTask(PROJECT, { id: 'batch-suspended' })).toEqual({ kind: 'gone' });
     sim.inject({ provider: 'imm', op: 'get', times: 1, response: immError(400, 'Throttling', 'Request was denied due to flow control.') });
-    await expect(provider.getTask?.(PROJECT, 'batch-suspended')).rejects.toMatchObject({ kind: 'throttled' });
+    await expect(provider.getTask(PROJECT, { id: 'batch-suspended' })).rejects.toMatchObject({ kind: 'throttled' });
   });
 });
 
