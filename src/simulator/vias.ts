@@ -96,8 +96,10 @@ export const viasSim: ApiSim = {
       if (typeLike !== null && !['batch_task_name', 'publish_service_name'].includes(typeLike)) return invalid('type_like', 'type_like must be batch_task_name or publish_service_name.');
       const nameLike = q.get('name_like');
       if (nameLike !== null && typeLike === null) return invalid('type_like', 'name_like is used together with type_like.');
-      const named = (t: Record<string, unknown>) => nameLike === null || typeLike === null
-        || (typeof t[typeLike] === 'string' && (t[typeLike] as string).toLowerCase().includes(nameLike.toLowerCase()));
+      const named = (t: Record<string, unknown>) => {
+        const name = typeLike === null ? undefined : t[typeLike];
+        return nameLike === null || (typeof name === 'string' && name.toLowerCase().includes(nameLike.toLowerCase()));
+      };
       const key = (t: Record<string, unknown>) => (sortName === 'task_count' ? Number(t.num_task) : createdMs(t.created_at)) || 0;
       const sign = order === 'asc' ? 1 : -1;
       const matching = [...store.values()]
