@@ -54,12 +54,11 @@ function routeByTarget(pc: ProviderConfig, build: (scoped: ProviderConfig) => Pr
     if (!found) throw new ProviderError('permanent', `target ${key} is not configured for ${pc.name}`);
     return found;
   };
-  const withGetTask = [...routes.values()].every((r) => r.adapter.getTask !== undefined);
   return {
     name: pc.name,
     listTasks: (key, signal) => { const r = route(key); return r.adapter.listTasks(r.scope.project, signal); },
     deleteTasks: async (key, ids) => { const r = route(key); return r.adapter.deleteTasks(r.scope.project, ids); },
-    ...(withGetTask ? { getTask: async (key: string, id: string) => { const r = route(key); return r.adapter.getTask?.(r.scope.project, id); } } : {}),
+    getTask: async (key, task) => { const r = route(key); return r.adapter.getTask(r.scope.project, task); },
   };
 }
 
