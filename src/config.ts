@@ -24,9 +24,6 @@ export interface AlibabaAuthConfig {
   readonly securityToken?: SecretSource;
 }
 
-/** `documented`: age from the API's timestamp; `observed`: from the later of it and our first terminal sighting. */
-export type AgeFrom = 'documented' | 'observed';
-
 /** IoTDA signing: `auto` follows the SDK (derived V11 for non-standard hosts). */
 export type IotdaSigning = 'auto' | 'standard' | 'derived';
 
@@ -46,8 +43,6 @@ export interface ProviderConfig {
   readonly rateLimit: Rate;
   readonly concurrency: number;
   readonly attempts: number;
-  /** What a task's age runs from: the API's documented timestamp, or the later of it and when we first saw the task terminal. */
-  readonly ageFrom: AgeFrom;
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
 }
 
@@ -321,7 +316,6 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
       concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
-      ageFrom: read(`${P}_AGE_FROM`, oneOf(['documented', 'observed'] as const), 'documented') ?? 'documented',
       ...(iotda ? { iotda } : {}),
     };
   }

@@ -111,14 +111,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, JANITOR_SCHEDULE: '0 3 * * *' }).schedule).toBe('0 3 * * *');
   });
 
-  it('bounds the snapshot age of tasks without a re-read (15m by default) and reads P_AGE_FROM per provider', () => {
-    const config = loadConfig({ ...BASE, IOTDA_AGE_FROM: 'observed' });
-    expect(config.maxSnapshotAgeMs).toBe(15 * 60_000);
-    expect(config.providers[0]?.ageFrom).toBe('observed');
-    expect(loadConfig(BASE).providers[0]?.ageFrom).toBe('documented');
-    expect(problemsOf({ ...BASE, JANITOR_MAX_SNAPSHOT_AGE: '2d', IOTDA_AGE_FROM: 'listed' })).toEqual([
+  it('bounds the snapshot age of tasks without a re-read, 15m by default, from 1s to 24h', () => {
+    expect(loadConfig(BASE).maxSnapshotAgeMs).toBe(15 * 60_000);
+    expect(loadConfig({ ...BASE, JANITOR_MAX_SNAPSHOT_AGE: '90s' }).maxSnapshotAgeMs).toBe(90_000);
+    expect(problemsOf({ ...BASE, JANITOR_MAX_SNAPSHOT_AGE: '2d' })).toEqual([
       'JANITOR_MAX_SNAPSHOT_AGE: got "2d"; expected from 1s to 24h: how old a listing may be when a task without a re-read is deleted',
-      'IOTDA_AGE_FROM: got "listed"; expected one of documented, observed',
     ]);
   });
 
