@@ -1,15 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { createProviders } from '../../src/providers/registry.js';
 import type { DeleteJobData, DeleteJobResult } from '../../src/queue.js';
-import { connectRedis, openQueues, runCleanup, startWorkers } from '../../src/run.js';
-import { createShutdown } from '../../src/shutdown.js';
 import { immError, immTime } from '../../src/simulator/imm.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
-import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { captureLogs, expectedDeletions, produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.imm[0] as string;
@@ -102,22 +97,15 @@ describe('IMM resumable batches', () => {
     for (const id of ['batch-resumed-running', 'batch-resumed-ready', 'batch-still-suspended']) {
       sim.put('imm', PROJECT, { Id: id, State: 'Suspended', CreateTime: ago(40 * DAY), UpdateTime: old });
     }
-    const config = loadConfig(env(sim, { IMM_STATES: 'Suspended,Ready', IMM_ATTEMPTS: '1' }));
-    const logger = createLogger('silent');
-    const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
-    fixture.onCleanup(() => shutdown.close());
-    const deps = { config, logger, providers: createProviders(config), shutdown };
-    const redis = await connectRedis(config, shutdown);
-    const queues = await openQueues(config, redis, shutdown);
-    const produced = await runCleanup(deps, 'produce', { redis, queues });
-    expect(produced.stats[0]?.enqueued).toBe(3);
+    const produced = await produceOnly(fixture, env(sim, { IMM_STATES: 'Suspended,Ready', IMM_ATTEMPTS: '1' }));
+    expect(produced.report.stats[0]?.enqueued).toBe(3);
 
     // Between the listing and the worker: one batch resumes and runs, another is resumed and is
     // Ready again (a state DeleteBatch would accept). Only the untouched one may go.
     sim.put('imm', PROJECT, { Id: 'batch-resumed-running', State: 'Running', CreateTime: ago(40 * DAY), UpdateTime: ago(1_000) });
     sim.put('imm', PROJECT, { Id: 'batch-resumed-ready', State: 'Ready', CreateTime: ago(40 * DAY), UpdateTime: ago(1_000) });
-    startWorkers(deps, queues);
-    const queue = queues.get('imm') as Queue<DeleteJobData, DeleteJobResult>;
+    produced.startWorkers();
+    const queue = produced.queues.get('imm') as Queue<DeleteJobData, DeleteJobResult>;
     const settled = async () => (await queue.getJobs(['completed', 'failed'])).filter((j) => j.finishedOn !== undefined);
     const deadline = Date.now() + 20_000;
     while ((await settled()).length < 3 && Date.now() < deadline) await sleep(100);

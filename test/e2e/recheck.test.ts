@@ -1,19 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import type { ProviderName } from '../../src/providers/catalog.js';
-import { createProviders } from '../../src/providers/registry.js';
 import type { DeleteJobData, DeleteJobResult } from '../../src/queue.js';
-import { connectRedis, openQueues, runCleanup, startWorkers } from '../../src/run.js';
-import { createShutdown } from '../../src/shutdown.js';
 import { immError, immTime } from '../../src/simulator/imm.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { mpcTime } from '../../src/simulator/mpc.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { workspaceTime } from '../../src/simulator/workspace.js';
-import { runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const OLD = new Date(Date.now() - 30 * DAY);
@@ -132,23 +127,17 @@ describe('a task the API cannot read back', () => {
     // No batch_task_name: VIAS has no other way to read one batch back.
     sim.put('vias', vias, { id: 'c'.repeat(32), num_task: 1, created_at: OLD.getTime(), batch_task_status_info: { succeeded: 1 } });
     const e = env(sim, 'vias', { JANITOR_MAX_SNAPSHOT_AGE: '1s' });
-    const config = loadConfig(e);
-    const logger = createLogger('silent');
-    const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
-    fixture.onCleanup(() => shutdown.close());
-    const deps = { config, logger, providers: createProviders(config), shutdown };
-    const redis = await connectRedis(config, shutdown);
-    const queues = await openQueues(config, redis, shutdown);
-    expect((await runCleanup(deps, 'produce', { redis, queues })).stats[0]?.enqueued).toBe(1);
+    const produced = await produceOnly(fixture, e);
+    expect(produced.report.stats[0]?.enqueued).toBe(1);
     await sleep(1_500); // the job waits in the queue longer than the bound
-    startWorkers(deps, queues);
-    const queue = queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>;
+    produced.startWorkers();
+    const queue = produced.queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>;
     const deadline = Date.now() + 20_000;
     while ((await queue.getJobs(['completed', 'failed'])).length < 1 && Date.now() < deadline) await sleep(100);
     const [job] = await queue.getJobs(['completed']);
     expect(job?.returnvalue?.results).toMatchObject([{ id: 'c'.repeat(32), result: 'skipped', reason: 'stale-snapshot' }]);
     expect(sim.counters.vias.delete).toBe(0);
-    await shutdown.close();
+    await produced.shutdown.close();
 
     // The next run lists it again (its claim is free) and, acting on a fresh listing, deletes it.
     const next = await runJanitor({ ...e, JANITOR_MAX_SNAPSHOT_AGE: '15m' });

@@ -88,6 +88,23 @@ export async function startWorkersWithQueue(
   return { queue, events };
 }
 
+/**
+ * Produces (lists and enqueues) on the given environment, without workers, and hands back what
+ * `startWorkers` needs to work the queued jobs later: for tests that change tasks in between.
+ * Everything closes after the test (or earlier, through the returned shutdown).
+ */
+export async function produceOnly(fixture: SimulatorFixture, env: Record<string, string>) {
+  const config = loadConfig(env);
+  const logger = createLogger('silent');
+  const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
+  fixture.onCleanup(() => shutdown.close());
+  const deps = { config, logger, providers: createProviders(config), shutdown };
+  const redis = await connectRedis(config, shutdown);
+  const queues = await openQueues(config, redis, shutdown);
+  const report = await runCleanup(deps, 'produce', { redis, queues });
+  return { report, queues, shutdown, startWorkers: () => startWorkers(deps, queues) };
+}
+
 /** Collects pino lines so tests can assert on log events. */
 export function captureLogs(): { lines: Record<string, unknown>[]; stream: Writable } {
   const lines: Record<string, unknown>[] = [];
