@@ -37,7 +37,7 @@ export function observeProvider(provider: Provider, observer: ProviderCallObserv
   const within = <T>(operation: ProviderOperation, call: () => Promise<T>): Promise<T> =>
     current.run({ provider: provider.name, operation, observer }, call);
   const throttledDelete = () => observer.throttled(provider.name, 'delete');
-  const observed: Provider = {
+  return {
     name: provider.name,
     listTasks(target, signal) {
       return {
@@ -60,17 +60,13 @@ export function observeProvider(provider: Provider, observer: ProviderCallObserv
         throw err;
       }
     }),
-  };
-  const getTask = provider.getTask?.bind(provider);
-  if (getTask) {
-    observed.getTask = (target, taskId) => within('get', async () => {
+    getTask: (target, task) => within('get', async () => {
       try {
-        return await getTask(target, taskId);
+        return await provider.getTask(target, task);
       } catch (err) {
         if (err instanceof ProviderError && err.kind === 'throttled') observer.throttled(provider.name, 'get');
         throw err;
       }
-    });
-  }
-  return observed;
+    }),
+  };
 }
