@@ -239,7 +239,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       return undefined;
     }
     if (explicitMs !== undefined && explicitMs > fitsMs) {
-      problems.push(`JANITOR_MAX_RUNTIME: got ${JSON.stringify(env.JANITOR_MAX_RUNTIME)}; with JANITOR_ACTIVE_DEADLINE_SECONDS=${deadlineMs / 1_000} and JANITOR_SHUTDOWN_GRACE=${graceMs / 1_000}s it may be at most ${fitsMs / 1_000}s (or unset it: it then follows the deadline)`);
+      problems.push(`JANITOR_MAX_RUNTIME: got ${explicitMs / 1_000}s; with JANITOR_ACTIVE_DEADLINE_SECONDS=${deadlineMs / 1_000} and JANITOR_SHUTDOWN_GRACE=${graceMs / 1_000}s it may be at most ${fitsMs / 1_000}s (or unset it: it then follows the deadline)`);
       return undefined;
     }
     return explicitMs ?? fitsMs;
@@ -247,9 +247,10 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
 
   /** REDIS_URL, or REDIS_URL_FILE (a mounted Secret, so a password stays out of the ConfigMap). Never echoes the URL. */
   function readRedisUrl(): string | undefined {
-    const path = (env.REDIS_URL_FILE ?? '').trim();
-    if (path === '') return read('REDIS_URL', z.string().regex(REDIS_URL_PATTERN, 'expected redis://host:port or rediss://…'), 'redis://127.0.0.1:6379');
-    if ((env.REDIS_URL ?? '').trim() !== '') {
+    const path = read('REDIS_URL_FILE', z.string().transform((p) => p.trim()));
+    const url = read('REDIS_URL', z.string().regex(REDIS_URL_PATTERN, 'expected redis://host:port or rediss://…'), path === undefined ? 'redis://127.0.0.1:6379' : undefined);
+    if (path === undefined) return url;
+    if (url !== undefined) {
       problems.push('REDIS_URL: set both REDIS_URL and REDIS_URL_FILE; set only one');
       return undefined;
     }

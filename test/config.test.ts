@@ -166,7 +166,7 @@ describe('JANITOR_ACTIVE_DEADLINE_SECONDS', () => {
 
   it('refuses a runtime Kubernetes would cut short, naming both variables and the largest that fits', () => {
     const problems = problemsOf({ ...BASE, JANITOR_ACTIVE_DEADLINE_SECONDS: '3300', JANITOR_MAX_RUNTIME: '2h', JANITOR_SHUTDOWN_GRACE: '30s' });
-    expect(problems).toEqual([expect.stringMatching(/^JANITOR_MAX_RUNTIME: got "2h"; with JANITOR_ACTIVE_DEADLINE_SECONDS=3300 .* at most 3210s/)]);
+    expect(problems).toEqual([expect.stringMatching(/^JANITOR_MAX_RUNTIME: got 7200s; with JANITOR_ACTIVE_DEADLINE_SECONDS=3300 .* at most 3210s/)]);
   });
 
   it('refuses a deadline too short for any run, and one that is not whole seconds', () => {
