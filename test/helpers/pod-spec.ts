@@ -38,6 +38,7 @@ export interface Volume {
 export interface PodSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
+  enableServiceLinks?: boolean;
   restartPolicy?: string;
   terminationGracePeriodSeconds?: number;
   securityContext?: SecurityContext;

@@ -31,6 +31,7 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
     expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'CronJob', 'NetworkPolicy', 'Secret', 'ServiceAccount']);
     expect(only(objects, 'ServiceAccount').automountServiceAccountToken).toBe(false);
     expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.enableServiceLinks).toBe(false);
   });
 
   it('lets the non-root process read every credential file of the secret volume', () => {
