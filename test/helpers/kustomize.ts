@@ -1,9 +1,9 @@
 // Renders the repository's kustomizations with the real `kubectl kustomize` (offline) and validates the
 // objects against the Kubernetes schemas of the kubernetes-models package.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -38,7 +38,10 @@ export function render(dir: string, files: Readonly<Record<string, string>> = {}
     const root = join(scratch, 'k8s');
     cpSync(join(REPO, 'k8s'), root, { recursive: true, filter: (src) => !/(credentials|redis)\.env$/.test(src) });
     fillExamples(root);
-    for (const [path, text] of Object.entries(files)) writeFileSync(join(root, path), text);
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    }
     const out = execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
     return parseAllDocuments(out).map((doc) => doc.toJS() as K8sObject).filter((o) => o !== null);
   } finally {
@@ -57,7 +60,9 @@ function fillExamples(dir: string): void {
   }
 }
 
-const CUSTOM_KINDS = new Set(['keda.sh/v1alpha1/ScaledObject', 'keda.sh/v1alpha1/TriggerAuthentication', 'monitoring.coreos.com/v1/PrometheusRule']);
+const CUSTOM_KINDS = new Set([
+  'keda.sh/v1alpha1/ScaledObject', 'keda.sh/v1alpha1/TriggerAuthentication', 'monitoring.coreos.com/v1/PrometheusRule', 'monitoring.coreos.com/v1/PodMonitor',
+]);
 
 /**
  * Validates one object against the Kubernetes OpenAPI schema (kubernetes-models); custom resources

@@ -67,7 +67,10 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
       .filter((n) => n !== 'JANITOR_SCHEDULE' && n !== 'JANITOR_MAX_RUNTIME'); // daemon only; derived from the deadline
     for (const name of globals) expect(data, name).toHaveProperty(name);
     const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === 'credentials')?.mountPath;
-    for (const [name, path] of Object.entries(data).filter(([n]) => n.endsWith('_FILE') && n !== 'JANITOR_AUDIT_FILE')) expect(path, name).toMatch(new RegExp(`^${mount}/[a-z-]+$`));
+    const secretFiles = new Set([...source.matchAll(/secret\('([A-Z_]+)'\)/g)].map((m) => `${m[1]}_FILE`).concat('REDIS_URL_FILE'));
+    const wired = Object.entries(data).filter(([n]) => secretFiles.has(n));
+    expect(wired.length).toBeGreaterThanOrEqual(5);
+    for (const [name, path] of wired) expect(path, name).toMatch(new RegExp(`^${mount}/[a-z-]+$`));
   });
 
   it('runs hardened: non-root uid and gid, no privilege escalation, no capabilities, read-only root, seccomp', () => {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { queueNameFor } from '../../src/queue.js';
 import { PROVIDER_NAMES, type ProviderName } from '../../src/providers/catalog.js';
-import { dataOf, find, kustomizeUnavailable, only, render, type K8sObject } from '../helpers/kustomize.js';
+import { dataOf, find, kustomizeUnavailable, only, render, validate, type K8sObject } from '../helpers/kustomize.js';
 import { canReadSecretFile, workloads, type Container, type PodSpec } from '../helpers/pod-spec.js';
 
 const unavailable = kustomizeUnavailable();
@@ -115,6 +115,22 @@ describe.skipIf(unavailable !== undefined)('k8s/overlays/scale-out (workers comp
       const auth = only(objects, 'TriggerAuthentication', t.authenticationRef.name).spec as { secretTargetRef: { name: string; key: string }[] };
       expect(auth.secretTargetRef[0]).toMatchObject({ name: 'task-janitor-redis', key: 'password' });
     }
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('the monitoring component added to the scale-out overlay, rendered', () => {
+  it('validates, and its PodMonitor scrapes the workers\' metrics port', async () => {
+    const objects = render('overlays/monitored/', {
+      'overlays/monitored/kustomization.yaml': 'resources: [../scale-out]\ncomponents: [../../components/monitoring]\n',
+    });
+    expect((await Promise.all(objects.map(validate))).flat()).toEqual([]);
+    const monitor = only(objects, 'PodMonitor').spec as { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string }[] };
+    const worker = only(objects, 'Deployment', 'task-janitor-worker');
+    const pod = (worker.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    expect(pod).toMatchObject(monitor.selector.matchLabels);
+    const ports = workloads([worker])[0]?.spec.containers[0]?.ports?.map((p) => p.name);
+    for (const endpoint of monitor.podMetricsEndpoints) expect(ports).toContain(endpoint.port);
+    expect(find(objects, 'PrometheusRule')).toHaveLength(1);
   });
 });
 
