@@ -1,12 +1,13 @@
 // Peak memory of the container's command (`node dist/main.js run`) under the heap cap the k8s manifests
 // set (NODE_OPTIONS=--max-old-space-size=160, memory limit 256Mi): a dry run and a full run over all
-// five providers against the simulator and a real Redis. Writes bench/container-memory.md.
+// five providers against the simulator (in this process; the measured CLI is a child) and a real Redis. Writes bench/container-memory.md.
 // Usage: npm run build && node bench/container-memory.mjs [dryRunTasksPerProject] [fullRunTasksPerProject]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { Redis } from 'ioredis';
+import { dropQueuePrefix } from '../dist/redis.js';
 import { simulatorEnvironment } from '../dist/simulator/env.js';
+import { startSimulator } from '../dist/simulator/server.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
@@ -16,32 +17,12 @@ const LIMIT_MIB = 256;
 const [dryTasks = '5000', fullTasks = '2000'] = process.argv.slice(2);
 
 async function withSimulator(tasks, use) {
-  const child = spawn(process.execPath, [MAIN, 'simulate', '--port', '0', '--tasks', tasks], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sim = await startSimulator({ tasksPerProject: Number(tasks) });
   try {
-    const url = await new Promise((resolve, reject) => {
-      let text = '';
-      child.stdout.on('data', (c) => {
-        text += c.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(text);
-        if (m) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
-    });
-    return await use(url);
+    return await use(sim.url);
   } finally {
-    child.kill('SIGTERM');
+    await sim.close();
   }
-}
-
-async function dropPrefix(prefix) {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  redis.disconnect();
 }
 
 /** Runs the CLI under /usr/bin/time and returns its exit code, peak RSS (MiB), duration and summary. */
@@ -67,7 +48,7 @@ async function measure(tasks, dryRun) {
       return { code, rssMiB: rssKb / 1024, seconds: (Date.now() - started) / 1000, deleted };
     });
   } finally {
-    await dropPrefix(prefix);
+    await dropQueuePrefix(REDIS_URL, prefix);
   }
 }
 
@@ -80,7 +61,7 @@ const rows = [
 const text = `# Container memory
 
 Produced by \`node bench/container-memory.mjs ${dryTasks} ${fullTasks}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},
-${cpus().length} cores, Redis at ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}, simulator in a child process. The command is the
+${cpus().length} cores, Redis at ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}, simulator in the bench process. The command is the
 container's (\`node dist/main.js run\`) with the manifests' \`NODE_OPTIONS=--max-old-space-size=${HEAP_MB}\`; peak RSS
 from \`/usr/bin/time\`. It sizes the k8s memory limit (${LIMIT_MIB}Mi, request = limit).
 
