@@ -135,7 +135,9 @@ describe('REDIS_URL_FILE', () => {
 
   it('reads the Redis URL from a mounted file, trimming its trailing newline', () => {
     const path = fileWith('url', 'redis://:s3cret-pw@redis.janitor.svc:6379/0\n');
-    expect(loadConfig({ ...BASE, REDIS_URL_FILE: path }).redisUrl).toBe('redis://:s3cret-pw@redis.janitor.svc:6379/0');
+    const config = loadConfig({ ...BASE, REDIS_URL_FILE: path });
+    expect(config.redisUrl).toBe('redis://:s3cret-pw@redis.janitor.svc:6379/0');
+    expect(config.warnings).toEqual([]);
   });
 
   it('refuses a file that holds no Redis URL without printing its content', () => {
