@@ -41,6 +41,8 @@ export interface ProviderConfig {
   /** Catalog spelling of the states that count as deletable for this run. */
   readonly states: readonly string[];
   readonly rateLimit: Rate;
+  /** Budget of read calls (listing, re-reads, look-ups), metered apart from deletes: P_READ_RATE_LIMIT. */
+  readonly readRateLimit: Rate;
   readonly concurrency: number;
   readonly attempts: number;
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
@@ -315,6 +317,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       retentionMs: read(`${P}_RETENTION`, durationMs) ?? globalRetentionMs,
       states: states ?? [...facts.defaultStates],
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
+      readRateLimit: read(`${P}_READ_RATE_LIMIT`, rate, '20/s') ?? { max: 20, durationMs: 1000 },
       concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
       ...(iotda ? { iotda } : {}),

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { checkExitCode, checkTargets, renderCheck } from './check.js';
 import { loadConfig, ConfigError, redactedConfig, type Config } from './config.js';
 import { scheduleProduce } from './daemon.js';
+import { limiterFor } from './limiter.js';
 import { createLogger } from './logger.js';
 import { startObservability } from './observability.js';
 import { QUEUE_COMMAND_HELP, runQueueCommand } from './queue-commands.js';
@@ -110,8 +111,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       process.stdout.write(`${renderCheck(results)}\n`);
       return checkExitCode(results);
     }
+    // Registered first, so it closes last: after the workers whose calls draw on it.
+    const limiter = limiterFor(config);
+    shutdown.onClose('call limiter', () => limiter.close());
     const observability = startObservability({ config, logger, shutdown, version: VERSION, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
-    const providers = createProviders(config, undefined, observability.providerCalls);
+    const providers = createProviders(config, undefined, observability.providerCalls, limiter);
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update };
     if (command === 'run' || command === 'produce') {
       const report = await runCleanup(deps, command);

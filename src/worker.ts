@@ -6,7 +6,6 @@ import { judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
 import { redactRedisUrl } from './redis.js';
-import type { Rate } from './units.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -24,7 +23,9 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     connection: { url: config.redisUrl, maxRetriesPerRequest: null },
     prefix: config.queuePrefix,
     concurrency: providerConfig.concurrency,
-    limiter: smoothLimiter(providerConfig.rateLimit),
+    // P_RATE_LIMIT is enforced per delete call by the providers' call budgets (src/limiter.ts); this
+    // limiter only lets queue.rateLimit() hold every worker's fetches while the provider is paused.
+    limiter: PAUSE_ONLY_LIMITER,
     autorun: true,
   });
   worker.on('failed', (job, err) => {
@@ -36,17 +37,8 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   return worker;
 }
 
-/**
- * BullMQ's limiter counts fixed windows, so `10/s` as one 1 s window can put 20 calls into one
- * second at a window edge. Splitting the limit into small windows keeps any sliding second close to
- * the limit; rounding is always downward, so the long-run rate never exceeds it.
- */
-export function smoothLimiter(rate: Rate): { max: number; duration: number } {
-  const spacing = Math.ceil(rate.durationMs / rate.max);
-  if (spacing >= 10) return { max: 1, duration: spacing };
-  const window = 100;
-  return { max: Math.max(1, Math.floor((rate.max * window) / rate.durationMs)), duration: window };
-}
+/** BullMQ honours queue.rateLimit() only when a limiter is set; this one never limits by itself. */
+const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1_000 };
 
 /** The processor. It throws on failure and never swallows: BullMQ owns retries. */
 export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>): Promise<DeleteJobResult> {

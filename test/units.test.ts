@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration, parseRate } from '../src/units.js';
-import { smoothLimiter } from '../src/worker.js';
 
 describe('units', () => {
   it.each([['90m', 5_400_000], ['36h', 129_600_000], ['7d', 604_800_000], ['2w', 1_209_600_000], ['30s', 30_000]])('parses duration %s', (text, ms) => {
@@ -21,18 +20,5 @@ describe('units', () => {
     expect(formatDuration(850)).toBe('850ms');
     expect(formatDuration(93_784_000)).toBe('1d2h');
     expect(formatDuration(184_000)).toBe('3m4s');
-  });
-});
-
-describe('smoothLimiter', () => {
-  it.each([
-    [{ max: 10, durationMs: 1000 }, { max: 1, duration: 100 }],
-    [{ max: 300, durationMs: 60_000 }, { max: 1, duration: 200 }],
-    [{ max: 7, durationMs: 1000 }, { max: 1, duration: 143 }],
-    [{ max: 1000, durationMs: 1000 }, { max: 100, duration: 100 }],
-    [{ max: 150, durationMs: 1000 }, { max: 15, duration: 100 }],
-  ])('splits %j into small windows without exceeding it', (rate, limiter) => {
-    expect(smoothLimiter(rate)).toEqual(limiter);
-    expect(limiter.max / limiter.duration).toBeLessThanOrEqual(rate.max / rate.durationMs);
   });
 });

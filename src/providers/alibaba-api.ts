@@ -1,6 +1,7 @@
 // Sends ACS3-signed Alibaba Cloud RPC requests (IMM) and classifies Alibaba error bodies by their Code.
 import { randomBytes } from 'node:crypto';
 import type { AlibabaAuthConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
@@ -33,6 +34,8 @@ export interface AlibabaApiDeps {
   readonly version: string;
   /** Source of `x-acs-signature-nonce`; the gateway rejects a reused one. */
   readonly nonce?: () => string;
+  /** The provider's call budgets: `Delete*` actions draw on the delete budget, every other action on the read budget. */
+  readonly budget?: CallBudget;
 }
 
 type Params = readonly (readonly [string, string | number | undefined])[];
@@ -47,6 +50,8 @@ export interface AlibabaCall {
 export interface AlibabaResponse extends ApiResponse {
   readonly body: unknown;
   readonly requestId: string | undefined;
+  /** When this call was throttled: how long the call budget paused the provider (Retry-After or its own choice). */
+  readonly pauseMs?: number;
 }
 
 // openapi-client's getNonce is a random hex string; 16 random bytes cannot repeat in practice.
@@ -65,9 +70,14 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
     { accessKeyId: deps.auth.accessKeyId(), accessKeySecret: deps.auth.accessKeySecret(), ...(securityToken ? { securityToken } : {}) },
     { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
   );
+  const kind = call.action.startsWith('Delete') ? 'delete' : 'read';
+  await deps.budget?.take(kind, signal);
   const response = await send(deps.http, { method: 'POST', url, headers, body }, signal);
   const parsed = parseJson(response.text);
-  return { ...response, body: parsed, requestId: alibabaErrorBody(parsed).requestId ?? header(response.headers, 'x-acs-request-id') };
+  const { code, requestId } = alibabaErrorBody(parsed);
+  const received = { ...response, body: parsed, requestId: requestId ?? header(response.headers, 'x-acs-request-id') };
+  if (deps.budget && code !== undefined && THROTTLING.test(code)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
+  return received;
 }
 
 /** The `{RequestId, Code, Message}` of an Alibaba response body, when present. */
@@ -96,7 +106,7 @@ export function classifyAlibabaFailure(response: AlibabaResponse): ProviderError
   const text = `${code ?? `HTTP ${response.status}`}: ${message ?? (response.text.slice(0, 200) || 'no error body')}`;
   const details = { ...(code ? { code } : {}), status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}) };
   if (code !== undefined && THROTTLING.test(code)) {
-    const wait = retryAfterMs(response.headers);
+    const wait = retryAfterMs(response.headers) ?? response.pauseMs;
     return new ProviderError('throttled', text, { ...details, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
   }
   const transientCode = code !== undefined && TRANSIENT_CODES.some((c) => code === c || code.startsWith(`${c}.`));

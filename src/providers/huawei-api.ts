@@ -1,5 +1,6 @@
 // Sends signed requests to Huawei Cloud APIG-fronted services and classifies their error bodies.
 import type { HuaweiAuthConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
@@ -30,6 +31,10 @@ export interface HuaweiApiDeps {
   readonly derived?: { readonly regionId: string; readonly serviceName: string };
   /** Headers every call carries, e.g. IoTDA's Instance-Id. */
   readonly extraHeaders?: Readonly<Record<string, string>>;
+  /** The provider's call budgets: a GET draws on the read budget, any other method on the delete budget. */
+  readonly budget?: CallBudget;
+  /** The service's own throttling codes besides HTTP 429 / APIGW.0308, reported to the budget. */
+  readonly throttlingCodes?: readonly string[];
 }
 
 export interface HuaweiCall {
@@ -43,6 +48,8 @@ export interface HuaweiCall {
 export interface HuaweiResponse extends ApiResponse {
   readonly body: unknown;
   readonly requestId: string | undefined;
+  /** When this call was throttled: how long the call budget paused the provider (Retry-After or its own choice). */
+  readonly pauseMs?: number;
 }
 
 /** Whether the SDK would sign requests to this endpoint with the derived (V11) scheme. */
@@ -67,8 +74,18 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
       { now: deps.now(), projectId, ...(deps.derived ? { derived: deps.derived } : {}) },
     );
   }
+  const kind = call.method === 'GET' ? 'read' : 'delete';
+  await deps.budget?.take(kind, signal);
   const response = await send(deps.http, { method: call.method, url, headers, body }, signal);
-  return { ...response, body: parseJson(response.text), requestId: header(response.headers, 'x-request-id') };
+  const received = { ...response, body: parseJson(response.text), requestId: header(response.headers, 'x-request-id') };
+  if (deps.budget && isHuaweiThrottling(received, deps.throttlingCodes)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
+  return received;
+}
+
+/** HTTP 429, APIG's APIGW.0308, or one of the service's own throttling codes (IoTDA answers those with 403). */
+export function isHuaweiThrottling(response: HuaweiResponse, codes: readonly string[] = []): boolean {
+  const { code } = huaweiErrorBody(response.body);
+  return response.status === 429 || code === 'APIGW.0308' || (code !== undefined && codes.includes(code));
 }
 
 /** Codes a Huawei service uses for throttling besides HTTP 429 / APIGW.0308. */
@@ -94,9 +111,8 @@ export function classifyHuaweiFailure(response: HuaweiResponse, codes: HuaweiErr
     status: response.status,
     ...(response.requestId ? { requestId: response.requestId } : {}),
   };
-  const throttled = response.status === 429 || code === 'APIGW.0308' || (code !== undefined && (codes.throttling ?? []).includes(code));
-  if (throttled) {
-    const wait = retryAfterMs(response.headers);
+  if (isHuaweiThrottling(response, codes.throttling)) {
+    const wait = retryAfterMs(response.headers) ?? response.pauseMs;
     return new ProviderError('throttled', text, { ...details, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
   }
   if (response.status >= 500 || response.status === 408) return new ProviderError('transient', text, details);

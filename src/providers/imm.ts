@@ -1,5 +1,6 @@
 // Alibaba Cloud IMM batches (API 2020-09-30): ListBatches with NextToken paging, GetBatch, DeleteBatch.
 import type { ProviderConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
 import { canonicalSpelling } from './catalog.js';
 import { withListRetries, type HttpClient } from './http.js';
@@ -14,6 +15,8 @@ export interface ImmDeps {
   readonly http: HttpClient;
   readonly auth: AlibabaAuth;
   readonly now: () => Date;
+  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
+  readonly budget?: CallBudget;
   /** Nonce source for tests; a fresh random one per request otherwise. */
   readonly nonce?: () => string;
 }
@@ -21,6 +24,7 @@ export interface ImmDeps {
 export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provider {
   const api: AlibabaApiDeps = {
     http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, version: IMM_API_VERSION,
+    ...(deps.budget ? { budget: deps.budget } : {}),
     ...(deps.nonce ? { nonce: deps.nonce } : {}),
   };
 

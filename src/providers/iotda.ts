@@ -1,5 +1,6 @@
 // Huawei IoTDA batch tasks: ListBatchTasks walked per task_type with marker paging, DeleteBatchTask (204).
 import type { ProviderConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { canonicalSpelling, IOTDA_TASK_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
@@ -15,13 +16,16 @@ export interface IotdaDeps {
   readonly http: HttpClient;
   readonly auth: HuaweiAuth;
   readonly now: () => Date;
+  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
+  readonly budget?: CallBudget;
 }
 
 export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Provider {
   const options = config.iotda ?? { instanceId: undefined, taskTypes: IOTDA_TASK_TYPES, signing: 'auto' as const };
   const derivedScope = config.region ? { regionId: config.region, serviceName: 'iotdm' } : undefined;
   const common: HuaweiApiDeps = {
-    http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now,
+    http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, throttlingCodes: THROTTLING.throttling,
+    ...(deps.budget ? { budget: deps.budget } : {}),
     ...(options.instanceId ? { extraHeaders: { 'Instance-Id': options.instanceId } } : {}),
   };
   const standardApi = common;

@@ -1,6 +1,7 @@
 // Huawei MPC packaging (remux) task records: ListRemuxTask with 0-based page/size paging, and
 // DeleteRemuxTask (`DELETE /remux/task`, 204). It never calls CancelRemuxTask (`DELETE /remux`).
 import type { ProviderConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
@@ -23,13 +24,15 @@ export interface MpcDeps {
   readonly http: HttpClient;
   readonly auth: HuaweiAuth;
   readonly now: () => Date;
+  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
+  readonly budget?: CallBudget;
 }
 
 /** What a MPC.10211 answer means once the record has been looked up again. */
 export type NotDeletableVerdict = { readonly result: 'gone' } | { readonly result: 'refused'; readonly error: ProviderError };
 
 export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now };
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}) };
   const remux = (project: string) => `/v1/${encodeURIComponent(project)}/remux`;
 
   async function listPage(project: string, page: number, signal?: AbortSignal): Promise<HuaweiResponse> {

@@ -1,5 +1,6 @@
 // Explicit provider name -> factory map: a provider without a factory is a compile error.
 import type { Config, ProviderConfig } from '../config.js';
+import { createCallLimiter, MemoryBudgetStore, providerRatesOf, type CallLimiter } from '../limiter.js';
 import type { TargetScope } from '../scope.js';
 import { alibabaAuthFrom } from './alibaba-api.js';
 import type { ProviderName } from './catalog.js';
@@ -17,6 +18,7 @@ export interface ProviderDeps {
   readonly config: Config;
   readonly http: HttpClient;
   readonly now: () => Date;
+  readonly limiter: CallLimiter;
 }
 
 type ProviderFactory = (providerConfig: ProviderConfig, deps: ProviderDeps) => Provider;
@@ -27,16 +29,21 @@ function huaweiAuth(config: Config) {
 }
 
 const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
-  imm: (pc, deps) => createImmProvider(pc, { http: deps.http, auth: alibabaAuthFrom(deps.config.alibabaAuth), now: deps.now }),
-  iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
-  mpc: (pc, deps) => createMpcProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
-  vias: (pc, deps) => createViasProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
-  workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now }),
+  imm: (pc, deps) => createImmProvider(pc, { http: deps.http, auth: alibabaAuthFrom(deps.config.alibabaAuth), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  mpc: (pc, deps) => createMpcProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  vias: (pc, deps) => createViasProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
 };
 
-/** Builds every configured provider, keyed by name; with an observer, every call they make is reported to it. */
-export function createProviders(config: Config, now: () => Date = () => new Date(), observer?: ProviderCallObserver): Map<ProviderName, Provider> {
-  const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now };
+/**
+ * Builds every configured provider, keyed by name; with an observer, every call they make is reported
+ * to it. Each call draws on `limiter`'s budgets (one per provider, whatever its regions): main passes
+ * the Redis-shared one (limiterFor); without one, budgets are this process's own.
+ */
+export function createProviders(config: Config, now: () => Date = () => new Date(), observer?: ProviderCallObserver, limiter?: CallLimiter): Map<ProviderName, Provider> {
+  const budgets = limiter ?? createCallLimiter(providerRatesOf(config), { store: new MemoryBudgetStore(), keyPrefix: config.queuePrefix });
+  const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now, limiter: budgets };
   return new Map(config.providers.map((pc) => {
     const provider = routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps));
     return [pc.name, observer ? observeProvider(provider, observer) : provider];

@@ -1,5 +1,6 @@
 // Huawei VIAS batch tasks (§2 of providers.md): ListBatchTasks walked last page first, DeleteBatchTask with per-sub-task results.
 import type { ProviderConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
@@ -23,6 +24,8 @@ export interface ViasDeps {
   readonly http: HttpClient;
   readonly auth: HuaweiAuth;
   readonly now: () => Date;
+  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
+  readonly budget?: CallBudget;
 }
 
 /**
@@ -86,7 +89,7 @@ export function incompleteDelete(body: unknown): string | undefined {
 }
 
 export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now };
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}) };
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/batch-tasks`;
 
   const listPage = (project: string, pageNum: number, pageSize: number, signal?: AbortSignal) =>

@@ -1,5 +1,6 @@
 // Huawei Workspace sub-jobs: ListItaSubJobs walked backwards by offset, BatchDeleteSubJobs with 1 to 10 sub-job ids.
 import type { ProviderConfig } from '../config.js';
+import type { CallBudget } from '../limiter.js';
 import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
@@ -20,6 +21,8 @@ export interface WorkspaceDeps {
   readonly http: HttpClient;
   readonly auth: HuaweiAuth;
   readonly now: () => Date;
+  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
+  readonly budget?: CallBudget;
   /** Page size for ListItaSubJobs; tests lower it to page through a few records. */
   readonly pageLimit?: number;
 }
@@ -32,7 +35,7 @@ const LOOKUP_MAX_PAGES = 10;
 type Failure = DeleteBatchResult['failures'][number];
 
 export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now };
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}) };
   const limit = Math.min(Math.max(1, deps.pageLimit ?? PAGE_LIMIT), PAGE_LIMIT);
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/workspace-sub-jobs`;
 

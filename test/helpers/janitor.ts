@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { limiterFor } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
 import type { ProviderName } from '../../src/providers/catalog.js';
 import { createProviders } from '../../src/providers/registry.js';
@@ -23,7 +24,10 @@ export function simulatorEnv(sim: Simulator, providers: readonly ProviderName[],
     JANITOR_METRICS_PORT: '0',
     ...simulatorEnvironment(sim.url, providers),
   };
-  for (const p of providers) env[`${p.toUpperCase()}_RATE_LIMIT`] = '1000/s';
+  for (const p of providers) {
+    env[`${p.toUpperCase()}_RATE_LIMIT`] = '1000/s';
+    env[`${p.toUpperCase()}_READ_RATE_LIMIT`] = '1000/s';
+  }
   return { ...env, ...extra };
 }
 
@@ -78,8 +82,10 @@ export async function startWorkersWithQueue(
   const logger = createLogger('silent');
   const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
   fixture.onCleanup(() => shutdown.close());
+  const limiter = limiterFor(config);
+  shutdown.onClose('call limiter', () => limiter.close());
   const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
-  startWorkers({ config, logger, providers: createProviders(config), shutdown }, queues);
+  startWorkers({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, queues);
   const queue = new Queue<DeleteJobData>(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
   const events = new QueueEvents(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
   fixture.onCleanup(() => queue.close());
@@ -121,8 +127,11 @@ export async function runJanitor(env: Record<string, string>, options: { mode?: 
   const config = loadConfig(env);
   const logger = createLogger(options.logLevel ?? (options.logs ? 'debug' : 'silent'), options.logs);
   const shutdown = createShutdown(logger, { stepTimeoutMs: 10_000, handleSignals: false });
+  // As main wires it: budgets shared through Redis (in memory for a dry run), closed after the workers.
+  const limiter = limiterFor(config);
+  shutdown.onClose('call limiter', () => limiter.close());
   try {
-    return await runCleanup({ config, logger, providers: createProviders(config), shutdown }, options.mode ?? 'run');
+    return await runCleanup({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, options.mode ?? 'run');
   } finally {
     await shutdown.close();
   }

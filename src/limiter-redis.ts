@@ -1,0 +1,103 @@
+// The shared budget store: src/budget.ts's steps as Lua scripts, atomic in Redis and timed by Redis's
+// own clock (TIME), so every process and pod draws on one budget whatever their clocks say.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import {
+  ACCEPT_MARGIN, DECREASE_FACTOR, effectiveRate, FLOOR_FACTOR, GROWTH_PER_SECOND, MIN_PAUSE_MS, type BudgetParams, type BudgetState,
+} from './budget.js';
+import type { BudgetStore } from './limiter.js';
+
+/** A budget left alone this long is forgotten: the next run starts at the configured rate. */
+const STATE_TTL_MS = 3_600_000;
+
+const COMMON = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local max, dur = tonumber(ARGV[1]), tonumber(ARGV[2])
+local s = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'since', 'paused', 'cool')
+local current = max
+if s[2] then current = math.min(max, tonumber(s[2]) * math.pow(1 + ${GROWTH_PER_SECOND}, math.max(0, now - tonumber(s[3])) / 1000)) end
+local paused = tonumber(s[4]) or 0
+local function num(x) return string.format('%.3f', x) end
+`;
+
+// ARGV: max, durationMs, guardMs, maxWaitMs (-1: no limit). Returns {granted 0|1, waitMs, rate}.
+const RESERVE = `${COMMON}
+local slot = math.max(tonumber(s[1]) or 0, now, paused)
+local maxWait = tonumber(ARGV[4])
+if maxWait >= 0 and slot - now > maxWait then return {0, num(slot - now), num(current), num(slot)} end
+redis.call('HSET', KEYS[1], 'tat', num(slot + (dur + tonumber(ARGV[3])) / current))
+if s[2] and current >= max then redis.call('HDEL', KEYS[1], 'rate', 'since') end
+redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
+local bucket = KEYS[1] .. ':g:' .. math.floor(slot / dur)
+redis.call('INCR', bucket)
+redis.call('PEXPIRE', bucket, dur * 3)
+return {1, num(slot - now), num(current), num(slot)}`;
+
+// ARGV: max, durationMs, minRate, retryAfterMs (-1: none). Returns {pauseMs, rate}.
+const THROTTLED = `${COMMON}
+local w = math.floor(now / dur)
+local tkey = KEYS[1] .. ':t:' .. w
+redis.call('INCR', tkey)
+redis.call('PEXPIRE', tkey, dur * 3)
+local retry = tonumber(ARGV[4])
+if now < (tonumber(s[5]) or 0) then
+  if retry >= 0 and now + retry > paused then
+    paused = now + retry
+    redis.call('HSET', KEYS[1], 'paused', num(paused))
+  end
+  return {num(math.max(0, paused - now)), num(current)}
+end
+local function count(k) return tonumber(redis.call('GET', k) or '0') end
+local p = KEYS[1]
+local accepted = math.max(count(p .. ':g:' .. w) - count(p .. ':t:' .. w), count(p .. ':g:' .. (w - 1)) - count(p .. ':t:' .. (w - 1)))
+local guided = math.max(accepted * ${ACCEPT_MARGIN}, current * ${FLOOR_FACTOR})
+local rate = math.max(tonumber(ARGV[3]), math.min(current * ${DECREASE_FACTOR}, guided))
+local pause = retry
+if retry < 0 then pause = math.max(${MIN_PAUSE_MS}, dur * (1 - rate / current)) end
+paused = math.max(paused, now + pause)
+local cool = math.max(paused, now + dur)
+redis.call('HSET', KEYS[1], 'rate', num(rate), 'since', num(cool), 'paused', num(paused), 'cool', num(cool))
+redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
+return {num(paused - now), num(rate)}`;
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+const SCRIPTS = { reserve: { lua: RESERVE, sha: sha1(RESERVE) }, throttled: { lua: THROTTLED, sha: sha1(THROTTLED) } };
+
+export class RedisBudgetStore implements BudgetStore {
+  /** `owned`: the store opened this connection and quits it on close. */
+  constructor(private readonly redis: Redis, private readonly options: { readonly owned?: boolean } = {}) {}
+
+  private async run(script: keyof typeof SCRIPTS, key: string, args: readonly (string | number)[]): Promise<string[]> {
+    const { lua, sha } = SCRIPTS[script];
+    try {
+      return (await this.redis.evalsha(sha, 1, key, ...args)) as string[];
+    } catch (err) {
+      if (!(err as Error).message.includes('NOSCRIPT')) throw err;
+      return (await this.redis.eval(lua, 1, key, ...args)) as string[];
+    }
+  }
+
+  async reserve(key: string, params: BudgetParams, maxWaitMs: number) {
+    const [granted, waitMs, rate, slot] = await this.run('reserve', key, [params.max, params.durationMs, params.guardMs, Number.isFinite(maxWaitMs) ? maxWaitMs : -1]);
+    return { refused: Number(granted) !== 1, waitMs: Number(waitMs), rate: Number(rate), slot: Number(slot) };
+  }
+
+  async throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined) {
+    const [pauseMs, rate] = await this.run('throttled', key, [params.max, params.durationMs, params.minRate, retryAfterMs ?? -1]);
+    return { pauseMs: Number(pauseMs), rate: Number(rate) };
+  }
+
+  async read(key: string, params: BudgetParams): Promise<BudgetState> {
+    const [[seconds, micros], fields] = await Promise.all([this.redis.time(), this.redis.hmget(key, 'tat', 'rate', 'since', 'paused', 'cool')]);
+    const now = Number(seconds) * 1_000 + Number(micros) / 1_000;
+    const [tat, rate, since, paused, cool] = fields.map((f) => (f === null ? undefined : Number(f)));
+    const state = { tat: tat ?? 0, rate, since: since ?? 0, pausedUntil: paused ?? 0, coolUntil: cool ?? 0 };
+    // Report the pause on this machine's clock, as callers compare it with Date.now().
+    return { ...state, rate: effectiveRate(state, params, now), pausedUntil: state.pausedUntil > now ? Date.now() + state.pausedUntil - now : 0 };
+  }
+
+  async close(): Promise<void> {
+    if (this.options.owned) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,201 @@
+// Call budgets per provider: every delete call and every read call takes a slot of its own budget,
+// spaced so no sliding window holds more than the configured rate, lowered on throttling (AIMD-style)
+// and recovered gradually. Shared through Redis across processes and pods; in memory for a dry run.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from './config.js';
+import type { ProviderName } from './providers/catalog.js';
+import { ProviderError } from './providers/provider.js';
+import { budgetParamsFor, effectiveRate, onThrottled, perSecond, reserveSlot, type BudgetParams, type BudgetState } from './budget.js';
+import { RedisBudgetStore } from './limiter-redis.js';
+import { openRedis } from './redis.js';
+import type { Rate } from './units.js';
+
+/** Which budget a call draws on: providers meter their delete and read APIs separately. */
+export type CallKind = 'delete' | 'read';
+
+/** What a provider adapter holds: take a slot before each call, report each throttled answer. */
+export interface CallBudget {
+  /**
+   * Waits for the next slot of this provider's `kind` budget. A delete call waits at most a few
+   * seconds: while the provider is paused for longer it throws a throttled ProviderError (not sent),
+   * which the worker turns into BullMQ's rate-limit path. A read call waits (until `signal`).
+   */
+  take(kind: CallKind, signal?: AbortSignal): Promise<void>;
+  /** The provider answered a call with throttling: pause it, lower its effective rate. Returns the pause in ms. */
+  throttled(kind: CallKind, retryAfterMs?: number): Promise<number>;
+}
+
+/** The limiter's view of one budget, for metrics and status. */
+export interface BudgetStatus {
+  readonly provider: ProviderName;
+  readonly kind: CallKind;
+  /** Configured calls per second (P_RATE_LIMIT or P_READ_RATE_LIMIT, converted). */
+  readonly configuredPerSecond: number;
+  /** Calls per second the limiter currently allows, after throttling lowered it. */
+  readonly effectivePerSecond: number;
+  /** Until when (epoch ms) the provider's calls of this kind are paused; 0 when not paused. */
+  readonly pausedUntil: number;
+}
+
+/** Where budget state lives: one Redis for every process, or this process's memory. */
+export interface BudgetStore {
+  /**
+   * Reserves the next slot: its instant on the store's clock, the wait until it (ms), the effective
+   * rate; `refused` (nothing reserved) when the wait would exceed `maxWaitMs`.
+   */
+  reserve(key: string, params: BudgetParams, maxWaitMs: number): Promise<{ slot: number; waitMs: number; refused: boolean; rate: number }>;
+  throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined): Promise<{ pauseMs: number; rate: number }>;
+  read(key: string, params: BudgetParams): Promise<BudgetState>;
+  close(): Promise<void>;
+}
+
+/** A delete call never sits in a worker longer than this waiting for a slot; beyond it the job is re-queued. */
+export const MAX_DELETE_WAIT_MS = 2_000;
+
+export interface CallLimiter {
+  budgetFor(provider: ProviderName): CallBudget;
+  /** The last known state of every budget (updated by each call in this process). */
+  status(): readonly BudgetStatus[];
+  /** The state of every budget as Redis holds it now (all processes). */
+  readStatus(): Promise<readonly BudgetStatus[]>;
+  close(): Promise<void>;
+}
+
+/** Rate limits of one provider's two budgets. */
+export interface ProviderRates {
+  readonly provider: ProviderName;
+  readonly delete: Rate;
+  readonly read: Rate;
+}
+
+/**
+ * The limiter of a process: budgets shared through Redis (its own connection, opened lazily), or in
+ * memory for a dry run, which needs no Redis. Close it after the workers.
+ */
+export function limiterFor(config: Config): CallLimiter {
+  const rates = providerRatesOf(config);
+  if (config.dryRun) return createCallLimiter(rates, { store: new MemoryBudgetStore(), keyPrefix: config.queuePrefix });
+  const redis = openRedis(config.redisUrl);
+  redis.on('error', () => undefined); // surfaced by the calls that wait on it
+  return createCallLimiter(rates, { store: new RedisBudgetStore(redis, { owned: true }), keyPrefix: config.queuePrefix });
+}
+
+/** Builds a limiter over a store: `new RedisBudgetStore(redis)` to share it, `new MemoryBudgetStore()` for one process. */
+export function createCallLimiter(rates: readonly ProviderRates[], options: { readonly store: BudgetStore; readonly keyPrefix: string }): CallLimiter {
+  const { store } = options;
+  const known = new Map<string, BudgetStatus>();
+  const paramsOf = (provider: ProviderName, kind: CallKind): BudgetParams => {
+    const rate = rates.find((r) => r.provider === provider)?.[kind];
+    if (!rate) throw new Error(`no call budget configured for provider ${provider}`);
+    return budgetParamsFor(rate);
+  };
+  const keyOf = (provider: ProviderName, kind: CallKind) => `${options.keyPrefix}:limiter:${provider}:${kind}`;
+  const remember = (provider: ProviderName, kind: CallKind, params: BudgetParams, rate: number, pausedUntil?: number) => {
+    const previous = known.get(keyOf(provider, kind));
+    known.set(keyOf(provider, kind), {
+      provider, kind, configuredPerSecond: perSecond(params, params.max), effectivePerSecond: perSecond(params, rate),
+      pausedUntil: pausedUntil ?? previous?.pausedUntil ?? 0,
+    });
+  };
+  for (const r of rates) for (const kind of ['delete', 'read'] as const) remember(r.provider, kind, paramsOf(r.provider, kind), paramsOf(r.provider, kind).max);
+
+  return {
+    budgetFor(provider) {
+      return {
+        async take(kind, signal) {
+          const params = paramsOf(provider, kind);
+          const maxWaitMs = kind === 'delete' ? MAX_DELETE_WAIT_MS : Number.POSITIVE_INFINITY;
+          const slot = await store.reserve(keyOf(provider, kind), params, maxWaitMs);
+          remember(provider, kind, params, slot.rate);
+          if (slot.refused) {
+            throw new ProviderError('throttled', `${provider} ${kind} calls are paused for ${Math.ceil(slot.waitMs)}ms after throttling; call not sent`, {
+              code: 'JANITOR.PAUSED', retryAfterMs: Math.ceil(slot.waitMs),
+            });
+          }
+          if (slot.waitMs >= 1) await sleep(slot.waitMs, undefined, signal ? { signal } : undefined);
+        },
+        async throttled(kind, retryAfterMs) {
+          const params = paramsOf(provider, kind);
+          const result = await store.throttled(keyOf(provider, kind), params, retryAfterMs);
+          remember(provider, kind, params, result.rate, Date.now() + result.pauseMs);
+          return result.pauseMs;
+        },
+      };
+    },
+    status: () => [...known.values()],
+    async readStatus() {
+      const out: BudgetStatus[] = [];
+      for (const r of rates) {
+        for (const kind of ['delete', 'read'] as const) {
+          const params = paramsOf(r.provider, kind);
+          const state = await store.read(keyOf(r.provider, kind), params);
+          out.push({
+            provider: r.provider, kind, configuredPerSecond: perSecond(params, params.max),
+            effectivePerSecond: perSecond(params, state.rate ?? params.max), pausedUntil: state.pausedUntil,
+          });
+        }
+      }
+      return out;
+    },
+    close: () => store.close(),
+  };
+}
+
+/** The rates of every configured provider, as the config gives them. */
+export function providerRatesOf(config: Config): ProviderRates[] {
+  return config.providers.map((pc) => ({ provider: pc.name, delete: pc.rateLimit, read: pc.readRateLimit }));
+}
+
+/** In-process budgets (a dry run has no Redis): the same arithmetic as the Redis scripts. */
+export class MemoryBudgetStore implements BudgetStore {
+  private readonly states = new Map<string, BudgetState & { buckets: Map<string, number> }>();
+  private readonly now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  private stateOf(key: string) {
+    let state = this.states.get(key);
+    if (!state) {
+      state = { tat: 0, rate: undefined, since: 0, pausedUntil: 0, coolUntil: 0, buckets: new Map() };
+      this.states.set(key, state);
+    }
+    return state;
+  }
+
+  reserve(key: string, params: BudgetParams, maxWaitMs: number) {
+    const state = this.stateOf(key);
+    const now = this.now();
+    const decision = reserveSlot(state, params, now, maxWaitMs);
+    if (!decision.refused) {
+      state.tat = decision.nextTat;
+      const bucket = `g:${Math.floor(decision.slot / params.durationMs)}`;
+      state.buckets.set(bucket, (state.buckets.get(bucket) ?? 0) + 1);
+    }
+    if (decision.recovered) state.rate = undefined;
+    return Promise.resolve({ slot: decision.slot, waitMs: decision.slot - now, refused: decision.refused, rate: decision.rate });
+  }
+
+  throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined) {
+    const state = this.stateOf(key);
+    const now = this.now();
+    const window = Math.floor(now / params.durationMs);
+    state.buckets.set(`t:${window}`, (state.buckets.get(`t:${window}`) ?? 0) + 1);
+    const count = (name: string) => state.buckets.get(name) ?? 0;
+    const accepted = Math.max(count(`g:${window}`) - count(`t:${window}`), count(`g:${window - 1}`) - count(`t:${window - 1}`));
+    const next = onThrottled(state, params, now, accepted, retryAfterMs);
+    Object.assign(state, next.state);
+    for (const name of state.buckets.keys()) if (Number(name.slice(2)) < window - 2) state.buckets.delete(name);
+    return Promise.resolve({ pauseMs: next.pauseMs, rate: next.rate });
+  }
+
+  read(key: string, params: BudgetParams) {
+    const state = this.stateOf(key);
+    return Promise.resolve({ ...state, rate: effectiveRate(state, params, this.now()) });
+  }
+
+  close() {
+    return Promise.resolve();
+  }
+}

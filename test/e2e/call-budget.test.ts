@@ -1,0 +1,71 @@
+// P_RATE_LIMIT counts delete calls, not jobs, and one provider's throttling slows only that provider.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { limiterFor } from '../../src/limiter.js';
+import { huaweiError } from '../../src/simulator/api.js';
+import { workspaceTime } from '../../src/simulator/workspace.js';
+import { iotdaTime } from '../../src/simulator/iotda.js';
+import { runJanitor, simulatorEnv, startWorkersWithQueue, useSimulators } from '../helpers/janitor.js';
+
+const DAY = 86_400_000;
+const OLD = new Date(Date.now() - 30 * DAY);
+const fixture = useSimulators('budget');
+
+describe('delete call budget', () => {
+  it('spaces every call of a Workspace job to WORKSPACE_RATE_LIMIT, the per-id fallback calls included', async () => {
+    const project = `w${randomBytes(5).toString('hex')}`;
+    const s = await fixture.start({ projects: { workspace: [project] } });
+    const ids = Array.from({ length: 9 }, (_, n) => {
+      const id = `ff8080${n.toString(16).padStart(26, '0')}`;
+      s.put('workspace', project, { id, job_id: `parent-${n}`, job_type: 'createDesktops', status: 'SUCCESS', begin_time: workspaceTime(OLD), end_time: workspaceTime(OLD) });
+      return id;
+    });
+    // A vanished id makes the 10-id call fail as a whole, so the provider retries each id alone: 11 calls.
+    const batch = [...ids, `ff8080${'9'.repeat(26)}`];
+    const { queue, events } = await startWorkersWithQueue(fixture, s, 'workspace', 'budget-ws', { WORKSPACE_PROJECT_ID: project, WORKSPACE_RATE_LIMIT: '5/s' });
+    const tasks = batch.map((id) => ({ id, states: ['SUCCESS'], agedFrom: { field: 'end_time', at: OLD.toISOString() } }));
+    const job = await queue.add('delete', { provider: 'workspace', target: project, runId: 'budget', tasks }, { jobId: 'budget-batch' });
+    await job.waitUntilFinished(events);
+
+    const times = s.counters.workspace.deleteTimes;
+    expect(times).toHaveLength(11);
+    expect(s.deleted).toHaveLength(9);
+    // Ten intervals of at least 1/5 s each (jitter on arrival allowed for): one job, eleven budgeted calls.
+    expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(10 * 200 - 100);
+  });
+
+  it('lowers and pauses only the throttled provider; the other keeps its configured rate', async () => {
+    const s = await fixture.start();
+    const put = (provider: 'iotda' | 'mpc', project: string, n: number) => {
+      if (provider === 'iotda') {
+        s.put('iotda', project, { task_id: `${n.toString(16).padStart(24, '0')}`, task_type: 'createDevices', status: 'Success', create_time: iotdaTime(OLD) });
+      } else {
+        s.put('mpc', project, { task_id: String(100_000 + n), status: 'SUCCEED', create_time: '20200101000000', end_time: '20200101000000' });
+      }
+    };
+    const env = simulatorEnv(s, ['iotda', 'mpc'], fixture.prefix('budget-iso'), { IOTDA_TASK_TYPES: 'createDevices', IOTDA_RATE_LIMIT: '50/s', MPC_RATE_LIMIT: '50/s' });
+    const config = loadConfig(env);
+    const iotdaProject = config.providers.find((p) => p.name === 'iotda')?.targets[0] ?? '';
+    const mpcProject = config.providers.find((p) => p.name === 'mpc')?.targets[0] ?? '';
+    for (let n = 1; n <= 20; n++) { put('iotda', iotdaProject, n); put('mpc', mpcProject, n); }
+    // IoTDA's own throttling code, with HTTP 403 as its tables list it, and a Retry-After.
+    s.inject({ provider: 'iotda', op: 'delete', times: 2, response: { ...huaweiError(403, 'IOTDA.021101', 'Request reached the maximum rate limit.'), headers: { 'Retry-After': '1' } } });
+
+    const report = await runJanitor(env);
+    expect(report.exitCode).toBe(0);
+    expect(s.deleted.filter((d) => d.provider === 'iotda')).toHaveLength(20);
+    expect(s.deleted.filter((d) => d.provider === 'mpc')).toHaveLength(20);
+
+    const limiter = limiterFor(config);
+    const status = await limiter.readStatus();
+    await limiter.close();
+    const of = (provider: string, kind: string) => status.find((b) => b.provider === provider && b.kind === kind);
+    expect(of('iotda', 'delete')?.effectivePerSecond).toBeLessThan(50);
+    expect(of('mpc', 'delete')?.effectivePerSecond).toBe(50);
+    expect(of('mpc', 'read')?.effectivePerSecond).toBe(1000);
+    // The Retry-After of one second held every IoTDA delete: the throttled calls were re-sent after it.
+    const iotdaTimes = s.counters.iotda.deleteTimes;
+    expect(iotdaTimes.length).toBe(22);
+  });
+});

@@ -1,0 +1,94 @@
+// Call budgets shared through a real Redis, as two pods would share them (two connections, two limiters).
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { budgetParamsFor } from '../src/budget.js';
+import { createCallLimiter, MemoryBudgetStore, type ProviderRates } from '../src/limiter.js';
+import { RedisBudgetStore } from '../src/limiter-redis.js';
+import { ProviderError } from '../src/providers/provider.js';
+import { dropQueuePrefix } from '../src/redis.js';
+import { REDIS_URL, uniquePrefix } from './helpers/redis.js';
+
+const prefix = uniquePrefix('limiter');
+const connections = [new Redis(REDIS_URL), new Redis(REDIS_URL)] as const;
+afterAll(async () => {
+  await dropQueuePrefix(REDIS_URL, prefix);
+  for (const c of connections) c.disconnect();
+});
+
+const rates = (deletePerSecond: number, readPerSecond = 50): ProviderRates[] => ['iotda', 'mpc'].map((provider) => ({
+  provider: provider as 'iotda' | 'mpc', delete: { max: deletePerSecond, durationMs: 1_000 }, read: { max: readPerSecond, durationMs: 1_000 },
+}));
+
+/** Two pods: separate connections, separate limiter objects, one Redis. */
+function twoPods(keyPrefix: string, deletePerSecond: number) {
+  return connections.map((c) => createCallLimiter(rates(deletePerSecond), { store: new RedisBudgetStore(c), keyPrefix }));
+}
+
+describe('call budgets shared through Redis', () => {
+  it('gives two processes together no more than the rate in any sliding window', async () => {
+    const key = `${prefix}:window`;
+    const params = budgetParamsFor({ max: 20, durationMs: 1_000 });
+    const stores = connections.map((c) => new RedisBudgetStore(c));
+    // 60 reservations at once from both processes: three seconds' worth of slots.
+    const slots = (await Promise.all(Array.from({ length: 60 }, (_, i) => (stores[i % 2] as RedisBudgetStore).reserve(key, params, Number.POSITIVE_INFINITY))))
+      .map((r) => r.slot).sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0, j = 0; i < slots.length; i++) {
+      while ((slots[i] ?? 0) - (slots[j] ?? 0) >= 1_000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    expect(most).toBeLessThanOrEqual(20);
+    const achieved = ((slots.length - 1) * 1_000) / ((slots.at(-1) ?? 0) - (slots[0] ?? 0));
+    expect(achieved).toBeGreaterThanOrEqual(20 * 0.98);
+  });
+
+  it('lets every process learn one process\'s throttling, and leaves other providers at full speed', async () => {
+    const [podA, podB] = twoPods(`${prefix}-learn`, 50);
+    const iotdaA = podA?.budgetFor('iotda');
+    const iotdaB = podB?.budgetFor('iotda');
+    const mpcB = podB?.budgetFor('mpc');
+    for (let i = 0; i < 10; i++) await iotdaA?.take('delete');
+    const pauseMs = await iotdaA?.throttled('delete', 1_000);
+    expect(pauseMs).toBeGreaterThan(900);
+    const seenByB = (await podB?.readStatus())?.find((s) => s.provider === 'iotda' && s.kind === 'delete');
+    expect(seenByB?.effectivePerSecond).toBeLessThan(50 * 0.9 + 1e-9);
+    expect(seenByB?.pausedUntil).toBeGreaterThan(Date.now() + 500);
+    // Pod B's next IoTDA delete call waits out the pause that pod A was told about.
+    const started = performance.now();
+    await iotdaB?.take('delete');
+    expect(performance.now() - started).toBeGreaterThan(500);
+    // MPC's budgets and IoTDA's read budget are untouched.
+    const status = await podB?.readStatus();
+    expect(status?.find((s) => s.provider === 'mpc' && s.kind === 'delete')?.effectivePerSecond).toBe(50);
+    expect(status?.find((s) => s.provider === 'iotda' && s.kind === 'read')).toMatchObject({ effectivePerSecond: 50, pausedUntil: 0 });
+    const mpcSlot = await new RedisBudgetStore(connections[1]).reserve(`${prefix}-learn:limiter:mpc:delete`, budgetParamsFor({ max: 50, durationMs: 1_000 }), 0);
+    expect(mpcSlot).toMatchObject({ refused: false, waitMs: 0, rate: 50 });
+    await mpcB?.take('delete');
+  });
+
+  it('does not send a delete call while the provider is paused for long; it says how long to wait instead', async () => {
+    const [pod] = twoPods(`${prefix}-paused`, 50);
+    const budget = pod?.budgetFor('iotda');
+    await budget?.throttled('delete', 30_000);
+    const refused = await budget?.take('delete').then(() => undefined, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(ProviderError);
+    expect(refused).toMatchObject({ kind: 'throttled', details: { code: 'JANITOR.PAUSED' } });
+    expect((refused as ProviderError).details.retryAfterMs).toBeGreaterThan(25_000);
+    expect(pod?.status().find((s) => s.provider === 'iotda' && s.kind === 'delete')?.effectivePerSecond).toBeLessThan(50);
+  });
+});
+
+describe('call budgets in memory (dry run)', () => {
+  it('spaces one process\'s calls to the rate and pauses on throttling like the shared store', async () => {
+    const limiter = createCallLimiter(rates(10), { store: new MemoryBudgetStore(), keyPrefix: 'dry' });
+    const budget = limiter.budgetFor('iotda');
+    const started = performance.now();
+    for (let i = 0; i < 4; i++) await budget.take('delete');
+    // Four slots at 10/s: the last one comes three intervals after the first.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    const pauseMs = await budget.throttled('read', 200);
+    expect(pauseMs).toBe(200);
+    expect(limiter.status().find((s) => s.kind === 'read' && s.provider === 'iotda')?.effectivePerSecond).toBeLessThan(50);
+    expect(limiter.status().find((s) => s.kind === 'delete' && s.provider === 'iotda')?.effectivePerSecond).toBe(10);
+  });
+});
