@@ -33,6 +33,7 @@ describe('loadConfig', () => {
     expect(iotda).toMatchObject({
       name: 'iotda', endpoint: 'https://iotda.cn-north-4.myhuaweicloud.com', targets: [P1], retentionMs: 7 * 86_400_000,
       states: ['Success', 'Fail', 'PartialSuccess', 'Stopped'], rateLimit: { max: 10, durationMs: 1000 }, concurrency: 4, attempts: 5,
+      readRateLimit: { max: 20, durationMs: 1000 },
     });
     expect(iotda?.iotda?.taskTypes.length).toBeGreaterThan(10);
     expect(Object.isFrozen(config)).toBe(true);
@@ -41,14 +42,14 @@ describe('loadConfig', () => {
 
   it('reads per-provider overrides and comma lists of projects', () => {
     const config = loadConfig({
-      ...BASE, IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210', IOTDA_RETENTION: '36h', IOTDA_STATES: 'success,fail', IOTDA_RATE_LIMIT: '300/m',
+      ...BASE, IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210', IOTDA_RETENTION: '36h', IOTDA_STATES: 'success,fail', IOTDA_RATE_LIMIT: '300/m', IOTDA_READ_RATE_LIMIT: '5/s',
       IOTDA_CONCURRENCY: '2', IOTDA_ATTEMPTS: '3', IOTDA_ENDPOINT: 'http://127.0.0.1:9999/', IOTDA_INSTANCE_ID: 'abc-123', IOTDA_TASK_TYPES: 'createDevices',
       JANITOR_DRY_RUN: 'false',
     });
     expect(config.dryRun).toBe(false);
     expect(config.providers[0]).toMatchObject({
       targets: ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'], retentionMs: 36 * 3_600_000, states: ['Success', 'Fail'], rateLimit: { max: 300, durationMs: 60_000 },
-      concurrency: 2, attempts: 3, endpoint: 'http://127.0.0.1:9999', iotda: { instanceId: 'abc-123', taskTypes: ['createDevices'] },
+      readRateLimit: { max: 5, durationMs: 1_000 }, concurrency: 2, attempts: 3, endpoint: 'http://127.0.0.1:9999', iotda: { instanceId: 'abc-123', taskTypes: ['createDevices'] },
     });
   });
 
