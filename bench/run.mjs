@@ -1,134 +1,173 @@
-// Benchmarks: listing/policy throughput, memory of streaming, delete throughput versus concurrency,
-// and rate-limit adherence, all against the simulator (in a child process) and a real Redis.
-// Results are ratios measured within one run; they are written to bench/RESULTS.md.
-import { spawn } from 'node:child_process';
+#!/usr/bin/env node
+// Benchmarks (issue 8): each comparison measured in this one run, next to its baseline and its goal,
+// against the simulator in a child process and a real Redis. Writes bench/RESULTS.md.
+// Usage: npm run bench [-- section...]   sections: overhead rate adaptive sequential scan memory
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { Redis } from 'ioredis';
-import { loadConfig } from '../dist/config.js';
-import { createLogger } from '../dist/logger.js';
-import { createProviders } from '../dist/providers/registry.js';
-import { runCleanup } from '../dist/run.js';
-import { createShutdown } from '../dist/shutdown.js';
-import { simulatorEnvironment } from '../dist/simulator/env.js';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { Queue } from 'bullmq';
+import {
+  bareIotdaDelete, bareLoop, candidateIds, deletesSince, dropPrefix, drained, iotdaEnv, janitorRun, janitorWork, mostInAnyWindow,
+  plainBullmq, QUEUE_NAME, REDIS_URL, startSim, startWorkProcesses, steadyRate, stopProcesses, uniquePrefix,
+} from './lib.mjs';
+import { scanSection, memorySection } from './scale.mjs';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
-
-async function startSim(args) {
-  const child = spawn(process.execPath, [MAIN, 'simulate', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (c) => {
-      text += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(text);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
-  });
-  const stats = async () => (await fetch(`${url}/_sim/stats`)).json();
-  return { url, stats, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-}
-
-async function dropPrefix(prefix) {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  redis.disconnect();
-}
-
-async function janitor(simUrl, extra) {
-  const prefix = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  const providers = (extra.JANITOR_PROVIDERS ?? 'iotda').split(',');
-  const env = {
-    REDIS_URL, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: 'iotda', JANITOR_DRY_RUN: 'false', LOG_LEVEL: 'silent', JANITOR_MAX_RUNTIME: '10m',
-    ...simulatorEnvironment(simUrl, providers),
-    ...Object.fromEntries(providers.map((p) => [`${p.toUpperCase()}_RATE_LIMIT`, '100000/s'])),
-    ...extra,
-  };
-  const config = loadConfig(env);
-  const logger = createLogger('silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 30_000, handleSignals: false });
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-  let peak = heapBefore;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed); }, 5);
-  const started = performance.now();
-  const report = await runCleanup({ config, logger, providers: createProviders(config), shutdown }, 'run');
-  const ms = performance.now() - started;
-  clearInterval(sampler);
-  await shutdown.close();
-  await dropPrefix(prefix);
-  /** @param {"listed" | "candidates" | "deleted"} key */
-  const sum = (key) => report.stats.reduce((n, s) => n + s[key], 0);
-  return { ms, listed: sum('listed'), candidates: sum('candidates'), deleted: sum('deleted'), peakHeapMb: (peak - heapBefore) / 1_048_576 };
-}
-
-/** @type {[string, string, string, { peakHeapMb: number }?][]} */
+const PROJECT = '1b2c3d4e5f60718293a4b5c6d7e8f90a';
 const rows = [];
-const record = (name, value, note = '') => { rows.push([name, value, note]); console.log(`${name}: ${value} ${note}`); };
+const record = (row) => {
+  rows.push(row);
+  console.log(`${row.measurement}: baseline ${row.baseline} | janitor ${row.result} | ${row.ratio ?? ''} | goal ${row.goal} ${row.met === undefined ? '' : row.met ? 'MET' : 'NOT MET'}`);
+};
+const f2 = (x) => x.toFixed(2);
 
-// 1. Listing + policy, dry run: throughput and the memory of streaming 4x more tasks.
-for (const tasks of [5_000, 20_000]) {
-  const sim = await startSim(['--tasks', String(tasks)]);
-  const r = await janitor(sim.url, { JANITOR_DRY_RUN: 'true' });
+/** Deletes the candidates with the bare loop on one simulator, and with produce + work on another, same seed. */
+async function overhead(latencyMs, goal) {
+  const args = ['--tasks', '6000', '--latency', String(latencyMs), '--seed', '3'];
+  let sim = await startSim(args);
+  const ids = await candidateIds(sim.url, PROJECT);
+  let before = (await sim.stats()).counters.iotda;
+  await bareLoop(ids, 32, bareIotdaDelete(sim.url, PROJECT));
+  const bare = steadyRate((await deletesSince(sim, before)).times);
   await sim.stop();
-  record(`dry run over ${tasks} IoTDA tasks`, `${Math.round(r.listed / (r.ms / 1000))} tasks/s listed and judged`, `(${r.candidates} candidates, ${(r.ms / 1000).toFixed(1)} s, peak heap growth ${r.peakHeapMb.toFixed(1)} MB)`);
-  rows.at(-1).push(r);
-}
-const [small, large] = rows.slice(0, 2).map((row) => row[3] ?? { peakHeapMb: 0 });
-record('heap growth ratio, 20k vs 5k tasks (4x the tasks)', (large.peakHeapMb / Math.max(small.peakHeapMb, 0.1)).toFixed(2), '(streaming pages: well below 4 means memory does not grow with the list)');
 
-// 2. Delete throughput versus per-provider concurrency, 20 ms simulated API latency.
-const throughput = {};
-for (const concurrency of [1, 8]) {
-  const sim = await startSim(['--tasks', '1500', '--latency', '20', '--seed', '3']);
-  const r = await janitor(sim.url, { IOTDA_CONCURRENCY: String(concurrency) });
+  sim = await startSim(args);
+  const prefix = uniquePrefix('overhead');
+  const env = iotdaEnv(sim.url, prefix, { IOTDA_CONCURRENCY: '32' });
+  await janitorRun(env, 'produce');
+  before = (await sim.stats()).counters.iotda;
+  await janitorWork(env);
+  const janitor = await deletesSince(sim, before);
   await sim.stop();
-  throughput[concurrency] = r.deleted / (r.ms / 1000);
-  record(`full run, concurrency ${concurrency}`, `${throughput[concurrency].toFixed(1)} deletes/s`, `(${r.deleted} deleted of ${r.listed} listed in ${(r.ms / 1000).toFixed(1)} s)`);
-}
-record('speed-up of concurrency 8 over 1', (throughput[8] / throughput[1]).toFixed(2), '(bounded by listing time and the 20 ms latency)');
+  await dropPrefix(prefix);
 
-// 3. Rate-limit adherence: achieved delete rate over the configured limit.
-{
-  const sim = await startSim(['--tasks', '800', '--seed', '5']);
-  const limit = 40;
-  const r = await janitor(sim.url, { IOTDA_RATE_LIMIT: `${limit}/s`, IOTDA_CONCURRENCY: '16' });
-  const times = (await sim.stats()).counters.iotda.deleteTimes;
+  sim = await startSim(args);
+  before = (await sim.stats()).counters.iotda;
+  await plainBullmq(sim.url, PROJECT, ids, { concurrency: 32, processes: 1 });
+  const plain = steadyRate((await deletesSince(sim, before)).times);
   await sim.stop();
-  // Steady rate: deletes after the first one over the time they took; worst second: the most
-  // deletes the provider saw in any sliding 1 s window (BullMQ's limiter uses fixed windows).
-  const steady = (times.length - 1) / ((times.at(-1) - times[0]) / 1000);
-  let worst = 0;
-  for (let i = 0, j = 0; i < times.length; i++) { while (times[i] - times[j] >= 1000) j++; worst = Math.max(worst, i - j + 1); }
-  record(`rate limit ${limit}/s, ${r.deleted} deletes: steady rate`, `${steady.toFixed(1)} deletes/s`, `(steady/limit ratio ${(steady / limit).toFixed(2)}; should stay <= 1)`);
-  record(`rate limit ${limit}/s: most deletes in any sliding 1 s`, `${worst}`, `(ratio to limit ${(worst / limit).toFixed(2)}; the limit is split into small windows so no sliding second overshoots)`);
-}
 
-// 4. All five providers at once, each with its own queue, limiter and concurrency cap.
-{
-  const sim = await startSim(['--tasks', '1000', '--latency', '10', '--seed', '9']);
-  const r = await janitor(sim.url, { JANITOR_PROVIDERS: 'imm,vias,iotda,mpc,workspace', ...Object.fromEntries(['IMM', 'VIAS', 'IOTDA', 'MPC', 'WORKSPACE'].map((p) => [`${p}_CONCURRENCY`, '8'])) });
-  await sim.stop();
-  record('full run, all five providers, 1000 tasks each, 10 ms latency, concurrency 8 each', `${(r.deleted / (r.ms / 1000)).toFixed(1)} deletes/s`, `(${r.deleted} deleted of ${r.listed} listed in ${(r.ms / 1000).toFixed(1)} s; Workspace deletes up to 10 ids per call)`);
+  const rate = steadyRate(janitor.times);
+  record({
+    measurement: `steady delete rate, concurrency 32, ${latencyMs} ms latency, ${ids.length} deletes`,
+    baseline: `bare got loop ${bare.toFixed(0)}/s; plain BullMQ ${plain.toFixed(0)}/s (${f2(plain / bare)})`,
+    result: `${rate.toFixed(0)}/s`, ratio: f2(rate / bare), goal: `≥ ${goal}`, met: rate / bare >= goal,
+  });
 }
 
-const command = 'npm run bench';
-const table = rows.map(([name, value, note]) => `| ${name} | ${value} | ${note} |`).join('\n');
-writeFileSync(new URL('./RESULTS.md', import.meta.url), `# Benchmark results
+/** Two `work` processes sharing IOTDA_RATE_LIMIT, against two plain BullMQ workers with BullMQ's limiter. */
+async function rateFidelity() {
+  const R = 20;
+  const args = ['--tasks', '500', '--latency', '50', '--seed', '5'];
+  let sim = await startSim(args);
+  const prefix = uniquePrefix('rate');
+  const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: `${R}/s`, IOTDA_CONCURRENCY: '8' });
+  const produced = await janitorRun(env, 'produce');
+  let before = (await sim.stats()).counters.iotda;
+  const children = startWorkProcesses(env, 2);
+  const queue = new Queue(QUEUE_NAME, { connection: { url: REDIS_URL }, prefix });
+  await drained(queue);
+  await queue.close();
+  await stopProcesses(children);
+  const janitor = (await deletesSince(sim, before)).times;
+  await sim.stop();
+  await dropPrefix(prefix);
 
-Produced by \`${command}\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},
-${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Redis at ${REDIS_URL.replace(/\/\/.*@/, '//***@')}, simulator in a child process.
-Absolute numbers vary on a shared 2-core machine; compare the ratios, which are measured within one run.
+  sim = await startSim(args);
+  const ids = await candidateIds(sim.url, PROJECT);
+  before = (await sim.stats()).counters.iotda;
+  await plainBullmq(sim.url, PROJECT, ids, { concurrency: 8, processes: 2, limitPerSecond: R });
+  const plain = (await deletesSince(sim, before)).times;
+  await sim.stop();
 
-| measurement | result | notes |
-| --- | --- | --- |
-${table}
+  const achieved = steadyRate(janitor) / R;
+  const worst = mostInAnyWindow(janitor);
+  record({
+    measurement: `two work processes sharing IOTDA_RATE_LIMIT=${R}/s, 50 ms latency, ${produced.enqueued} deletes: achieved / R; most in any sliding second`,
+    baseline: `plain BullMQ limiter: ${f2(steadyRate(plain) / R)}; max ${mostInAnyWindow(plain)}`,
+    result: `${f2(achieved)}; max ${worst}`, ratio: f2(achieved), goal: `≥ 0.98, never > ${R}`, met: achieved >= 0.98 && worst <= R,
+  });
+}
+
+/** A provider limit L hidden in the simulator, the janitor configured far above it. */
+async function adaptive() {
+  const L = 20;
+  const args = ['--tasks', '800', '--latency', '20', '--seed', '7', '--rate-limit', String(L)];
+  let sim = await startSim(args);
+  const prefix = uniquePrefix('adaptive');
+  const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: '100/s', IOTDA_CONCURRENCY: '8' });
+  await janitorRun(env, 'produce');
+  let before = (await sim.stats()).counters.iotda;
+  const { status } = await janitorWork(env);
+  const janitor = await deletesSince(sim, before);
+  await sim.stop();
+  await dropPrefix(prefix);
+
+  sim = await startSim(args);
+  const ids = await candidateIds(sim.url, PROJECT);
+  await new Promise((r) => setTimeout(r, 1100)); // a fresh throttling window after the listing
+  before = (await sim.stats()).counters.iotda;
+  await plainBullmq(sim.url, PROJECT, ids, { concurrency: 8, processes: 1, limitPerSecond: 100 });
+  const plain = await deletesSince(sim, before);
+  await sim.stop();
+
+  const share = janitor.throttled / (janitor.throttled + janitor.deletes);
+  const achieved = steadyRate(janitor.times) / L;
+  const effective = status.find((s) => s.kind === 'delete')?.effectivePerSecond ?? 0;
+  record({
+    measurement: `hidden provider limit L=${L}/s, IOTDA_RATE_LIMIT=100/s, concurrency 8, ${janitor.deletes} deletes: throttled share of delete calls; achieved / L`,
+    baseline: `plain BullMQ at 100/s: ${(100 * plain.throttled / (plain.throttled + plain.deletes)).toFixed(1)} % throttled, ${plain.deletes} of ${ids.length} deleted`,
+    result: `${(100 * share).toFixed(1)} %; ${f2(achieved)} (effective rate at the end ${effective.toFixed(1)}/s)`, ratio: f2(achieved),
+    goal: '≤ 5 %; ≥ 0.85', met: share <= 0.05 && achieved >= 0.85,
+  });
+}
+
+/** The loop a user would write first: one delete at a time, against the janitor's default-ish concurrency 8. */
+async function sequential() {
+  const args = ['--tasks', '400', '--latency', '50', '--seed', '11'];
+  let sim = await startSim(args);
+  const ids = await candidateIds(sim.url, PROJECT);
+  const t0 = performance.now();
+  await bareLoop(ids, 1, bareIotdaDelete(sim.url, PROJECT));
+  const seqMs = performance.now() - t0;
+  await sim.stop();
+
+  sim = await startSim(args);
+  const prefix = uniquePrefix('seq');
+  const r = await janitorRun(iotdaEnv(sim.url, prefix, { IOTDA_CONCURRENCY: '8' }), 'run');
+  await sim.stop();
+  await dropPrefix(prefix);
+  record({
+    measurement: `${ids.length} deletes at 50 ms latency: whole run (list, enqueue, delete, settle) vs the sequential loop's deletes alone`,
+    baseline: `sequential loop ${(seqMs / 1000).toFixed(1)} s`, result: `janitor run, concurrency 8: ${(r.ms / 1000).toFixed(1)} s`,
+    ratio: `${f2(seqMs / r.ms)}x`, goal: 'faster than the loop (≈ concurrency ×, less listing)', met: seqMs / r.ms > 1,
+  });
+}
+
+const SECTIONS = {
+  overhead: async () => { await overhead(20, 0.95); await overhead(0, 0.9); },
+  rate: rateFidelity, adaptive, sequential,
+  scan: () => scanSection(record), memory: () => memorySection(record),
+};
+const wanted = process.argv.slice(2).filter((a) => a !== '--');
+const chosen = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+for (const name of chosen) {
+  if (!SECTIONS[name]) throw new Error(`unknown section ${name}; expected ${Object.keys(SECTIONS).join(', ')}`);
+  console.log(`== ${name}`);
+  await SECTIONS[name]();
+}
+
+const command = `npm run bench${wanted.length > 0 ? ` -- ${wanted.join(' ')}` : ''}`;
+const table = rows.map((r) => `| ${r.measurement} | ${r.baseline} | ${r.result} | ${r.ratio ?? ''} | ${r.goal} | ${r.met === undefined ? '' : r.met ? 'met' : '**not met**'} |`).join('\n');
+const text = `| measurement | baseline (same run) | task-janitor | ratio | goal | |
+| --- | --- | --- | --- | --- | --- |
+${table}`;
+const out = process.env.BENCH_OUT ?? new URL('./RESULTS.md', import.meta.url).pathname;
+writeFileSync(out, `# Benchmark results
+
+Produced by \`${command}\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 16)} UTC, Node ${process.version},
+${cpus().length} cores (load average ${loadavg()[0].toFixed(1)} at the end), ${Math.round(totalmem() / 2 ** 30)} GiB, Redis at ${REDIS_URL.replace(/\/\/.*@/, '//***@')},
+the simulator in a child process. Every ratio compares two figures measured in this same run.
+
+${text}
 `);
-console.log('wrote bench/RESULTS.md');
+console.log(`wrote ${out}`);
 process.exit(0);

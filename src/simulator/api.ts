@@ -27,8 +27,18 @@ export interface SeedFact {
   readonly undeletable?: boolean;
 }
 
-/** One project's records as the API stores them (raw API shape), keyed by id. */
-export type ProjectStore = Map<string, Record<string, unknown>>;
+/**
+ * One project's records as the API stores them (raw API shape), keyed by id. `version` grows with
+ * every `set`, so an API can keep a sorted view of a large store and rebuild it only after additions.
+ */
+export class ProjectStore extends Map<string, Record<string, unknown>> {
+  version = 0;
+
+  override set(key: string, value: Record<string, unknown>): this {
+    this.version += 1;
+    return super.set(key, value);
+  }
+}
 
 export interface OperationKind {
   readonly provider: ProviderName;

@@ -1,6 +1,6 @@
 // `task-janitor simulate`: runs the provider simulator in the foreground and prints how to point at it.
 import { parseArgs } from 'node:util';
-import { PROVIDER_NAMES } from '../providers/catalog.js';
+import { PROVIDER_NAMES, type ProviderName } from '../providers/catalog.js';
 import { simulatorEnvironment } from './env.js';
 import { startSimulator } from './server.js';
 
@@ -13,6 +13,7 @@ Options:
   --port N          port to listen on (default 8787; 0 picks a free one)
   --host H          address to bind (default 127.0.0.1)
   --tasks N         seeded tasks per project (default 2000)
+  --providers LIST  seed only these providers, comma list (default all; e.g. iotda at 1000000 tasks)
   --seed N          seed of the deterministic task generator (default 42)
   --latency MS      added latency per request (default 0)
   --error-rate R    probability 0..1 of a provider 5xx per request (default 0)
@@ -25,17 +26,25 @@ function number(name: string, raw: string | undefined, fallback: number, max: nu
   return n;
 }
 
+function providerList(raw: string): ProviderName[] {
+  const names = raw.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const bad = names.filter((n) => !(PROVIDER_NAMES as readonly string[]).includes(n));
+  if (names.length === 0 || bad.length > 0) throw new Error(`--providers: got ${JSON.stringify(raw)}; expected a comma list of ${PROVIDER_NAMES.join(', ')}`);
+  return names as ProviderName[];
+}
+
 export async function runSimulatorCommand(args: readonly string[]): Promise<number> {
   let options;
   try {
     const { values } = parseArgs({
       args: [...args], strict: true,
-      options: { port: { type: 'string' }, host: { type: 'string' }, tasks: { type: 'string' }, seed: { type: 'string' }, latency: { type: 'string' }, 'error-rate': { type: 'string' }, 'rate-limit': { type: 'string' } },
+      options: { port: { type: 'string' }, host: { type: 'string' }, tasks: { type: 'string' }, seed: { type: 'string' }, latency: { type: 'string' }, 'error-rate': { type: 'string' }, 'rate-limit': { type: 'string' }, providers: { type: 'string' } },
     });
     options = {
       port: number('port', values.port, 8787, 65535), host: values.host ?? '127.0.0.1', tasksPerProject: number('tasks', values.tasks, 2000, 1_000_000),
       seed: number('seed', values.seed, 42, 2 ** 32), latencyMs: number('latency', values.latency, 0, 60_000),
       errorRate: number('error-rate', values['error-rate'], 0, 1), rateLimitPerSecond: number('rate-limit', values['rate-limit'], 0, 1_000_000),
+      ...(values.providers === undefined ? {} : { seededProviders: providerList(values.providers) }),
     };
   } catch (err) {
     process.stderr.write(`task-janitor simulate: ${(err as Error).message}\n\n${SIMULATE_HELP}\n`);

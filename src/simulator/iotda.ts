@@ -1,6 +1,6 @@
 // Fake Huawei IoTDA batch-task API (§3 of providers.md): ListBatchTasks, ShowBatchTask, DeleteBatchTask.
 import { IOTDA_TASK_TYPES } from '../providers/catalog.js';
-import { apigThrottled, huaweiError, huaweiServerError, json, type ApiSim, type SimRequest } from './api.js';
+import { apigThrottled, huaweiError, huaweiServerError, json, type ApiSim, type ProjectStore, type SimRequest } from './api.js';
 import { hexId, pick, seededAge } from './random.js';
 
 const STATES = ['Success', 'Success', 'Success', 'Fail', 'PartialSuccess', 'Stopped', 'Processing', 'Waitting', 'Initializing', 'Stopping'];
@@ -17,6 +17,52 @@ export function iotdaTime(date: Date): string {
 }
 
 const invalid = (message: string) => huaweiError(400, 'IOTDA.000006', `Invalid input data. ${message}`);
+// Every seeded record reports the same finished progress; one shared object keeps a million records small.
+const PROGRESS = Object.freeze({ total: 10, processing: 0, success: 10, fail: 0, waitting: 0, fail_wait_retry: 0, stopped: 0, removed: 0 });
+
+/** Task ids per task_type, newest (largest) first, rebuilt only after records were added; deleted ids are skipped on read. */
+interface TypeIndex { readonly version: number; readonly ids: Map<string, string[]>; readonly live: Map<string, number> }
+const indexes = new WeakMap<ProjectStore, TypeIndex>();
+
+function indexOf(store: ProjectStore): TypeIndex {
+  const cached = indexes.get(store);
+  if (cached?.version === store.version) return cached;
+  const ids = new Map<string, string[]>();
+  for (const [id, record] of store) {
+    const type = String(record.task_type);
+    const list = ids.get(type) ?? [];
+    list.push(id);
+    ids.set(type, list);
+  }
+  for (const list of ids.values()) list.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  const index = { version: store.version, ids, live: new Map([...ids].map(([type, list]) => [type, list.length])) };
+  indexes.set(store, index);
+  return index;
+}
+
+/** One page below `marker`, as ListBatchTasks pages: ids descending, `offset` matches skipped, then `limit`. */
+function listPage(store: ProjectStore, taskType: string, status: string | null, marker: string, offset: number, limit: number) {
+  const index = indexOf(store);
+  const ids = index.ids.get(taskType) ?? [];
+  // First position whose id sorts below the marker (ids are descending).
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] ?? '') >= marker) lo = mid + 1;
+    else hi = mid;
+  }
+  const page: Record<string, unknown>[] = [];
+  let skipped = 0;
+  for (let i = lo; i < ids.length && page.length < limit; i++) {
+    const task = store.get(ids[i] ?? '');
+    if (!task || (status !== null && task.status !== status)) continue;
+    if (skipped < offset) skipped += 1;
+    else page.push(task);
+  }
+  const count = status === null ? index.live.get(taskType) ?? 0 : [...store.values()].filter((t) => t.task_type === taskType && t.status === status).length;
+  return { page, count };
+}
 
 export const iotdaSim: ApiSim = {
   provider: 'iotda',
@@ -47,13 +93,9 @@ export const iotdaSim: ApiSim = {
       if (!/^[0-9a-f]{24}$/.test(marker)) return invalid('marker must be 24 hex characters.');
       const offset = Number(q.get('offset') ?? '0');
       if (!Number.isInteger(offset) || offset < 0 || offset > 500) return invalid('offset must be 0-500.');
-      const status = q.get('status');
-      const matching = [...store.values()]
-        .filter((t) => t.task_type === taskType && (status === null || t.status === status))
-        .sort((a, b) => String(b.task_id).localeCompare(String(a.task_id)));
-      const page = matching.filter((t) => String(t.task_id) < marker).slice(offset, offset + limit);
+      const { page, count } = listPage(store, taskType, q.get('status'), marker, offset, limit);
       const last = page.at(-1);
-      return json(200, { batchtasks: page, page: { count: matching.length, ...(last ? { marker: last.task_id } : {}) } });
+      return json(200, { batchtasks: page, page: { count, ...(last ? { marker: last.task_id } : {}) } });
     }
     const task = store.get(op.taskId ?? '');
     if (!task) return huaweiError(404, 'IOTDA.014000', 'The batch task does not exist.');
@@ -62,6 +104,8 @@ export const iotdaSim: ApiSim = {
     if (op.op === 'restart') return iotdaSim.restart?.(task, ctx.now) ?? json(200, {});
     if (!DELETABLE.has(String(task.status))) return huaweiError(400, 'IOTDA.014111', `The task in status ${String(task.status)} cannot be deleted.`);
     store.delete(op.taskId ?? '');
+    const live = indexes.get(store)?.live;
+    live?.set(String(task.task_type), (live.get(String(task.task_type)) ?? 1) - 1);
     ctx.onDeleted(op.project, op.taskId ?? '', task);
     return json(204);
   },
@@ -74,7 +118,7 @@ export const iotdaSim: ApiSim = {
       : age === 'future' ? iotdaTime(new Date(now.getTime() + 86_400_000)) : age === 'malformed' ? '2024-13-45T99:00' : undefined;
     const record: Record<string, unknown> = {
       task_id: id, task_name: `task-${index}`, task_type: pick(random, IOTDA_TASK_TYPES), status, status_desc: '',
-      task_progress: { total: 10, processing: 0, success: 10, fail: 0, waitting: 0, fail_wait_retry: 0, stopped: 0, removed: 0 },
+      task_progress: PROGRESS,
       ...(created !== undefined ? { create_time: created } : {}),
     };
     return { record, fact: { id, states: [status], ageMs: typeof age === 'number' ? age : age === 'future' ? -86_400_000 : undefined } };

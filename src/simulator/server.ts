@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderName } from '../providers/catalog.js';
-import { huaweiError, type ApiSim, type OperationKind, type ProjectStore, type SeedFact, type SimRequest, type SimResponse } from './api.js';
+import { huaweiError, ProjectStore, type ApiSim, type OperationKind, type SeedFact, type SimRequest, type SimResponse } from './api.js';
 import { SIMULATED_APIS } from './apis.js';
 import { RecentNonces, verifyAlibabaRequest } from './auth/alibaba-verify.js';
 import { verifyHuaweiRequest } from './auth/huawei-verify.js';
@@ -32,6 +32,8 @@ export interface SimulatorOptions extends Partial<Knobs> {
   readonly seed?: number;
   /** Seeded tasks per project (default 0: tests usually `put` their own). */
   readonly tasksPerProject?: number;
+  /** Providers whose projects are seeded (default all); the others start empty, e.g. one provider at a million tasks. */
+  readonly seededProviders?: readonly ProviderName[];
   /** Project ids (Huawei) or project names (IMM) per provider; default one project each. */
   readonly projects?: Partial<Record<ProviderName, readonly string[]>>;
   readonly now?: () => Date;
@@ -142,10 +144,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   for (const api of SIMULATED_APIS) {
     for (const project of options.projects?.[api.provider] ?? DEFAULT_SIM_PROJECTS[api.provider]) {
-      const store: ProjectStore = new Map();
+      const store = new ProjectStore();
       const projectRandom = streamFor(`${api.provider}/${project}`);
       const projectFacts: SeedFact[] = [];
-      for (let i = 0; i < (options.tasksPerProject ?? 0); i++) {
+      const seeded = options.seededProviders === undefined || options.seededProviders.includes(api.provider);
+      for (let i = 0; i < (seeded ? options.tasksPerProject ?? 0 : 0); i++) {
         const { record, fact } = api.seedTask(projectRandom, now(), i);
         store.set(fact.id, record);
         projectFacts.push(fact);
@@ -281,7 +284,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     records: (provider, project) => [...(stores.get(storeKey(provider, project))?.values() ?? [])],
     put(provider, project, record) {
       const key = storeKey(provider, project);
-      const store = stores.get(key) ?? new Map<string, Record<string, unknown>>();
+      const store = stores.get(key) ?? new ProjectStore();
       stores.set(key, store);
       const api = SIMULATED_APIS.find((a) => a.provider === provider);
       const idField = api ? api.idField : 'id';

@@ -1,0 +1,178 @@
+// Bench building blocks: the simulator in a child process, janitor configurations, the baselines a
+// user would write (a bare got loop, a sequential loop, a plain BullMQ worker) and measurements.
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../dist/config.js';
+import { limiterFor } from '../dist/limiter.js';
+import { createLogger } from '../dist/logger.js';
+import { callHuawei, classifyHuaweiFailure } from '../dist/providers/huawei-api.js';
+import { createHttpClient } from '../dist/providers/http.js';
+import { createProviders } from '../dist/providers/registry.js';
+import { queueNameFor } from '../dist/queue.js';
+import { connectRedis, openQueues, runCleanup, startWorkers } from '../dist/run.js';
+import { createShutdown } from '../dist/shutdown.js';
+import { simulatorEnvironment } from '../dist/simulator/env.js';
+import { SIMULATOR_CREDENTIALS } from '../dist/simulator/server.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+const PLAIN_WORKER = new URL('./plain-worker.mjs', import.meta.url).pathname;
+
+/** Starts `task-janitor simulate` in a child process, so its CPU is not the janitor's. */
+export async function startSim(args) {
+  const child = spawn(process.execPath, [MAIN, 'simulate', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (c) => {
+      text += c.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
+  });
+  const stats = async () => (await fetch(`${url}/_sim/stats`)).json();
+  return { url, pid: child.pid, stats, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
+export function uniquePrefix(label) {
+  return `bench-${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function dropPrefix(prefix) {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+/** IoTDA against the simulator, deleting for real, no limits unless `extra` sets them. */
+export function iotdaEnv(simUrl, prefix, extra = {}) {
+  return {
+    REDIS_URL, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: 'iotda', JANITOR_DRY_RUN: 'false', LOG_LEVEL: 'silent', JANITOR_MAX_RUNTIME: '30m',
+    ...simulatorEnvironment(simUrl, ['iotda']), IOTDA_RATE_LIMIT: '100000/s', IOTDA_READ_RATE_LIMIT: '100000/s', ...extra,
+  };
+}
+
+/** One janitor command in this process, as main wires it (limiter, providers, shutdown). */
+export async function janitorRun(env, mode) {
+  const config = loadConfig(env);
+  const logger = createLogger('silent');
+  const shutdown = createShutdown(logger, { stepTimeoutMs: 30_000, handleSignals: false });
+  const limiter = limiterFor(config);
+  shutdown.onClose('limiter', () => limiter.close());
+  const started = performance.now();
+  const report = await runCleanup({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, mode);
+  const ms = performance.now() - started;
+  await shutdown.close();
+  const sum = (key) => report.stats.reduce((n, s) => n + s[key], 0);
+  return { ms, listed: sum('listed'), candidates: sum('candidates'), enqueued: sum('enqueued'), deleted: sum('deleted') };
+}
+
+/** Waits until a queue has nothing waiting, delayed or active. */
+export async function drained(queue, timeoutMs = 600_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+    if (Object.values(counts).every((n) => n === 0)) return;
+    if (Date.now() > until) throw new Error(`queue not drained: ${JSON.stringify(counts)}`);
+    await sleep(100);
+  }
+}
+
+/** Runs the janitor's workers in this process over what `produce` enqueued, until the queue drains. */
+export async function janitorWork(env) {
+  const config = loadConfig(env);
+  const logger = createLogger('silent');
+  const shutdown = createShutdown(logger, { stepTimeoutMs: 30_000, handleSignals: false });
+  const limiter = limiterFor(config);
+  shutdown.onClose('limiter', () => limiter.close());
+  const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
+  startWorkers({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, queues);
+  await drained(queues.get('iotda'));
+  const status = limiter.status();
+  await shutdown.close();
+  return { status };
+}
+
+/** Child `task-janitor work` processes sharing the queue prefix, as pods of a Deployment. */
+export function startWorkProcesses(env, count) {
+  return Array.from({ length: count }, () => spawn(process.execPath, [MAIN, 'work'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] }));
+}
+
+export function stopProcesses(children) {
+  return Promise.all(children.map((c) => new Promise((r) => { if (c.exitCode !== null) r(); else { c.once('exit', r); c.kill('SIGTERM'); } })));
+}
+
+/** The signed IoTDA DELETE a user would send with the SDK: sign, send, check the status. */
+export function bareIotdaDelete(simUrl, project) {
+  const http = createHttpClient({ timeoutMs: 30_000 });
+  const auth = { kind: 'aksk', accessKey: () => SIMULATOR_CREDENTIALS.huawei.accessKey, secretKey: () => SIMULATOR_CREDENTIALS.huawei.secretKey, securityToken: () => undefined };
+  const api = { http, endpoint: simUrl, auth, now: () => new Date() };
+  return async (id) => {
+    const r = await callHuawei(api, project, { method: 'DELETE', path: `/v5/iot/${project}/batchtasks/${id}` });
+    if (r.status !== 204 && r.status !== 404) throw classifyHuaweiFailure(r);
+  };
+}
+
+/** The candidate ids, listed and judged by a dry run of the janitor itself (untimed setup). */
+export async function candidateIds(simUrl, project) {
+  const config = loadConfig({ ...iotdaEnv(simUrl, uniquePrefix('ids')), JANITOR_DRY_RUN: 'true' });
+  const provider = createProviders(config).get('iotda');
+  const { judgeTask, policyRuleFor } = await import('../dist/policy.js');
+  const rule = policyRuleFor(config.providers[0]);
+  const ids = [];
+  for await (const page of provider.listTasks(config.providers[0].targets[0] ?? project)) {
+    for (const task of page) if (judgeTask(task, rule, new Date()).candidate) ids.push(task.id);
+  }
+  return ids;
+}
+
+/** `concurrency` loops taking the next id: the bare baseline (concurrency 1: the sequential loop). */
+export async function bareLoop(ids, concurrency, deleteOne) {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < ids.length) await deleteOne(ids[next++]);
+  }));
+}
+
+/** Plain BullMQ worker processes (bench/plain-worker.mjs) over jobs of one id each: the baseline limiter. */
+export async function plainBullmq(simUrl, project, ids, options) {
+  const prefix = uniquePrefix('plain');
+  const queue = new Queue('plain', { connection: { url: REDIS_URL }, prefix });
+  await queue.addBulk(ids.map((id) => ({ name: 'delete', data: { id }, opts: { removeOnComplete: true } })));
+  const env = { BENCH_SIM_URL: simUrl, BENCH_PROJECT: project, BENCH_PREFIX: prefix, BENCH_CONCURRENCY: String(options.concurrency), BENCH_LIMIT: String(options.limitPerSecond ?? 0) };
+  const children = Array.from({ length: options.processes }, () => spawn(process.execPath, [PLAIN_WORKER], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] }));
+  await drained(queue);
+  await stopProcesses(children);
+  await queue.close();
+  await dropPrefix(prefix);
+}
+
+/** Steady rate over a list of call instants: calls after the first over the time they took. */
+export function steadyRate(times) {
+  return times.length < 2 ? 0 : ((times.length - 1) * 1000) / (times.at(-1) - times[0]);
+}
+
+/** The most instants in any sliding window of `windowMs`. */
+export function mostInAnyWindow(times, windowMs = 1000) {
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i] - times[j] >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+/** Deletes the simulator saw since `before` (a stats snapshot). */
+export async function deletesSince(sim, before) {
+  const after = (await sim.stats()).counters.iotda;
+  return { times: after.deleteTimes.slice(before.deleteTimes.length), throttled: after.throttled - before.throttled, deletes: after.delete - before.delete, after };
+}
+
+export const QUEUE_NAME = queueNameFor('iotda');
