@@ -43,6 +43,8 @@ export interface ProviderConfig {
   readonly rateLimit: Rate;
   /** Budget of read calls (listing, re-reads, look-ups), metered apart from deletes: P_READ_RATE_LIMIT. */
   readonly readRateLimit: Rate;
+  /** Read calls in flight at once per process (projects and IoTDA task types listed side by side): P_LIST_CONCURRENCY. */
+  readonly listConcurrency: number;
   readonly concurrency: number;
   readonly attempts: number;
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
@@ -318,6 +320,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       states: states ?? [...facts.defaultStates],
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
       readRateLimit: read(`${P}_READ_RATE_LIMIT`, rate, '20/s') ?? { max: 20, durationMs: 1000 },
+      listConcurrency: read(`${P}_LIST_CONCURRENCY`, intIn(1, 64), '4') ?? 4,
       concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
       ...(iotda ? { iotda } : {}),

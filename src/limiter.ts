@@ -13,14 +13,19 @@ import type { Rate } from './units.js';
 /** Which budget a call draws on: providers meter their delete and read APIs separately. */
 export type CallKind = 'delete' | 'read';
 
+/** Ends a call: frees its place among the read calls in flight. */
+export type ReleaseCall = () => void;
+
 /** What a provider adapter holds: take a slot before each call, report each throttled answer. */
 export interface CallBudget {
   /**
-   * Waits for the next slot of this provider's `kind` budget. A delete call waits at most a few
-   * seconds: while the provider is paused for longer it throws a throttled ProviderError (not sent),
-   * which the worker turns into BullMQ's rate-limit path. A read call waits (until `signal`).
+   * Waits for the next slot of this provider's `kind` budget; call the returned function when the
+   * call has completed. A read call first waits for one of P_LIST_CONCURRENCY places in flight (in
+   * this process), then for its slot (until `signal`). A delete call waits at most a few seconds:
+   * while the provider is paused for longer it throws a throttled ProviderError (not sent), which
+   * the worker turns into BullMQ's rate-limit path. Deletes in flight are capped by P_CONCURRENCY.
    */
-  take(kind: CallKind, signal?: AbortSignal): Promise<void>;
+  take(kind: CallKind, signal?: AbortSignal): Promise<ReleaseCall>;
   /** The provider answered a call with throttling: pause it, lower its effective rate. Returns the pause in ms. */
   throttled(kind: CallKind, retryAfterMs?: number): Promise<number>;
 }
@@ -61,11 +66,12 @@ export interface CallLimiter {
   close(): Promise<void>;
 }
 
-/** Rate limits of one provider's two budgets. */
+/** Rate limits of one provider's two budgets, and how many of its read calls may be in flight at once. */
 export interface ProviderRates {
   readonly provider: ProviderName;
   readonly delete: Rate;
   readonly read: Rate;
+  readonly readConcurrency: number;
 }
 
 /**
@@ -99,10 +105,32 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
   };
   for (const r of rates) for (const kind of ['delete', 'read'] as const) remember(r.provider, kind, paramsOf(r.provider, kind), paramsOf(r.provider, kind).max);
 
+  const readPlaces = new Map(rates.map((r) => [r.provider, new Places(r.readConcurrency)]));
+  const noop: ReleaseCall = () => undefined;
+
   return {
     budgetFor(provider) {
       return {
         async take(kind, signal) {
+          const places = kind === 'read' ? readPlaces.get(provider) : undefined;
+          const release = places ? await places.acquire(signal) : noop;
+          try {
+            await takeSlot(kind, signal);
+          } catch (err) {
+            release();
+            throw err;
+          }
+          return release;
+        },
+        async throttled(kind, retryAfterMs) {
+          const params = paramsOf(provider, kind);
+          const result = await store.throttled(keyOf(provider, kind), params, retryAfterMs);
+          remember(provider, kind, params, result.rate, Date.now() + result.pauseMs);
+          return result.pauseMs;
+        },
+      };
+
+      async function takeSlot(kind: CallKind, signal: AbortSignal | undefined): Promise<void> {
           const params = paramsOf(provider, kind);
           const maxWaitMs = kind === 'delete' ? MAX_DELETE_WAIT_MS : Number.POSITIVE_INFINITY;
           const slot = await store.reserve(keyOf(provider, kind), params, maxWaitMs);
@@ -113,14 +141,7 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
             });
           }
           if (slot.waitMs >= 1) await sleep(slot.waitMs, undefined, signal ? { signal } : undefined);
-        },
-        async throttled(kind, retryAfterMs) {
-          const params = paramsOf(provider, kind);
-          const result = await store.throttled(keyOf(provider, kind), params, retryAfterMs);
-          remember(provider, kind, params, result.rate, Date.now() + result.pauseMs);
-          return result.pauseMs;
-        },
-      };
+      }
     },
     status: () => [...known.values()],
     async readStatus() {
@@ -143,7 +164,43 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
 
 /** The rates of every configured provider, as the config gives them. */
 export function providerRatesOf(config: Config): ProviderRates[] {
-  return config.providers.map((pc) => ({ provider: pc.name, delete: pc.rateLimit, read: pc.readRateLimit }));
+  return config.providers.map((pc) => ({ provider: pc.name, delete: pc.rateLimit, read: pc.readRateLimit, readConcurrency: pc.listConcurrency }));
+}
+
+/** A counting semaphore: at most `size` holders; waiters are served first come, first served. */
+class Places {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async acquire(signal?: AbortSignal): Promise<ReleaseCall> {
+    if (this.free > 0) {
+      this.free -= 1;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          const at = this.waiting.indexOf(grant);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        const grant = () => { signal?.removeEventListener('abort', onAbort); resolve(); };
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(grant);
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    };
+  }
 }
 
 /** In-process budgets (a dry run has no Redis): the same arithmetic as the Redis scripts. */

@@ -30,14 +30,32 @@ export interface ProducerDeps {
 export const CLAIM_TTL_MS = 7 * 86_400_000;
 const ADD_BULK_CHUNK = 500;
 
-/** Lists and enqueues every target of one provider; list failures are recorded per target, not thrown. */
+/**
+ * Lists and enqueues every target of one provider, up to P_LIST_CONCURRENCY targets side by side, in
+ * the day's rotated order; list failures are recorded per target, not thrown. Stats keep the
+ * configured order.
+ */
 export async function enqueueCandidates(deps: ProducerDeps): Promise<TargetStats[]> {
-  const all: TargetStats[] = [];
-  for (const target of deps.providerConfig.targets) {
-    if (deps.signal?.aborted) break;
-    all.push(await enqueueTarget(deps, target));
-  }
-  return all;
+  const { targets, listConcurrency } = deps.providerConfig;
+  const order = listingOrder(targets, deps.now());
+  const done = new Map<string, TargetStats>();
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(listConcurrency, order.length) }, async () => {
+    for (let target = order[next++]; target !== undefined && !deps.signal?.aborted; target = order[next++]) {
+      done.set(target, await enqueueTarget(deps, target));
+    }
+  }));
+  return targets.flatMap((t) => done.get(t) ?? []);
+}
+
+/**
+ * The order targets are listed in: rotated by one each day, so that when the run deadline cuts a
+ * listing short it is not the same project that is never reached, day after day.
+ */
+export function listingOrder<T>(targets: readonly T[], now: Date): T[] {
+  if (targets.length === 0) return [];
+  const start = Math.floor(now.getTime() / 86_400_000) % targets.length;
+  return [...targets.slice(start), ...targets.slice(0, start)];
 }
 
 async function enqueueTarget(deps: ProducerDeps, target: string): Promise<TargetStats> {

@@ -9,8 +9,10 @@ describe('daemon', () => {
   it('produces on schedule, skips a firing while the last produce still runs, deletes with its workers, and stops on SIGTERM', async () => {
     const sim = await fixture.start({ tasksPerProject: 40, latencyMs: 400 });
     const prefix = fixture.prefix();
-    // Every second; each produce walks 3 task types at 400 ms a page, so firings overlap.
-    const env = simulatorEnv(sim, ['iotda'], prefix, { JANITOR_SCHEDULE: '* * * * * *', IOTDA_TASK_TYPES: 'createDevices,deleteDevices,createCommands', LOG_LEVEL: 'info' });
+    // Every second; each produce walks 3 task types one after another at 400 ms a page, so firings overlap.
+    const env = simulatorEnv(sim, ['iotda'], prefix, {
+      JANITOR_SCHEDULE: '* * * * * *', IOTDA_TASK_TYPES: 'createDevices,deleteDevices,createCommands', IOTDA_LIST_CONCURRENCY: '1', LOG_LEVEL: 'info',
+    });
     const daemon = startCli(['daemon'], env);
     for (let i = 0; i < 100 && sim.deleted.length === 0; i++) await sleep(100);
     await sleep(2_500);

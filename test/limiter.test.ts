@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 const rates = (deletePerSecond: number, readPerSecond = 50): ProviderRates[] => ['iotda', 'mpc'].map((provider) => ({
-  provider: provider as 'iotda' | 'mpc', delete: { max: deletePerSecond, durationMs: 1_000 }, read: { max: readPerSecond, durationMs: 1_000 },
+  provider: provider as 'iotda' | 'mpc', delete: { max: deletePerSecond, durationMs: 1_000 }, read: { max: readPerSecond, durationMs: 1_000 }, readConcurrency: 3,
 }));
 
 /** Two pods: separate connections, separate limiter objects, one Redis. */
@@ -75,6 +75,36 @@ describe('call budgets shared through Redis', () => {
     expect(refused).toMatchObject({ kind: 'throttled', details: { code: 'JANITOR.PAUSED' } });
     expect((refused as ProviderError).details.retryAfterMs).toBeGreaterThan(25_000);
     expect(pod?.status().find((s) => s.provider === 'iotda' && s.kind === 'delete')?.effectivePerSecond).toBeLessThan(50);
+  });
+});
+
+describe('read calls in flight', () => {
+  it('never has more read calls of one provider in flight than its listing concurrency, and frees places on abort', async () => {
+    const limiter = createCallLimiter(rates(1000, 1000), { store: new MemoryBudgetStore(), keyPrefix: 'places' });
+    const budget = limiter.budgetFor('iotda');
+    let inFlight = 0;
+    let most = 0;
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      const release = await budget.take('read');
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight -= 1;
+      release();
+    }));
+    expect(most).toBe(3);
+    // Three places held; a fourth waiter gives up on abort and takes no place.
+    const held = await Promise.all([budget.take('read'), budget.take('read'), budget.take('read')]);
+    const abort = new AbortController();
+    const waiting = budget.take('read', abort.signal);
+    abort.abort();
+    await expect(waiting).rejects.toThrow();
+    for (const release of held) release();
+    const again = await Promise.all([budget.take('read'), budget.take('read'), budget.take('read')]);
+    for (const release of again) release();
+    // Deletes are not counted here (BullMQ's global concurrency caps them).
+    const deletes = await Promise.all(Array.from({ length: 5 }, () => budget.take('delete')));
+    expect(deletes).toHaveLength(5);
   });
 });
 

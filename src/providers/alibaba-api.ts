@@ -71,8 +71,13 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
     { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
   );
   const kind = call.action.startsWith('Delete') ? 'delete' : 'read';
-  await deps.budget?.take(kind, signal);
-  const response = await send(deps.http, { method: 'POST', url, headers, body }, signal);
+  const release = await deps.budget?.take(kind, signal);
+  let response: ApiResponse;
+  try {
+    response = await send(deps.http, { method: 'POST', url, headers, body }, signal);
+  } finally {
+    release?.();
+  }
   const parsed = parseJson(response.text);
   const { code, requestId } = alibabaErrorBody(parsed);
   const received = { ...response, body: parsed, requestId: requestId ?? header(response.headers, 'x-acs-request-id') };

@@ -75,8 +75,13 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
     );
   }
   const kind = call.method === 'GET' ? 'read' : 'delete';
-  await deps.budget?.take(kind, signal);
-  const response = await send(deps.http, { method: call.method, url, headers, body }, signal);
+  const release = await deps.budget?.take(kind, signal);
+  let response: ApiResponse;
+  try {
+    response = await send(deps.http, { method: call.method, url, headers, body }, signal);
+  } finally {
+    release?.();
+  }
   const received = { ...response, body: parseJson(response.text), requestId: header(response.headers, 'x-request-id') };
   if (deps.budget && isHuaweiThrottling(received, deps.throttlingCodes)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
   return received;

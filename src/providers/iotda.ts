@@ -5,6 +5,7 @@ import { canonicalSpelling, IOTDA_TASK_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
+import { mergePages } from './merge-pages.js';
 import { deleteOneByOne, ProviderError, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead } from './provider.js';
 import { compactIsoTime } from './timestamps.js';
 
@@ -50,28 +51,29 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
   };
   const base = (project: string) => `/v5/iot/${encodeURIComponent(project)}/batchtasks`;
 
+  async function* listTaskType(project: string, taskType: string, signal?: AbortSignal): AsyncGenerator<CloudTask[]> {
+    let marker = INITIAL_MARKER;
+    for (;;) {
+      const response = await withListRetries(async () => {
+        const r = await call(project, {
+          method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
+        }, signal);
+        if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
+        return r;
+      }, signal ? { signal } : {});
+      const items = listField(response, 'batchtasks');
+      if (items.length > 0) yield items.map(toCloudTask);
+      const next = textField(((response.body as Record<string, unknown>).page ?? {}) as Record<string, unknown>, 'marker');
+      // The marker is the smallest record id returned; a missing or repeated one ends the walk.
+      if (items.length < PAGE_LIMIT || next === undefined || next === marker) return;
+      marker = next;
+    }
+  }
+
   return {
     name: 'iotda',
-    async *listTasks(project, signal) {
-      for (const taskType of options.taskTypes) {
-        let marker = INITIAL_MARKER;
-        for (;;) {
-          const response = await withListRetries(async () => {
-            const r = await call(project, {
-              method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
-            }, signal);
-            if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
-            return r;
-          }, signal ? { signal } : {});
-          const items = listField(response, 'batchtasks');
-          if (items.length > 0) yield items.map(toCloudTask);
-          const next = textField(((response.body as Record<string, unknown>).page ?? {}) as Record<string, unknown>, 'marker');
-          // The marker is the smallest record id returned; a missing or repeated one ends the walk.
-          if (items.length < PAGE_LIMIT || next === undefined || next === marker) break;
-          marker = next;
-        }
-      }
-    },
+    // Task types are walked side by side, up to IOTDA_LIST_CONCURRENCY at once (each a marker walk).
+    listTasks: (project, signal) => mergePages(options.taskTypes.map((taskType) => () => listTaskType(project, taskType, signal)), config.listConcurrency),
     deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       return deleteOneByOne(taskIds, async (id) => {
         const response = await call(project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
