@@ -67,7 +67,7 @@ export async function janitorRun(env, mode) {
   const limiter = limiterFor(config);
   shutdown.onClose('limiter', () => limiter.close());
   const started = performance.now();
-  const report = await runCleanup({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, mode);
+  const report = await runCleanup({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, mode);
   const ms = performance.now() - started;
   await shutdown.close();
   const sum = (key) => report.stats.reduce((n, s) => n + s[key], 0);
@@ -93,7 +93,7 @@ export async function janitorWork(env) {
   const limiter = limiterFor(config);
   shutdown.onClose('limiter', () => limiter.close());
   const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
-  startWorkers({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, queues);
+  startWorkers({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, queues);
   await drained(queues.get('iotda'));
   const status = limiter.status();
   await shutdown.close();

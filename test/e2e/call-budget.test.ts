@@ -14,7 +14,7 @@ const fixture = useSimulators('budget');
 
 describe('delete call budget', () => {
   it('spaces every call of a Workspace job to WORKSPACE_RATE_LIMIT, the per-id fallback calls included', async () => {
-    const project = `w${randomBytes(5).toString('hex')}`;
+    const project = randomBytes(16).toString('hex');
     const s = await fixture.start({ projects: { workspace: [project] } });
     const ids = Array.from({ length: 9 }, (_, n) => {
       const id = `ff8080${n.toString(16).padStart(26, '0')}`;

@@ -85,7 +85,7 @@ export async function startWorkersWithQueue(
   const limiter = limiterFor(config);
   shutdown.onClose('call limiter', () => limiter.close());
   const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
-  startWorkers({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, queues);
+  startWorkers({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, queues);
   const queue = new Queue<DeleteJobData>(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
   const events = new QueueEvents(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
   fixture.onCleanup(() => queue.close());
@@ -131,7 +131,7 @@ export async function runJanitor(env: Record<string, string>, options: { mode?: 
   const limiter = limiterFor(config);
   shutdown.onClose('call limiter', () => limiter.close());
   try {
-    return await runCleanup({ config, logger, providers: createProviders(config, undefined, limiter), shutdown }, options.mode ?? 'run');
+    return await runCleanup({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, options.mode ?? 'run');
   } finally {
     await shutdown.close();
   }
