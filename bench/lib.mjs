@@ -54,7 +54,7 @@ export async function dropPrefix(prefix) {
 /** IoTDA against the simulator, deleting for real, no limits unless `extra` sets them. */
 export function iotdaEnv(simUrl, prefix, extra = {}) {
   return {
-    REDIS_URL, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: 'iotda', JANITOR_DRY_RUN: 'false', LOG_LEVEL: 'silent', JANITOR_MAX_RUNTIME: '30m',
+    REDIS_URL, JANITOR_QUEUE_PREFIX: prefix, JANITOR_PROVIDERS: 'iotda', JANITOR_DRY_RUN: 'false', LOG_LEVEL: 'silent', JANITOR_MAX_RUNTIME: '30m', JANITOR_METRICS_PORT: '0',
     ...simulatorEnvironment(simUrl, ['iotda']), IOTDA_RATE_LIMIT: '100000/s', IOTDA_READ_RATE_LIMIT: '100000/s', ...extra,
   };
 }

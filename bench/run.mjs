@@ -12,6 +12,8 @@ import {
 import { scanSection, memorySection } from './scale.mjs';
 
 const PROJECT = '1b2c3d4e5f60718293a4b5c6d7e8f90a';
+/** Seeded tasks per benchmark (about half are candidates), scaled by BENCH_SCALE (default 1). */
+const SIZE = (tasks) => Math.round(tasks * Number(process.env.BENCH_SCALE ?? 1));
 const rows = [];
 const record = (row) => {
   rows.push(row);
@@ -21,7 +23,7 @@ const f2 = (x) => x.toFixed(2);
 
 /** Deletes the candidates with the bare loop on one simulator, and with produce + work on another, same seed. */
 async function overhead(latencyMs, goal) {
-  const args = ['--tasks', '6000', '--latency', String(latencyMs), '--seed', '3'];
+  const args = ['--tasks', String(SIZE(3000)), '--providers', 'iotda', '--latency', String(latencyMs), '--seed', '3'];
   let sim = await startSim(args);
   const ids = await candidateIds(sim.url, PROJECT);
   let before = (await sim.stats()).counters.iotda;
@@ -56,7 +58,7 @@ async function overhead(latencyMs, goal) {
 /** Two `work` processes sharing IOTDA_RATE_LIMIT, against two plain BullMQ workers with BullMQ's limiter. */
 async function rateFidelity() {
   const R = 20;
-  const args = ['--tasks', '500', '--latency', '50', '--seed', '5'];
+  const args = ['--tasks', String(SIZE(400)), '--providers', 'iotda', '--latency', '50', '--seed', '5'];
   let sim = await startSim(args);
   const prefix = uniquePrefix('rate');
   const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: `${R}/s`, IOTDA_CONCURRENCY: '8' });
@@ -90,7 +92,7 @@ async function rateFidelity() {
 /** A provider limit L hidden in the simulator, the janitor configured far above it. */
 async function adaptive() {
   const L = 20;
-  const args = ['--tasks', '800', '--latency', '20', '--seed', '7', '--rate-limit', String(L)];
+  const args = ['--tasks', String(SIZE(600)), '--providers', 'iotda', '--latency', '20', '--seed', '7', '--rate-limit', String(L)];
   let sim = await startSim(args);
   const prefix = uniquePrefix('adaptive');
   const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: '100/s', IOTDA_CONCURRENCY: '8' });
@@ -122,7 +124,7 @@ async function adaptive() {
 
 /** The loop a user would write first: one delete at a time, against the janitor's default-ish concurrency 8. */
 async function sequential() {
-  const args = ['--tasks', '400', '--latency', '50', '--seed', '11'];
+  const args = ['--tasks', String(SIZE(300)), '--providers', 'iotda', '--latency', '50', '--seed', '11'];
   let sim = await startSim(args);
   const ids = await candidateIds(sim.url, PROJECT);
   const t0 = performance.now();

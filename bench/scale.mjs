@@ -52,7 +52,7 @@ export async function scanSection(record) {
   }
   // 2. listing at 150 ms per page, one page at a time versus IOTDA_LIST_CONCURRENCY.
   {
-    const tasks = 13_000;
+    const tasks = 6_500;
     const sim = await startSim(['--tasks', String(tasks), '--providers', 'iotda', '--latency', '150', '--seed', '17']);
     const times = {};
     for (const concurrency of [1, 8]) {
