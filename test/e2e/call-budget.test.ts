@@ -1,40 +1,16 @@
 // P_RATE_LIMIT counts delete calls, not jobs, and one provider's throttling slows only that provider.
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { limiterFor } from '../../src/limiter.js';
 import { huaweiError } from '../../src/simulator/api.js';
-import { workspaceTime } from '../../src/simulator/workspace.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
-import { runJanitor, simulatorEnv, startWorkersWithQueue, useSimulators } from '../helpers/janitor.js';
+import { runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const OLD = new Date(Date.now() - 30 * DAY);
 const fixture = useSimulators('budget');
 
 describe('delete call budget', () => {
-  it('spaces every call of a Workspace job to WORKSPACE_RATE_LIMIT, the per-id fallback calls included', async () => {
-    const project = randomBytes(16).toString('hex');
-    const s = await fixture.start({ projects: { workspace: [project] } });
-    const ids = Array.from({ length: 9 }, (_, n) => {
-      const id = `ff8080${n.toString(16).padStart(26, '0')}`;
-      s.put('workspace', project, { id, job_id: `parent-${n}`, job_type: 'createDesktops', status: 'SUCCESS', begin_time: workspaceTime(OLD), end_time: workspaceTime(OLD) });
-      return id;
-    });
-    // A vanished id makes the 10-id call fail as a whole, so the provider retries each id alone: 11 calls.
-    const batch = [...ids, `ff8080${'9'.repeat(26)}`];
-    const { queue, events } = await startWorkersWithQueue(fixture, s, 'workspace', 'budget-ws', { WORKSPACE_PROJECT_ID: project, WORKSPACE_RATE_LIMIT: '5/s' });
-    const tasks = batch.map((id) => ({ id, states: ['SUCCESS'], agedFrom: { field: 'end_time', at: OLD.toISOString() } }));
-    const job = await queue.add('delete', { provider: 'workspace', target: project, runId: 'budget', tasks }, { jobId: 'budget-batch' });
-    await job.waitUntilFinished(events);
-
-    const times = s.counters.workspace.deleteTimes;
-    expect(times).toHaveLength(11);
-    expect(s.deleted).toHaveLength(9);
-    // Ten intervals of at least 1/5 s each (jitter on arrival allowed for): one job, eleven budgeted calls.
-    expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(10 * 200 - 100);
-  });
-
   it('lowers and pauses only the throttled provider; the other keeps its configured rate', async () => {
     const s = await fixture.start();
     const put = (provider: 'iotda' | 'mpc', project: string, n: number) => {
