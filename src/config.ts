@@ -1,11 +1,12 @@
 // The only reader of process.env: validates every variable at once into a frozen, typed Config.
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import {
   canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
+import { prefixFor, queuePrefix, readRedisConfig, redactRedisUrl, type RedisConfig } from './redis-config.js';
 import { parseDuration, parseRate, type Rate } from './units.js';
 import { unknownVariableWarnings } from './variables.js';
 
@@ -50,8 +51,10 @@ export interface ProviderConfig {
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
 }
 
+export type { RedisConfig, RedisEndpoint, RedisTopology } from './redis-config.js';
+
 export interface Config {
-  readonly redisUrl: string;
+  readonly redis: RedisConfig;
   readonly providers: readonly ProviderConfig[];
   readonly dryRun: boolean;
   readonly retentionMs: number;
@@ -102,7 +105,6 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const DURATION_HINT = 'a duration like 90m, 36h, 7d or 2w';
 /** Time a Job spends before the run's clock starts (scheduling, image pull, start-up), kept out of the runtime. */
 export const START_ALLOWANCE_MS = 60_000;
-const REDIS_URL_PATTERN = /^rediss?:\/\/\S+$/;
 
 const durationMs = z.string().transform((raw, ctx) => parseDuration(raw) ?? fail(ctx, `expected ${DURATION_HINT}`));
 const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h'));
@@ -168,7 +170,9 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
-    problems.push(`${name}: got ${JSON.stringify(value)}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    // A Redis URL may carry a password: the error shows it masked.
+    const shown = name === 'REDIS_URL' ? redactRedisUrl(value) : value;
+    problems.push(`${name}: got ${JSON.stringify(shown)}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     return undefined;
   };
   const required = <T>(name: string, value: T | undefined, allowed: string): T | undefined => {
@@ -180,10 +184,9 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   const retentionMs = read('JANITOR_RETENTION', durationMs, '7d');
   const schedule = read('JANITOR_SCHEDULE', z.string().refine((s) => cron.validate(s), 'expected a cron expression like "0 3 * * *"'));
   const config = {
-    redisUrl: readRedisUrl(),
     dryRun: read('JANITOR_DRY_RUN', boolean, 'true'),
     retentionMs,
-    queuePrefix: read('JANITOR_QUEUE_PREFIX', z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, _ or - (no colon)'), 'janitor'),
+    queuePrefix: read('JANITOR_QUEUE_PREFIX', queuePrefix, 'janitor'),
     maxRuntimeMs: read('JANITOR_MAX_RUNTIME', durationMs),
     activeDeadlineMs: read('JANITOR_ACTIVE_DEADLINE_SECONDS', intIn(1, 30 * 86_400).transform((s) => s * 1_000)),
     schedule,
@@ -206,6 +209,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
 
   config.maxRuntimeMs = runtimeWithinDeadline(config.maxRuntimeMs, config.activeDeadlineMs, config.shutdownGraceMs);
 
+  const redis = readRedisConfig({ problems, given: (name) => (get(name) ?? '').trim() !== '', read, secret, boolean, list });
   const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
   const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
   const withCredentials = options.credentials !== false;
@@ -220,7 +224,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     { prefix: 'ALIBABA_CLOUD_', selected: clouds.has('alibaba'), selectedBy: 'JANITOR_PROVIDERS names imm' },
     ...PROVIDER_NAMES.map((name) => ({ prefix: `${name.toUpperCase()}_`, selected: providers.some((p) => p.name === name), selectedBy: `JANITOR_PROVIDERS names ${name}` })),
   ]);
-  return deepFreeze({ ...config, providers, huaweiAuth, alibabaAuth, operator, warnings } as Config);
+  return deepFreeze({ ...config, redis, queuePrefix: prefixFor(redis, config.queuePrefix ?? ''), providers, huaweiAuth, alibabaAuth, operator, warnings } as Config);
 
   /** Keeps the known provider names and reports the others, so the known ones are still validated. */
   function knownProviders(names: readonly string[] | undefined): ProviderName[] | undefined {
@@ -247,29 +251,6 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       return undefined;
     }
     return explicitMs ?? fitsMs;
-  }
-
-  /** REDIS_URL, or REDIS_URL_FILE (a mounted Secret, so a password stays out of the ConfigMap). Never echoes the URL. */
-  function readRedisUrl(): string | undefined {
-    const path = read('REDIS_URL_FILE', z.string().transform((p) => p.trim()));
-    const url = read('REDIS_URL', z.string().regex(REDIS_URL_PATTERN, 'expected redis://host:port or rediss://…'), path === undefined ? 'redis://127.0.0.1:6379' : undefined);
-    if (path === undefined) return url;
-    if (url !== undefined) {
-      problems.push('REDIS_URL: set both REDIS_URL and REDIS_URL_FILE; set only one');
-      return undefined;
-    }
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      problems.push(`REDIS_URL_FILE: cannot read ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? 'error'}); expected a path to a readable file holding the Redis URL`);
-      return undefined;
-    }
-    const value = text.replace(/\r?\n$/, '');
-    if (REDIS_URL_PATTERN.test(value)) return value;
-    // The file's content may hold a password: say what is wrong without showing it.
-    problems.push(`REDIS_URL_FILE: the file ${JSON.stringify(path)} does not hold a Redis URL (content not shown); expected one line redis://[:password@]host:port or rediss://…`);
-    return undefined;
   }
 
   function readProvider(name: ProviderName, globalRetentionMs: number): ProviderConfig {

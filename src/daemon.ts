@@ -1,10 +1,10 @@
 // The daemon's schedule: produce on JANITOR_SCHEDULE, skipping a firing while the last produce still runs.
 import cron from 'node-cron';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { runCleanup, type Queues, type RunDeps } from './run.js';
 
 /** Schedules produce runs; the task is stopped by the shutdown sequence. */
-export function scheduleProduce(deps: RunDeps, opened: { readonly redis: Redis; readonly queues: Queues }): void {
+export function scheduleProduce(deps: RunDeps, opened: { readonly redis: RedisClient; readonly queues: Queues }): void {
   const { config, logger } = deps;
   let running = false;
   const task = cron.schedule(config.schedule ?? '', async () => {

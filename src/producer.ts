@@ -1,11 +1,11 @@
 // Lists each target page by page, applies the policy, claims and enqueues candidates with addBulk.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
+import type { RedisClient } from './redis.js';
 import { claimKeyFor, DELETE_JOB_NAME, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
 import { scopeOf } from './scope.js';
 import { countInto, newTargetStats, type TargetStats } from './summary.js';
@@ -19,7 +19,7 @@ export interface ProducerDeps {
   readonly runId: string;
   /** Absent in a dry run: nothing is claimed or enqueued. */
   readonly queue?: Queue<DeleteJobData>;
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   readonly signal?: AbortSignal;
   /** Called with the ids of every job enqueued, as they are enqueued. */
   readonly onEnqueued?: (jobIds: readonly string[], stats: TargetStats) => void;
@@ -106,7 +106,7 @@ function toJobTask(task: CloudTask, ageMs: number, now: Date): JobTask {
 }
 
 async function enqueuePage(
-  deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: Redis, target: string, candidates: readonly JobTask[], stats: TargetStats, listedAt: Date,
+  deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: RedisClient, target: string, candidates: readonly JobTask[], stats: TargetStats, listedAt: Date,
 ): Promise<void> {
   const { provider, providerConfig, config, runId } = deps;
   const batchSize = PROVIDER_FACTS[provider.name].maxBatchSize;
@@ -135,7 +135,7 @@ export const SETTLED = new Set(['completed', 'failed', 'unknown']);
  * Claims each task for `jobId`. A task already claimed by a pending job is skipped; a claim left by a
  * job that has settled (deleted, failed for good, or removed) is taken over, so a later run retries.
  */
-async function claimTasks(deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: Redis, target: string, batch: readonly JobTask[], jobId: string): Promise<JobTask[]> {
+async function claimTasks(deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: RedisClient, target: string, batch: readonly JobTask[], jobId: string): Promise<JobTask[]> {
   const prefix = deps.config.queuePrefix;
   const keys = batch.map((t) => claimKeyFor(prefix, deps.provider.name, target, t.id));
   const first = await Promise.all(keys.map((key) => redis.set(key, jobId, 'PX', CLAIM_TTL_MS, 'NX')));

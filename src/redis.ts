@@ -1,5 +1,11 @@
-// Redis connections: a fast reachability check at start (exit 3 instead of a hang), the long-lived connection, prefix cleanup.
-import { Redis } from 'ioredis';
+// The one Redis connection factory (one node, Redis Cluster or Sentinel, from config), the start-up
+// reachability probe (exit 3 instead of a hang), and prefix cleanup.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from './config.js';
+import { optionalSecretReader } from './providers/credentials.js';
+import { redactRedisUrl } from './redis-config.js';
+
+export { redactRedisUrl };
 
 /** Thrown when a dependency (Redis, a provider's list API) cannot be reached; main exits 3. */
 export class DependencyError extends Error {
@@ -9,53 +15,142 @@ export class DependencyError extends Error {
   }
 }
 
-/** Strips the password from a redis URL so it can be printed. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'redis://(unparseable)';
+/** A connection to a single node or Sentinel-managed master (Redis), or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * What each connection is for:
+ * - shared: queues, claims and job reads. BullMQ requires maxRetriesPerRequest: null.
+ * - worker: a lazy template for Worker and QueueEvents, which duplicate it into their own
+ *   blocking connections (and close those); the template itself never connects.
+ * - probe: fails within the timeout, no reconnects, no offline queue.
+ * - admin: short maintenance commands (prefix cleanup).
+ */
+export type RedisPurpose = 'shared' | 'worker' | 'probe' | 'admin';
+
+// Options that ioredis's Cluster takes at its own level; the rest go to each node's connection.
+const CLUSTER_LEVEL = ['lazyConnect', 'enableAutoPipelining', 'enableOfflineQueue'] as const;
+
+function tuningFor(purpose: RedisPurpose, timeoutMs: number): RedisOptions {
+  switch (purpose) {
+    case 'shared': return { maxRetriesPerRequest: null, enableAutoPipelining: true };
+    case 'worker': return { maxRetriesPerRequest: null, lazyConnect: true };
+    case 'admin': return { maxRetriesPerRequest: 1 };
+    case 'probe': return {
+      lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false,
+      retryStrategy: () => null, sentinelRetryStrategy: () => null,
+    };
   }
 }
 
+/** Opens a connection for `purpose` to the configured Redis; passwords are read from env or file now. */
+export function createRedisClient(redis: RedisConfig, purpose: RedisPurpose, timeoutMs = 3_000): RedisClient {
+  const auth: RedisOptions = {
+    ...(redis.username ? { username: redis.username } : {}),
+    ...(redis.password ? { password: optionalSecretReader(redis.password)() } : {}),
+    ...(redis.tls ? { tls: {} } : {}),
+  };
+  const tuning = tuningFor(purpose, timeoutMs);
+  switch (redis.mode) {
+    case 'single':
+      // A password inside the URL stays; REDIS_PASSWORD(_FILE) is refused with one by the config.
+      return new Redis(redis.url, { ...auth, ...tuning });
+    case 'sentinel':
+      return new Redis({
+        sentinels: redis.sentinels.map((s) => ({ ...s })), name: redis.masterName, db: redis.db, ...auth, ...tuning,
+        ...(redis.sentinelPassword ? { sentinelPassword: optionalSecretReader(redis.sentinelPassword)() } : {}),
+        ...(redis.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+      });
+    case 'cluster': {
+      const nodeOptions: RedisOptions = { ...auth, ...tuning };
+      const clusterOptions: ClusterOptions = {};
+      for (const key of CLUSTER_LEVEL) {
+        if (key in nodeOptions) Object.assign(clusterOptions, { [key]: nodeOptions[key] });
+        delete nodeOptions[key];
+      }
+      return new Cluster(redis.nodes.map((n) => ({ ...n })), {
+        ...clusterOptions, redisOptions: nodeOptions,
+        ...(purpose === 'probe' ? { clusterRetryStrategy: () => null } : {}),
+        // Managed TLS clusters announce node IPs their certificate does not name: connect by the
+        // given host names (ioredis docs, "Special note: AWS ElastiCache Clusters with TLS").
+        ...(redis.tls ? { dnsLookup: (address: string, done: (err: Error | null, family: string) => void) => done(null, address) } : {}),
+      });
+    }
+  }
+}
+
+/** Where Redis is, for logs and errors: never a password. */
+export function describeRedis(redis: RedisConfig): string {
+  const list = (nodes: readonly { host: string; port: number }[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  switch (redis.mode) {
+    case 'single': return redactRedisUrl(redis.url);
+    case 'cluster': return `Redis Cluster ${list(redis.nodes)}`;
+    case 'sentinel': return `Sentinel master ${redis.masterName} via ${list(redis.sentinels)}`;
+  }
+}
+
+/** A one-node RedisConfig from a URL (tests, the demo, the throwaway local server). */
+export function singleNode(url: string): RedisConfig {
+  return { mode: 'single', url, tls: url.startsWith('rediss:') };
+}
+
 /** Pings Redis once with a short timeout and no reconnects; throws DependencyError within seconds. */
-export async function assertRedisReachable(url: string, timeoutMs = 3_000): Promise<void> {
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
+export async function assertRedisReachable(redis: RedisConfig, timeoutMs = 3_000): Promise<void> {
+  const probe = createRedisClient(redis, 'probe', timeoutMs);
   probe.on('error', () => undefined); // reported through the rejected connect below
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs * 2);
+  });
   try {
-    await probe.connect();
-    await probe.ping();
+    const clusterNode = await Promise.race([checkTopology(probe), deadline]);
+    if (clusterNode) {
+      throw new DependencyError(`Redis at ${describeRedis(redis)} is a Redis Cluster node; set REDIS_CLUSTER_NODES=host:port,… instead of REDIS_URL`);
+    }
   } catch (err) {
-    throw new DependencyError(`Redis at ${redactRedisUrl(url)} is unreachable: ${(err as Error).message}`);
+    if (err instanceof DependencyError) throw err;
+    throw new DependencyError(`Redis at ${describeRedis(redis)} is unreachable: ${(err as Error).message}`);
   } finally {
+    clearTimeout(timer);
     probe.disconnect();
   }
 }
 
+/** Connects and pings; true when a one-node URL points at a cluster node (every script would fail). */
+async function checkTopology(probe: RedisClient): Promise<boolean> {
+  await probe.connect();
+  await probe.ping();
+  if (probe instanceof Cluster) return false;
+  const info = await probe.info('cluster').catch(() => '');
+  return /cluster_enabled:1/.test(info) && !probe.options.sentinels;
+}
+
 /** Deletes every key under a queue prefix, in batches (never FLUSHALL: the server may be shared). */
-export async function dropQueuePrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+export async function dropQueuePrefix(redis: RedisConfig | string, prefix: string): Promise<void> {
+  const client = createRedisClient(typeof redis === 'string' ? singleNode(redis) : redis, 'admin');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    // A cluster's keys live on its masters: scan each one; delete key by key (keys may span slots).
+    await client.ping(); // a cluster knows its masters once connected
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await Promise.all(keys.map((key) => client.unlink(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }
 
-/** The shared connection for queues and claims. BullMQ requires maxRetriesPerRequest: null. */
-export function openRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+/** A lazy template for BullMQ Workers and QueueEvents (maxRetriesPerRequest: null, never connects itself). */
+export function workerConnection(redis: RedisConfig): RedisClient {
+  return createRedisClient(redis, 'worker');
+}
+
+/** The shared connection for queues and claims. */
+export function openRedis(redis: RedisConfig): RedisClient {
+  return createRedisClient(redis, 'shared');
 }

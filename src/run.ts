@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
@@ -10,7 +9,7 @@ import { enqueueCandidates } from './producer.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
-import { assertRedisReachable, openRedis } from './redis.js';
+import { assertRedisReachable, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
 import type { Shutdown } from './shutdown.js';
 import { countInto, exitCodeFor, type TargetStats } from './summary.js';
 import { startDeleteWorker } from './worker.js';
@@ -36,7 +35,7 @@ export interface RunReport {
 export type Queues = ReadonlyMap<ProviderName, Queue<DeleteJobData>>;
 
 /** Opens one queue per configured provider, with the provider's global concurrency cap. */
-export async function openQueues(config: Config, redis: Redis, shutdown: Shutdown): Promise<Queues> {
+export async function openQueues(config: Config, redis: RedisClient, shutdown: Shutdown): Promise<Queues> {
   const queues = new Map<ProviderName, Queue<DeleteJobData>>();
   for (const pc of config.providers) {
     const queue = new Queue<DeleteJobData>(queueNameFor(pc.name), { connection: redis, prefix: config.queuePrefix });
@@ -50,10 +49,13 @@ export async function openQueues(config: Config, redis: Redis, shutdown: Shutdow
 /** Starts one worker per provider; each closes gracefully (in-flight deletes finish) on shutdown. */
 export function startWorkers(deps: RunDeps, queues: Queues): Worker[] {
   deps.observer?.queuesOpened?.(queues);
+  // BullMQ duplicates this lazy template into each worker's own connections and closes those.
+  const connection = workerConnection(deps.config.redis);
+  deps.shutdown.onClose('worker connection template', () => Promise.resolve(connection.disconnect()));
   return deps.config.providers.map((pc) => {
     const worker = startDeleteWorker({
       config: deps.config, providerConfig: pc, provider: providerOf(deps, pc.name), queue: queues.get(pc.name) as Queue<DeleteJobData>,
-      logger: deps.logger, now: deps.now ?? (() => new Date()),
+      logger: deps.logger, now: deps.now ?? (() => new Date()), connection,
     });
     deps.shutdown.onClose(`worker ${pc.name}`, () => worker.close());
     deps.observer?.workerStarted?.(worker, pc);
@@ -62,9 +64,9 @@ export function startWorkers(deps: RunDeps, queues: Queues): Worker[] {
 }
 
 /** Connects to Redis (exit 3 within seconds if it is down) and registers its close. */
-export async function connectRedis(config: Config, shutdown: Shutdown): Promise<Redis> {
-  await assertRedisReachable(config.redisUrl);
-  const redis = openRedis(config.redisUrl);
+export async function connectRedis(config: Config, shutdown: Shutdown): Promise<RedisClient> {
+  await assertRedisReachable(config.redis);
+  const redis = openRedis(config.redis);
   redis.on('error', () => undefined); // surfaced by the commands that fail; ioredis keeps reconnecting
   shutdown.onClose('redis', () => redis.quit());
   return redis;
@@ -80,7 +82,7 @@ function providerOf(deps: RunDeps, name: ProviderName): Provider {
  * `run` (produce + work until settled) or `produce` (enqueue only). A dry run touches no queue and
  * needs no Redis: it lists, judges and reports what would be deleted.
  */
-export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?: { readonly redis: Redis; readonly queues: Queues }): Promise<RunReport> {
+export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?: { readonly redis: RedisClient; readonly queues: Queues }): Promise<RunReport> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const startedAt = Date.now();
@@ -89,7 +91,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   void deps.shutdown.signalled.then(() => abort.abort());
   const timer = setTimeout(() => abort.abort(), config.maxRuntimeMs);
   timer.unref();
-  logger.info({ runId, mode, dryRun: config.dryRun, providers: config.providers.map((p) => p.name) }, 'run started');
+  logger.info({ runId, mode, dryRun: config.dryRun, providers: config.providers.map((p) => p.name), redis: describeRedis(config.redis), queuePrefix: config.queuePrefix }, 'run started');
 
   let queues = opened?.queues;
   let redis = opened?.redis;

@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
-import { redactRedisUrl } from './redis.js';
+import { describeRedis, type RedisClient } from './redis.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -14,13 +14,15 @@ export interface WorkerDeps {
   readonly queue: Queue<DeleteJobData>;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** From workerConnection(): BullMQ duplicates it into the worker's own connections. */
+  readonly connection: RedisClient;
 }
 
 /** Starts the provider's worker; its concurrency and rate limit are the provider's own. */
 export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, DeleteJobResult> {
   const { config, providerConfig } = deps;
   const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob(deps, job), {
-    connection: { url: config.redisUrl, maxRetriesPerRequest: null },
+    connection: deps.connection,
     prefix: config.queuePrefix,
     concurrency: providerConfig.concurrency,
     // P_RATE_LIMIT is enforced per delete call by the providers' call budgets (src/limiter.ts); this
@@ -33,7 +35,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
       deps.logger.error({ provider: providerConfig.name, target: job.data.target, taskIds: job.data.tasks.map((t) => t.id), attempts: job.attemptsMade, reason: err.message }, 'delete failed');
     }
   });
-  worker.on('error', (err) => deps.logger.error({ provider: providerConfig.name, redis: redactRedisUrl(config.redisUrl), err }, 'worker error'));
+  worker.on('error', (err) => deps.logger.error({ provider: providerConfig.name, redis: describeRedis(config.redis), err }, 'worker error'));
   return worker;
 }
 

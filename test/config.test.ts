@@ -26,7 +26,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults, dry run first', () => {
     const config = loadConfig(BASE);
     expect(config).toMatchObject({
-      redisUrl: 'redis://127.0.0.1:6379', dryRun: true, retentionMs: 7 * 86_400_000, queuePrefix: 'janitor',
+      redis: { mode: 'single', url: 'redis://127.0.0.1:6379', tls: false }, dryRun: true, retentionMs: 7 * 86_400_000, queuePrefix: 'janitor',
       maxRuntimeMs: 50 * 60_000, logLevel: 'info',
     });
     const iotda = config.providers[0];
@@ -137,7 +137,7 @@ describe('REDIS_URL_FILE', () => {
   it('reads the Redis URL from a mounted file, trimming its trailing newline', () => {
     const path = fileWith('url', 'redis://:s3cret-pw@redis.janitor.svc:6379/0\n');
     const config = loadConfig({ ...BASE, REDIS_URL_FILE: path });
-    expect(config.redisUrl).toBe('redis://:s3cret-pw@redis.janitor.svc:6379/0');
+    expect(config.redis).toEqual({ mode: 'single', url: 'redis://:s3cret-pw@redis.janitor.svc:6379/0', tls: false });
     expect(config.warnings).toEqual([]);
   });
 
