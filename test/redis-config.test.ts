@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { hasHashTag, redactRedisUrl } from '../src/redis-config.js';
 import { describeRedis } from '../src/redis.js';
+import { problemsOf as problemsWith } from './helpers/config.js';
 
 const BASE = { JANITOR_PROVIDERS: 'iotda', IOTDA_REGION: 'cn-north-4', IOTDA_PROJECT_ID: 'p1', HUAWEICLOUD_AUTH_TOKEN: 'tok' };
 
-function problemsOf(env: Record<string, string>, readable: (path: string) => boolean = () => true): string[] {
-  try {
-    loadConfig({ ...BASE, ...env }, readable);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = (env: Record<string, string>, readable: (path: string) => boolean = () => true) => problemsWith({ ...BASE, ...env }, readable);
 
 describe('Redis configuration', () => {
   it('defaults to one local node and keeps a plain prefix', () => {
