@@ -1,6 +1,6 @@
 // Wires the operator's view for one command: metrics (served or pushed), audit trail, progress and
 // the end-of-run notification, so main.ts only calls three functions.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { Pushgateway } from 'prom-client';
 import { ConfigError, type Config } from './config.js';
 import { AuditFileError, createAuditTrail } from './audit.js';
@@ -23,7 +23,7 @@ export interface Observability {
   readonly providerCalls: ProviderCallObserver;
   readonly progress: ProgressReporter;
   /** Serves /metrics, /healthz and /readyz (work, daemon); closes with the shutdown. */
-  serve(redis: Redis): Promise<number>;
+  serve(redis: RedisClient): Promise<number>;
   /** After `run`: push the metrics and send the notification. Never throws. */
   afterRun(report: RunReport, command: string): Promise<void>;
 }
