@@ -48,7 +48,7 @@ export async function checkTargets(
   const redis = (async (): Promise<CheckResult> => {
     const note = config.dryRun ? ' (not needed while JANITOR_DRY_RUN=true)' : '';
     try {
-      await assertRedisReachable(config.redisUrl);
+      await assertRedisReachable(config.redis);
       return { component: 'redis', verdict: 'ok', message: `reachable${note}` };
     } catch (err) {
       const message = err instanceof DependencyError ? err.message : (err as Error).message;
