@@ -4,7 +4,7 @@ import { hasHashTag, redactRedisUrl } from '../src/redis-config.js';
 import { describeRedis } from '../src/redis.js';
 import { problemsOf as problemsWith } from './helpers/config.js';
 
-const BASE = { JANITOR_PROVIDERS: 'iotda', IOTDA_REGION: 'cn-north-4', IOTDA_PROJECT_ID: 'p1', HUAWEICLOUD_AUTH_TOKEN: 'tok' };
+const BASE = { JANITOR_PROVIDERS: 'iotda', IOTDA_REGION: 'cn-north-4', IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef', HUAWEICLOUD_AUTH_TOKEN: 'tok' };
 
 const problemsOf = (env: Record<string, string>, readable: (path: string) => boolean = () => true) => problemsWith({ ...BASE, ...env }, readable);
 
