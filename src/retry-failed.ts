@@ -1,7 +1,7 @@
 // `task-janitor retry-failed [provider]`: moves failed delete jobs back to waiting, after the operator
 // fixed the cause. The workers re-check every task against fresh state before deleting, as always.
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Config } from './config.js';
 import { CLAIM_TTL_MS, SETTLED } from './producer.js';
 import type { ProviderName } from './providers/catalog.js';
@@ -20,7 +20,7 @@ export interface RetryReport {
 }
 
 /** Retries every failed job of the given providers, oldest first. */
-export async function retryFailed(config: Config, redis: Redis, queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>, only: ProviderName | undefined): Promise<RetryReport> {
+export async function retryFailed(config: Config, redis: RedisClient, queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>, only: ProviderName | undefined): Promise<RetryReport> {
   const providers = [];
   for (const pc of config.providers.filter((p) => only === undefined || p.name === only)) {
     const queue = queues.get(pc.name);
@@ -57,7 +57,7 @@ function pendingTasks(job: Job<DeleteJobData>): string[] {
  * Re-claims the job's unsettled tasks and moves it to waiting with fresh attempts. Undefined when
  * retried; otherwise why not. A task claimed meanwhile by a pending job of a later run stays with it.
  */
-async function retryOne(config: Config, redis: Redis, queue: Queue<DeleteJobData>, job: Job<DeleteJobData>): Promise<string | undefined> {
+async function retryOne(config: Config, redis: RedisClient, queue: Queue<DeleteJobData>, job: Job<DeleteJobData>): Promise<string | undefined> {
   const jobId = job.id ?? '';
   const ids = pendingTasks(job);
   const keys = ids.map((id) => claimKeyFor(config.queuePrefix, job.data.provider, job.data.target, id));

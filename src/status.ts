@@ -1,7 +1,7 @@
 // `task-janitor status`: what the queues in Redis say right now, per provider: job counts, workers,
 // throttling, recent throughput and the latest failures with the provider's code and message.
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
@@ -43,7 +43,7 @@ export interface StatusReport {
 }
 
 /** Reads every configured provider's queue; nothing is written. */
-export async function readStatus(config: Config, redis: Redis, queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>, now = new Date()): Promise<StatusReport> {
+export async function readStatus(config: Config, redis: RedisClient, queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>, now = new Date()): Promise<StatusReport> {
   const providers = await Promise.all(config.providers.map(async (pc): Promise<ProviderStatus> => {
     const queue = queues.get(pc.name);
     if (!queue) throw new Error(`queue ${pc.name} was not opened`);
