@@ -1,7 +1,7 @@
 // The shared budget store: src/budget.ts's steps as Lua scripts, atomic in Redis and timed by Redis's
 // own clock (TIME), so every process and pod draws on one budget whatever their clocks say.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import {
   ACCEPT_MARGIN, DECREASE_FACTOR, effectiveRate, FLOOR_FACTOR, GROWTH_PER_SECOND, MIN_PAUSE_MS, type BudgetParams, type BudgetState,
 } from './budget.js';
@@ -66,7 +66,7 @@ const SCRIPTS = { reserve: { lua: RESERVE, sha: sha1(RESERVE) }, throttled: { lu
 
 export class RedisBudgetStore implements BudgetStore {
   /** `owned`: the store opened this connection and quits it on close. */
-  constructor(private readonly redis: Redis, private readonly options: { readonly owned?: boolean } = {}) {}
+  constructor(private readonly redis: RedisClient, private readonly options: { readonly owned?: boolean } = {}) {}
 
   private async run(script: keyof typeof SCRIPTS, key: string, args: readonly (string | number)[]): Promise<string[]> {
     const { lua, sha } = SCRIPTS[script];

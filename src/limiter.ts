@@ -81,7 +81,7 @@ export interface ProviderRates {
 export function limiterFor(config: Config): CallLimiter {
   const rates = providerRatesOf(config);
   if (config.dryRun) return createCallLimiter(rates, { store: new MemoryBudgetStore(), keyPrefix: config.queuePrefix });
-  const redis = openRedis(config.redisUrl);
+  const redis = openRedis(config.redis);
   redis.on('error', () => undefined); // surfaced by the calls that wait on it
   return createCallLimiter(rates, { store: new RedisBudgetStore(redis, { owned: true }), keyPrefix: config.queuePrefix });
 }
