@@ -34,7 +34,9 @@ function expectStatesUntouched(s: Simulator, project: string) {
   for (const record of s.records('mpc', project)) expect(record.status).toBe(seeded.get(String(record.task_id)));
 }
 
-describe('run against the MPC simulator', () => {
+// Whole runs over hundreds of tasks, each deleted after a fresh re-read: on a busy 2-core machine
+// they outlast vitest's default 30 s without anything being wrong, so they get a larger budget.
+describe('run against the MPC simulator', { timeout: 120_000 }, () => {
   it('deletes exactly the stale finished records of both projects, and never cancels a task', async () => {
     const sim = await fixture.start({ tasksPerProject: 300, seed: 23, projects: { mpc: [A, B] } });
     const expected = { a: expectedDeletions(sim, 'mpc', A, TERMINAL, 7 * DAY), b: expectedDeletions(sim, 'mpc', B, TERMINAL, 7 * DAY) };

@@ -27,7 +27,9 @@ function putBatch(s: Simulator, over: Record<string, unknown> = {}, project = A)
   return id;
 }
 
-describe('run against the VIAS simulator', () => {
+// Whole runs over hundreds of tasks, each deleted after a fresh re-read: on a busy 2-core machine
+// they outlast vitest's default 30 s without anything being wrong, so they get a larger budget.
+describe('run against the VIAS simulator', { timeout: 120_000 }, () => {
   it('deletes exactly the stale terminal batches of every project, and a second run finds nothing left', async () => {
     const sim = await start({ tasksPerProject: 300, seed: 5 });
     const expected = PROJECTS.map((p) => expectedDeletions(sim, 'vias', p, DEFAULT_TERMINAL, 7 * DAY));

@@ -29,7 +29,9 @@ function putJob(s: Simulator, project: string, n: number, over: Record<string, u
   return id;
 }
 
-describe('run against the Workspace simulator', () => {
+// Whole runs over hundreds of tasks, each deleted after a fresh re-read: on a busy 2-core machine
+// they outlast vitest's default 30 s without anything being wrong, so they get a larger budget.
+describe('run against the Workspace simulator', { timeout: 120_000 }, () => {
   it('deletes exactly the stale terminal sub-jobs of two projects, by sub-job id, at most 10 per call, never by status', async () => {
     const projects = [newProject(), newProject()];
     const s = await fixture.start({ tasksPerProject: 1100, seed: 17, projects: { workspace: projects } });
