@@ -52,7 +52,7 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
 
   it('keeps the Secret a template: every credential key config reads, all empty', () => {
     const data = only(objects, 'Secret', 'task-janitor-credentials').stringData as Record<string, string>;
-    const source = readFileSync(join(REPO, 'src/config.ts'), 'utf8');
+    const source = ['src/config.ts', 'src/redis-config.ts'].map((f) => readFileSync(join(REPO, f), 'utf8')).join('\n');
     const secretNames = [...source.matchAll(/secret\('([A-Z_]+)'\)/g)].map((m) => m[1] ?? '');
     expect(secretNames.length).toBeGreaterThan(5);
     const expected = [...secretNames.map((n) => n.toLowerCase().replaceAll('_', '-')), 'redis-url'].sort();
