@@ -7,7 +7,7 @@ import {
 } from './providers/catalog.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
 import { prefixFor, queuePrefix, readRedisConfig, redactRedisUrl, type RedisConfig } from './redis-config.js';
-import { parseDuration, parseRate, type Rate } from './units.js';
+import { formatDuration, parseDuration, parseRate, type Rate } from './units.js';
 import { unknownVariableWarnings } from './variables.js';
 
 /** Where a secret comes from: the variable itself, or a mounted file re-read when it changes. */
@@ -70,6 +70,8 @@ export interface Config {
   readonly keepFinishedMs: number;
   /** Oldest listing a delete may act on when the provider cannot re-read the task first. */
   readonly maxSnapshotAgeMs: number;
+  /** A job's lock; a job whose worker died is taken back by a live worker within about twice this. */
+  readonly jobLockMs: number;
   readonly huaweiAuth: HuaweiAuthConfig | undefined;
   readonly alibabaAuth: AlibabaAuthConfig | undefined;
   /** Variables set but never read (typos, unselected providers): logged at start, shown by `config`. */
@@ -102,6 +104,8 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Retentions below this are refused unless JANITOR_ALLOW_SHORT_RETENTION=true. */
+export const RETENTION_FLOOR_MS = 3_600_000;
 const DURATION_HINT = 'a duration like 90m, 36h, 7d or 2w';
 /** Time a Job spends before the run's clock starts (scheduling, image pull, start-up), kept out of the runtime. */
 export const START_ALLOWANCE_MS = 60_000;
@@ -197,6 +201,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationMs, '7d'),
     maxSnapshotAgeMs: read('JANITOR_MAX_SNAPSHOT_AGE', durationMs.refine((ms) => ms >= 1_000 && ms <= 86_400_000,
       'expected from 1s to 24h: how old a listing may be when a task without a re-read is deleted'), '15m'),
+    jobLockMs: read('JANITOR_JOB_LOCK', durationMs.refine((ms) => ms >= 1_000 && ms <= 600_000, 'expected between 1s and 10m'), '30s'),
   };
   const operator = {
     metricsPort: read('JANITOR_METRICS_PORT', intIn(0, 65_535), '9464'),
@@ -208,6 +213,14 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   };
 
   config.maxRuntimeMs = runtimeWithinDeadline(config.maxRuntimeMs, config.activeDeadlineMs, config.shutdownGraceMs);
+  // A typo (7m for 7d) must not delete every record older than minutes.
+  const allowShortRetention = read('JANITOR_ALLOW_SHORT_RETENTION', boolean, 'false') ?? false;
+  const checkRetentionFloor = (name: string, ms: number | undefined) => {
+    if (ms !== undefined && ms < RETENTION_FLOOR_MS && !allowShortRetention) {
+      problems.push(`${name}: ${formatDuration(ms)} is below the 1h floor (a typo like 7m for 7d would delete almost everything); set JANITOR_ALLOW_SHORT_RETENTION=true if you mean it`);
+    }
+  };
+  checkRetentionFloor('JANITOR_RETENTION', retentionMs);
 
   const redis = readRedisConfig({ problems, given: (name) => (get(name) ?? '').trim() !== '', read, secret, boolean, list });
   const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
@@ -297,7 +310,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     if (iotda?.signing === 'derived' && region === undefined && !isSet(`${P}_TARGETS`)) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
     return {
       name, region, endpoint: endpoint ?? '', targets: scopes.map((s) => s.key), scopes,
-      retentionMs: read(`${P}_RETENTION`, durationMs) ?? globalRetentionMs,
+      retentionMs: providerRetention(`${P}_RETENTION`) ?? globalRetentionMs,
       states: states ?? [...facts.defaultStates],
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
       readRateLimit: read(`${P}_READ_RATE_LIMIT`, rate, '20/s') ?? { max: 20, durationMs: 1000 },
@@ -306,6 +319,12 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
       ...(iotda ? { iotda } : {}),
     };
+  }
+
+  function providerRetention(name: string): number | undefined {
+    const ms = read(name, durationMs);
+    checkRetentionFloor(name, ms);
+    return ms;
   }
 
   function secret(name: string): SecretSource | undefined {

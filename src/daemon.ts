@@ -3,10 +3,11 @@ import cron from 'node-cron';
 import type { RedisClient } from './redis.js';
 import { runCleanup, type Queues, type RunDeps } from './run.js';
 
-/** Schedules produce runs; the task is stopped by the shutdown sequence. */
-export function scheduleProduce(deps: RunDeps, opened: { readonly redis: RedisClient; readonly queues: Queues }): void {
+/** Schedules produce runs (dry-run reports when `opened` is absent); the task is stopped by the shutdown sequence. */
+export function scheduleProduce(deps: RunDeps, opened?: { readonly redis: RedisClient; readonly queues: Queues }): void {
   const { config, logger } = deps;
   let running = false;
+  if (!opened && !config.dryRun) throw new Error('the daemon needs open queues unless it is a dry run');
   const task = cron.schedule(config.schedule ?? '', async () => {
     if (running) {
       logger.warn({ schedule: config.schedule }, 'schedule fired while the previous produce is still running; skipped');

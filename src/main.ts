@@ -42,7 +42,7 @@ const COMMAND_HELP: Record<string, string> = {
   work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
   check: `Usage: task-janitor check\n\nFor every provider in JANITOR_PROVIDERS and each of its projects, makes one cheap authenticated read\n(the first page of the list API), and pings Redis. Deletes nothing. Exits 0 when all answered, 2 when\ncredentials, a project, a region or an endpoint were refused (a configuration problem, named per line),\n3 when something could not be reached (an outage).`,
   config: `Usage: task-janitor config\n\nPrints the effective configuration as JSON: every default filled in, secrets shown only as the variable\nor file they come from. Warnings about unknown variables go to stderr. Exits 0, or 2 on bad configuration.`,
-  daemon: `Usage: task-janitor daemon\n\nOne long-running process: produces on the cron schedule JANITOR_SCHEDULE (a firing while the previous\nproduce is still running is skipped) and runs the workers. Stops on SIGTERM/SIGINT.`,
+  daemon: `Usage: task-janitor daemon\n\nOne long-running process: produces on the cron schedule JANITOR_SCHEDULE (a firing while the previous\nproduce is still running is skipped) and runs the workers. Stops on SIGTERM/SIGINT. With JANITOR_DRY_RUN=true\n(the default) it opens no queue and starts no worker: each firing only logs what would be deleted.`,
 };
 
 /** The package version, read once from package.json (beside dist/ and src/ alike). */
@@ -126,13 +126,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun })}\n`);
       return report.exitCode;
     }
-    const redis = await connectRedis(config, shutdown);
-    const queues = await openQueues(config, redis, shutdown);
-    await observability.serve(redis);
-    if (!config.dryRun) startWorkers(deps, queues);
-    // Registered after the workers so that shutdown stops the schedule first.
-    if (command === 'daemon') scheduleProduce(deps, { redis, queues });
-    logger.info({ command, providers: config.providers.map((p) => p.name) }, 'started');
+    if (config.dryRun) {
+      // Only `daemon` gets here (`work` refuses a dry run): it reports on schedule and opens no queue.
+      logger.warn({ command, schedule: config.schedule }, 'dry run: reports what would be deleted on schedule; touches no queue and deletes nothing');
+      process.stderr.write('task-janitor daemon: DRY RUN (JANITOR_DRY_RUN=true): reports what would be deleted on schedule; touches no queue, deletes nothing\n');
+      scheduleProduce(deps);
+    } else {
+      const redis = await connectRedis(config, shutdown);
+      const queues = await openQueues(config, redis, shutdown);
+      await observability.serve(redis);
+      startWorkers(deps, queues);
+      // Registered after the workers so that shutdown stops the schedule first.
+      if (command === 'daemon') scheduleProduce(deps, { redis, queues });
+    }
+    logger.info({ command, dryRun: config.dryRun, providers: config.providers.map((p) => p.name) }, 'started');
     await shutdown.signalled;
     await shutdown.close();
     return 0;

@@ -5,10 +5,11 @@ import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
+import { claimTasks, confirmClaims, releaseClaims } from './claims.js';
+import { DELETE_JOB_NAME, jobBelongsToRun, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
 import type { RedisClient } from './redis.js';
-import { claimKeyFor, DELETE_JOB_NAME, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
 import { scopeOf } from './scope.js';
-import { countInto, newTargetStats, type TargetStats } from './summary.js';
+import { countInto, formatDriftOf, newTargetStats, type TargetStats } from './summary.js';
 
 export interface ProducerDeps {
   readonly config: Config;
@@ -21,13 +22,21 @@ export interface ProducerDeps {
   readonly queue?: Queue<DeleteJobData>;
   readonly redis?: RedisClient;
   readonly signal?: AbortSignal;
-  /** Called with the ids of every job enqueued, as they are enqueued. */
-  readonly onEnqueued?: (jobIds: readonly string[], stats: TargetStats) => void;
+  /** Told of every job that holds a candidate of this run: its own (before they are added) and other runs' pending jobs. */
+  readonly onJob?: (job: HeldJob, stats: TargetStats) => void;
+  /** Told when an own job announced by `onJob` could not be added after all. */
+  readonly onJobNotAdded?: (jobId: string) => void;
 }
 
-// A claim outlives any sane backlog; if it expires first, the worst case is a second delete that
-// the API answers "not found", which counts as already gone.
-export const CLAIM_TTL_MS = 7 * 86_400_000;
+/** A delete job that holds some of this run's candidates. */
+export interface HeldJob {
+  readonly id: string;
+  /** The ids of this run's candidates it holds (another run's batch may hold more). */
+  readonly taskIds: readonly string[];
+  /** Enqueued by this run (false: by an earlier or simultaneous run, still pending). */
+  readonly own: boolean;
+}
+
 const ADD_BULK_CHUNK = 500;
 
 /**
@@ -45,7 +54,14 @@ export async function enqueueCandidates(deps: ProducerDeps): Promise<TargetStats
       done.set(target, await enqueueTarget(deps, target));
     }
   }));
-  return targets.flatMap((t) => done.get(t) ?? []);
+  // Every configured target is reported: one the deadline kept the run from is marked, not dropped.
+  return targets.map((t) => done.get(t) ?? notReached(deps, t));
+}
+
+function notReached(deps: ProducerDeps, target: string): TargetStats {
+  const stats = newTargetStats(deps.provider.name, target, Date.now(), scopeOf(deps.providerConfig.scopes, target));
+  stats.notReached = true;
+  return stats;
 }
 
 /**
@@ -92,6 +108,10 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
     }
   }
   stats.listedAt = Date.now();
+  stats.formatDrift = formatDriftOf(stats);
+  if (stats.formatDrift !== undefined) {
+    log.error({ listed: stats.listed, undecidable: stats.formatDrift, skipped: stats.skipped }, 'format drift: most listed records could not be judged; has the API changed?');
+  }
   log.info({ listed: stats.listed, candidates: stats.candidates, enqueued: stats.enqueued, alreadyQueued: stats.alreadyQueued, skipped: stats.skipped }, 'target listed');
   return stats;
 }
@@ -109,49 +129,45 @@ async function enqueuePage(
   deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: RedisClient, target: string, candidates: readonly JobTask[], stats: TargetStats, listedAt: Date,
 ): Promise<void> {
   const { provider, providerConfig, config, runId } = deps;
+  const prefix = config.queuePrefix;
   const batchSize = PROVIDER_FACTS[provider.name].maxBatchSize;
-  const batches: JobTask[][] = [];
-  for (let i = 0; i < candidates.length; i += batchSize) batches.push(candidates.slice(i, i + batchSize));
-  // All of a page's claims at once: ioredis pipelines them into few round trips.
-  const jobs = (await Promise.all(batches.map(async (batch) => {
-    const jobId = jobIdFor(provider.name, target, batch.map((t) => t.id), runId);
-    const claimed = await claimTasks(deps, queue, redis, target, batch, jobId);
-    stats.alreadyQueued += batch.length - claimed.length;
+  const planned: { jobId: string; batch: JobTask[] }[] = [];
+  for (let i = 0; i < candidates.length; i += batchSize) {
+    const batch = candidates.slice(i, i + batchSize);
+    planned.push({ jobId: jobIdFor(provider.name, target, batch.map((t) => t.id), runId), batch });
+  }
+  // The whole page is claimed in one atomic script: no other producer can slip in between.
+  const holders = await claimTasks(redis, prefix, provider.name, target, planned.flatMap((p) => p.batch.map((t) => ({ taskId: t.id, jobId: p.jobId }))));
+  const heldElsewhere = new Map<string, string[]>();
+  let k = 0;
+  const jobs = planned.map(({ jobId, batch }) => {
+    // Keep the listed order: the job's tasks are deleted in it.
+    const claimed = batch.filter((task) => {
+      const holder = holders[k++];
+      if (holder === undefined) return true;
+      if (jobBelongsToRun(holder, runId)) stats.candidates -= 1; // listed twice (pages shifted while deleting)
+      else heldElsewhere.set(holder, [...(heldElsewhere.get(holder) ?? []), task.id]);
+      return false;
+    });
     return { name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed, listedAt: listedAt.toISOString() }, opts: { ...jobOptionsFor(providerConfig, config), jobId } };
-  }))).filter((job) => job.data.tasks.length > 0);
+  }).filter((job) => job.data.tasks.length > 0);
+  for (const [jobId, taskIds] of heldElsewhere) {
+    stats.alreadyQueued += taskIds.length;
+    deps.onJob?.({ id: jobId, taskIds, own: false }, stats);
+  }
   for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) {
     const chunk = jobs.slice(i, i + ADD_BULK_CHUNK);
-    await queue.addBulk(chunk);
-    stats.enqueued += chunk.reduce((n, j) => n + j.data.tasks.length, 0);
-    deps.onEnqueued?.(chunk.map((j) => j.opts.jobId), stats);
-  }
-}
-
-// Take over a claim only if it still names the settled job we checked (two producers racing).
-const TAKE_OVER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
-export const SETTLED = new Set(['completed', 'failed', 'unknown']);
-
-/**
- * Claims each task for `jobId`. A task already claimed by a pending job is skipped; a claim left by a
- * job that has settled (deleted, failed for good, or removed) is taken over, so a later run retries.
- */
-async function claimTasks(deps: ProducerDeps, queue: Queue<DeleteJobData>, redis: RedisClient, target: string, batch: readonly JobTask[], jobId: string): Promise<JobTask[]> {
-  const prefix = deps.config.queuePrefix;
-  const keys = batch.map((t) => claimKeyFor(prefix, deps.provider.name, target, t.id));
-  const first = await Promise.all(keys.map((key) => redis.set(key, jobId, 'PX', CLAIM_TTL_MS, 'NX')));
-  const claimed: JobTask[] = [];
-  await Promise.all(batch.map(async (task, i) => {
-    const key = keys[i] as string;
-    if (first[i] === 'OK') return claimed.push(task);
-    const holder = await redis.get(key);
-    if (holder === null) {
-      if ((await redis.set(key, jobId, 'PX', CLAIM_TTL_MS, 'NX')) === 'OK') claimed.push(task);
-      return;
+    const requests = chunk.flatMap((j) => j.data.tasks.map((t) => ({ taskId: t.id, jobId: j.opts.jobId })));
+    // Tracked before they exist, so an outcome can never arrive before the run listens for it.
+    for (const j of chunk) deps.onJob?.({ id: j.opts.jobId, taskIds: j.data.tasks.map((t) => t.id), own: true }, stats);
+    try {
+      await queue.addBulk(chunk);
+    } catch (err) {
+      for (const j of chunk) deps.onJobNotAdded?.(j.opts.jobId);
+      await Promise.all(chunk.map((j) => releaseClaims(redis, prefix, provider.name, target, j.data.tasks.map((t) => t.id), j.opts.jobId))).catch(() => undefined);
+      throw err;
     }
-    if (holder === jobId) return; // this very job already holds it (same run, same batch)
-    if (!SETTLED.has(await queue.getJobState(holder))) return;
-    if ((await redis.eval(TAKE_OVER, 1, key, holder, jobId, CLAIM_TTL_MS)) === 1) claimed.push(task);
-  }));
-  // Keep the listed order: the job's tasks are deleted in it.
-  return batch.filter((t) => claimed.includes(t));
+    await confirmClaims(redis, prefix, provider.name, target, requests);
+    stats.enqueued += requests.length;
+  }
 }

@@ -72,6 +72,11 @@ export function jobIdFor(provider: ProviderName, target: string, taskIds: readon
   return `${provider}-${safe(target)}-${tasks}-${runId}`;
 }
 
+/** Whether a job id (from jobIdFor) was enqueued by the run `runId`. */
+export function jobBelongsToRun(jobId: string, runId: string): boolean {
+  return jobId.endsWith(`-${runId}`);
+}
+
 /** Job options: retries with exponential backoff and jitter live here, in BullMQ only. */
 export function jobOptionsFor(provider: ProviderConfig, config: Config) {
   const ageSeconds = Math.ceil(config.keepFinishedMs / 1000);

@@ -3,9 +3,9 @@
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from './redis.js';
 import type { Config } from './config.js';
-import { CLAIM_TTL_MS, SETTLED } from './producer.js';
+import { reclaimTasks } from './claims.js';
 import type { ProviderName } from './providers/catalog.js';
-import { claimKeyFor, type DeleteJobData } from './queue.js';
+import type { DeleteJobData } from './queue.js';
 
 const PAGE = 500;
 
@@ -34,7 +34,7 @@ export async function retryFailed(config: Config, redis: RedisClient, queues: Re
         .filter((job): job is Job<DeleteJobData> => job !== undefined);
       if (page.length === 0) break;
       for (const job of page) {
-        const reason = await retryOne(config, redis, queue, job);
+        const reason = await retryOne(config, redis, job);
         if (reason === undefined) {
           retriedJobs += 1;
           retriedTasks += pendingTasks(job).length;
@@ -57,18 +57,13 @@ function pendingTasks(job: Job<DeleteJobData>): string[] {
  * Re-claims the job's unsettled tasks and moves it to waiting with fresh attempts. Undefined when
  * retried; otherwise why not. A task claimed meanwhile by a pending job of a later run stays with it.
  */
-async function retryOne(config: Config, redis: RedisClient, queue: Queue<DeleteJobData>, job: Job<DeleteJobData>): Promise<string | undefined> {
+async function retryOne(config: Config, redis: RedisClient, job: Job<DeleteJobData>): Promise<string | undefined> {
   const jobId = job.id ?? '';
   const ids = pendingTasks(job);
-  const keys = ids.map((id) => claimKeyFor(config.queuePrefix, job.data.provider, job.data.target, id));
-  const holders = keys.length > 0 ? await redis.mget(...keys) : [];
-  for (const [i, holder] of holders.entries()) {
-    if (holder === null || holder === jobId) continue;
-    const state = await queue.getJobState(holder);
-    if (!SETTLED.has(state)) return `task ${ids[i] ?? ''} is queued again by job ${holder}`;
-  }
   try {
-    await Promise.all(keys.map((key) => redis.set(key, jobId, 'PX', CLAIM_TTL_MS)));
+    // One atomic script: every claim taken for this job, or none when a later run's job holds one.
+    const held = await reclaimTasks(redis, config.queuePrefix, job.data.provider, job.data.target, ids, jobId);
+    if (held !== undefined) return `task ${held.taskId} is queued again by job ${held.holder}`;
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return undefined;
   } catch (err) {

@@ -1,17 +1,18 @@
 // The CronJob flow: produce, work until every job this run enqueued has settled or the deadline, summarise.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Job, Queue, type Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
-import { enqueueCandidates } from './producer.js';
+import { enqueueCandidates, type HeldJob } from './producer.js';
+import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
 import { assertRedisReachable, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
 import type { Shutdown } from './shutdown.js';
-import { countInto, exitCodeFor, type TargetStats } from './summary.js';
+import { exitCodeFor, type ExitCode, type TargetStats } from './summary.js';
 import { startDeleteWorker } from './worker.js';
 
 export interface RunDeps {
@@ -29,7 +30,7 @@ export interface RunDeps {
 export interface RunReport {
   readonly runId: string;
   readonly stats: readonly TargetStats[];
-  readonly exitCode: 0 | 1 | 3;
+  readonly exitCode: ExitCode;
 }
 
 export type Queues = ReadonlyMap<ProviderName, Queue<DeleteJobData>>;
@@ -47,7 +48,7 @@ export async function openQueues(config: Config, redis: RedisClient, shutdown: S
 }
 
 /** Starts one worker per provider; each closes gracefully (in-flight deletes finish) on shutdown. */
-export function startWorkers(deps: RunDeps, queues: Queues): Worker[] {
+export function startWorkers(deps: RunDeps, queues: Queues): Worker<DeleteJobData, DeleteJobResult>[] {
   deps.observer?.queuesOpened?.(queues);
   // BullMQ duplicates this lazy template into each worker's own connections and closes those.
   const connection = workerConnection(deps.config.redis);
@@ -80,7 +81,8 @@ function providerOf(deps: RunDeps, name: ProviderName): Provider {
 
 /**
  * `run` (produce + work until settled) or `produce` (enqueue only). A dry run touches no queue and
- * needs no Redis: it lists, judges and reports what would be deleted.
+ * needs no Redis: it lists, judges and reports what would be deleted. A `run` owns every candidate it
+ * finds, including those an earlier run's job still holds: it waits for their outcome too.
  */
 export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?: { readonly redis: RedisClient; readonly queues: Queues }): Promise<RunReport> {
   const { config, logger } = deps;
@@ -95,24 +97,31 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
 
   let queues = opened?.queues;
   let redis = opened?.redis;
+  let workers: Worker<DeleteJobData, DeleteJobResult>[] = [];
+  let tracker: OutcomeTracker | undefined;
   if (!config.dryRun && !opened) {
     redis = await connectRedis(config, deps.shutdown);
     queues = await openQueues(config, redis, deps.shutdown);
-    if (mode === 'run') startWorkers(deps, queues);
   }
-  const pending = new Map<string, { queue: Queue<DeleteJobData>; stats: TargetStats }>();
+  if (mode === 'run' && queues && redis) {
+    // Listening starts before anything is enqueued, so no outcome can slip past.
+    tracker = await createOutcomeTracker({ config, redis, queues, logger });
+    workers = startWorkers(deps, queues);
+    for (const worker of workers) tracker.listen(worker);
+  }
   const perProvider = await Promise.all(config.providers.map((pc) => enqueueCandidates({
     config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal,
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
-    onEnqueued: (ids, stats) => { for (const id of ids) pending.set(id, { queue: queues?.get(pc.name) as Queue<DeleteJobData>, stats }); },
+    ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id) } : {}),
   })));
   const stats = perProvider.flat();
   for (const s of stats) deps.observer?.targetListed?.(s);
 
-  if (mode === 'run' && !config.dryRun) {
-    await waitUntilSettled(pending, stats, abort.signal, deps.onProgress);
-    // `produce` leaves its jobs to the workers; only `run` owes their outcome.
-    for (const { stats: s } of pending.values()) s.unsettled += 1;
+  if (tracker) {
+    await tracker.waitUntilSettled(abort.signal, deps.onProgress && ((pending) => deps.onProgress?.(stats, pending)));
+    // Stop taking jobs and let in-flight deletes finish, so the summary counts what they did.
+    await stopWorkers(workers, config.shutdownGraceMs, logger);
+    await tracker.finish();
   }
   clearTimeout(timer);
   const finishedAt = Date.now();
@@ -123,48 +132,10 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   return { runId, stats, exitCode };
 }
 
-/** Polls this run's jobs until each one has settled (completed, or failed for good), or `signal` (deadline or shutdown). */
-async function waitUntilSettled(
-  pending: Map<string, { queue: Queue<DeleteJobData>; stats: TargetStats }>, stats: readonly TargetStats[],
-  signal: AbortSignal, onProgress: RunDeps['onProgress'],
-): Promise<void> {
-  let lastProgress = 0;
-  while (pending.size > 0 && !signal.aborted) {
-    const ids = [...pending.keys()].slice(0, 2_000);
-    await Promise.all(ids.map(async (id) => {
-      const entry = pending.get(id);
-      if (!entry) return;
-      const job = await Job.fromId<DeleteJobData, DeleteJobResult>(entry.queue, id).catch(() => null);
-      if (job === null) return; // Redis hiccup: ask again next round
-      if (job === undefined) {
-        // Removed before we saw it settle (only possible with a tiny JANITOR_KEEP_FINISHED).
-        countInto(entry.stats.failed, 'job removed before its outcome was read');
-        pending.delete(id);
-      } else if (job.finishedOn !== undefined) {
-        recordOutcome(entry.stats, job);
-        pending.delete(id);
-      }
-    }));
-    if (onProgress && Date.now() - lastProgress >= 1_000) {
-      onProgress(stats, pending.size);
-      lastProgress = Date.now();
-    }
-    if (pending.size > 0) await sleep(200);
-  }
-  onProgress?.(stats, pending.size);
-}
-
-function recordOutcome(stats: TargetStats, job: Job<DeleteJobData, DeleteJobResult>): void {
-  stats.retries += Math.max(0, job.attemptsMade - 1);
-  const results = job.returnvalue?.results ?? (job.failedReason ? job.data.done ?? [] : []);
-  for (const r of results) {
-    if (r.result === 'deleted') stats.deleted += 1;
-    else if (r.result === 'gone') stats.gone += 1;
-    else countInto(stats.skipped, r.reason ?? 'changed-before-delete');
-  }
-  if (job.failedReason) {
-    const settled = new Set(results.map((r) => r.id));
-    const failed = job.data.tasks.filter((t) => !settled.has(t.id)).length;
-    if (failed > 0) countInto(stats.failed, job.failedReason, failed);
-  }
+/** Closes the run's own workers within `graceMs` (in-flight deletes finish; no new job is taken). */
+async function stopWorkers(workers: readonly Worker[], graceMs: number, logger: Logger): Promise<void> {
+  const stop = new AbortController();
+  const closing = Promise.all(workers.map((w) => w.close().catch((err: unknown) => logger.warn({ err }, 'worker close failed'))));
+  await Promise.race([closing, sleep(graceMs, undefined, { signal: stop.signal }).catch(() => undefined)]);
+  stop.abort();
 }

@@ -14,19 +14,25 @@ export interface TargetStats {
   listed: number;
   candidates: number;
   enqueued: number;
-  /** Candidates whose earlier job is still pending: not enqueued twice. */
+  /** Candidates held by another run's pending job: not enqueued twice, but waited for. */
   alreadyQueued: number;
+  /** Outcomes of the candidates held by other runs' jobs (counted there as deletions, not here). */
+  otherRuns: { deleted: number; gone: number; skipped: number; failed: number; pending: number };
   skipped: Partial<Record<KeepReason | SkipReason, number>>;
   deleted: number;
   gone: number;
   failed: Record<string, number>;
   /** Settled jobs' extra attempts (attempts beyond the first). */
   retries: number;
-  /** Jobs still pending when the run stopped waiting (deadline or signal). */
+  /** This run's tasks whose job was still pending when the run ended (deadline or signal). */
   unsettled: number;
   listError?: string;
   /** Listing stopped early by a signal or the run deadline. */
   interrupted?: boolean;
+  /** The run ended (deadline or signal) before it listed this target at all. */
+  notReached?: boolean;
+  /** Set when most listed records could not be judged (the API's format may have changed): how many. */
+  formatDrift?: number;
   startedAt: number;
   listedAt?: number;
   finishedAt?: number;
@@ -35,6 +41,7 @@ export interface TargetStats {
 export function newTargetStats(provider: ProviderName, target: string, now: number, scope?: TargetScope): TargetStats {
   return {
     provider, target, ...(scope ? { scope: { region: scope.region, project: scope.project, ...(scope.instanceId ? { instanceId: scope.instanceId } : {}) } } : {}), listed: 0, candidates: 0, enqueued: 0, alreadyQueued: 0, skipped: {},
+    otherRuns: { deleted: 0, gone: 0, skipped: 0, failed: 0, pending: 0 },
     deleted: 0, gone: 0, failed: {}, retries: 0, unsettled: 0, startedAt: now,
   };
 }
@@ -45,10 +52,30 @@ export function countInto<K extends string>(record: Partial<Record<K, number>>, 
 
 const total = (record: Partial<Record<string, number>>) => Object.values(record).reduce<number>((a, b) => a + (b ?? 0), 0);
 
-/** Exit codes: 0 all good, 1 some deletions failed, did not settle or listing was cut short, 3 a list API failed. */
-export function exitCodeFor(stats: readonly TargetStats[]): 0 | 1 | 3 {
+/** Records the policy cannot judge: a target mostly made of them has a format the adapter no longer reads. */
+const UNDECIDABLE = ['invalid-timestamp', 'missing-timestamp', 'unknown-state'] as const;
+/** Below this many listed records a majority of undecidable ones is noise, not drift. */
+export const FORMAT_DRIFT_MIN_LISTED = 5;
+
+/** How many records were undecidable when they are more than half of at least FORMAT_DRIFT_MIN_LISTED; else undefined. */
+export function formatDriftOf(stats: Pick<TargetStats, 'listed' | 'skipped'>): number | undefined {
+  const undecidable = UNDECIDABLE.reduce((n, reason) => n + (stats.skipped[reason] ?? 0), 0);
+  return stats.listed >= FORMAT_DRIFT_MIN_LISTED && undecidable * 2 > stats.listed ? undecidable : undefined;
+}
+
+/** Exit code of a run. */
+export type ExitCode = 0 | 1 | 3 | 4;
+
+/**
+ * 3 a list API failed; 4 format drift (most records of a target could not be judged); 1 some
+ * candidate is not gone (a delete failed, is still pending, or a target was cut short or not reached);
+ * 0 every candidate this run saw is gone.
+ */
+export function exitCodeFor(stats: readonly TargetStats[]): ExitCode {
   if (stats.some((s) => s.listError !== undefined)) return 3;
-  if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0 || s.interrupted === true)) return 1;
+  if (stats.some((s) => s.formatDrift !== undefined)) return 4;
+  if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0 || s.interrupted === true || s.notReached === true
+    || s.otherRuns.failed > 0 || s.otherRuns.pending > 0)) return 1;
   return 0;
 }
 
@@ -56,16 +83,25 @@ export function exitCodeFor(stats: readonly TargetStats[]): 0 | 1 | 3 {
 export function renderSummary(stats: readonly TargetStats[], options: { readonly dryRun: boolean }): string {
   const lines = [options.dryRun ? 'task-janitor summary (DRY RUN: nothing was deleted)' : 'task-janitor summary'];
   for (const s of stats) {
+    if (s.notReached) {
+      lines.push(`${s.provider} ${s.target}: NOT REACHED (signal or JANITOR_MAX_RUNTIME ended the run before its listing): left for the next run`);
+      continue;
+    }
     const duration = formatDuration((s.finishedAt ?? s.listedAt ?? s.startedAt) - s.startedAt);
     lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
       options.dryRun ? `would delete ${s.candidates}` : `deleted ${s.deleted}, already gone ${s.gone}, failed ${total(s.failed)}, retries ${s.retries}`
     }, duration ${duration}`);
     if (s.scope) lines.push(`  ${describeScope(s.scope)}`);
-    if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by an earlier run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
+    if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
+    if (!options.dryRun && s.alreadyQueued > 0) {
+      const o = s.otherRuns;
+      lines.push(`  of those queued by another run (its deletions, not counted above): deleted ${o.deleted}, already gone ${o.gone}, kept ${o.skipped}, failed ${o.failed}${o.pending > 0 ? `, still pending at exit ${o.pending}` : ''}`);
+    }
     const skipped = Object.entries(s.skipped).map(([reason, n]) => `${reason} ${n}`);
     if (skipped.length > 0) lines.push(`  skipped: ${skipped.join(', ')}`);
     for (const [reason, n] of Object.entries(s.failed)) lines.push(`  failed ${n}: ${reason}`);
     if (s.listError) lines.push(`  LIST FAILED: ${s.listError}`);
+    if (s.formatDrift !== undefined) lines.push(`  FORMAT DRIFT: ${s.formatDrift} of ${s.listed} listed records could not be judged (invalid or missing timestamp, unknown state); has the API changed?`);
     if (s.interrupted) lines.push('  LISTING INTERRUPTED (signal or JANITOR_MAX_RUNTIME): the rest is left for the next run');
   }
   return lines.join('\n');

@@ -1,11 +1,12 @@
 // BullMQ Worker per provider: re-check each job's tasks, delete them, map the outcome to BullMQ semantics.
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
+import { releaseClaims } from './claims.js';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
-import { describeRedis, type RedisClient } from './redis.js';
+import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -28,10 +29,27 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     // P_RATE_LIMIT is enforced per delete call by the providers' call budgets (src/limiter.ts); this
     // limiter only lets queue.rateLimit() hold every worker's fetches while the provider is paused.
     limiter: PAUSE_ONLY_LIMITER,
+    // A job whose worker died (kill -9) is taken back by any live worker within about twice this.
+    lockDuration: config.jobLockMs,
+    stalledInterval: config.jobLockMs,
     autorun: true,
   });
+  // A settled job frees its tasks' claims, so a later run may enqueue them again (a task kept or failed).
+  // Its own lazy connection: whatever runs the worker (run, work, daemon) releases claims the same way.
+  const claims = createRedisClient(config.redis, 'worker');
+  claims.on('error', () => undefined); // reported by the release that fails
+  const releasing = new Set<Promise<void>>();
+  worker.on('closed', () => { void Promise.allSettled(releasing).then(() => claims.disconnect()); });
+  const release = (job: Job<DeleteJobData>) => {
+    const done = releaseClaims(claims, config.queuePrefix, job.data.provider, job.data.target, job.data.tasks.map((t) => t.id), job.id ?? '')
+      .catch((err: unknown) => deps.logger.warn({ provider: providerConfig.name, jobId: job.id, err }, 'could not release claims; a later run takes them over'))
+      .finally(() => releasing.delete(done));
+    releasing.add(done);
+  };
+  worker.on('completed', release);
   worker.on('failed', (job, err) => {
     if (job && job.finishedOn !== undefined) {
+      release(job);
       deps.logger.error({ provider: providerConfig.name, target: job.data.target, taskIds: job.data.tasks.map((t) => t.id), attempts: job.attemptsMade, reason: err.message }, 'delete failed');
     }
   });

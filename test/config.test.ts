@@ -225,3 +225,19 @@ describe('loadConfig: mistakes an operator makes', () => {
     expect(problems).toHaveLength(4);
   });
 });
+
+describe('the retention floor', () => {
+  it('refuses a retention under 1h, globally or per provider, naming the variable and the override', () => {
+    const problems = problemsOf({ ...BASE, JANITOR_RETENTION: '7m', IOTDA_RETENTION: '59m' });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^JANITOR_RETENTION: 7m is below the 1h floor .*JANITOR_ALLOW_SHORT_RETENTION=true/);
+    expect(problems[1]).toMatch(/^IOTDA_RETENTION: 59m is below the 1h floor/);
+  });
+
+  it('accepts exactly 1h, and anything shorter only with JANITOR_ALLOW_SHORT_RETENTION=true', () => {
+    expect(loadConfig({ ...BASE, JANITOR_RETENTION: '1h' }).retentionMs).toBe(3_600_000);
+    const config = loadConfig({ ...BASE, JANITOR_RETENTION: '7m', IOTDA_RETENTION: '30s', JANITOR_ALLOW_SHORT_RETENTION: 'true' });
+    expect(config.retentionMs).toBe(7 * 60_000);
+    expect(config.providers[0]?.retentionMs).toBe(30_000);
+  });
+});

@@ -1,0 +1,227 @@
+// The run's tracker: learns the outcome of every job holding a candidate of this run from events (in-process workers, then
+// QueueEvents for jobs settled elsewhere), with a bounded reconcile only when events have gone quiet.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Job, QueueEvents, type Queue, type Worker } from 'bullmq';
+import { PROVISIONAL_CLAIM_MS } from './claims.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { workerConnection, type RedisClient } from './redis.js';
+import type { HeldJob } from './producer.js';
+import type { ProviderName } from './providers/catalog.js';
+import { queueNameFor, type DeleteJobData, type DeleteJobResult, type TaskResult } from './queue.js';
+import { countInto, type TargetStats } from './summary.js';
+
+/** What the tracker keeps per pending job: a reference to its target's counters and a task count. */
+interface Entry {
+  readonly provider: ProviderName;
+  readonly stats: TargetStats;
+  readonly own: boolean;
+  readonly tasks: number;
+  /** Other runs' jobs: which of their tasks this run found (a batch may hold more). */
+  readonly taskIds?: readonly string[];
+  missingSince?: number;
+}
+
+interface Outcome {
+  readonly results: readonly TaskResult[];
+  readonly taskIds: readonly string[];
+  readonly attemptsMade: number;
+  readonly failedReason?: string;
+}
+
+export interface OutcomeTracker {
+  track(provider: ProviderName, job: HeldJob, stats: TargetStats): void;
+  untrack(jobId: string): void;
+  /** Learns outcomes straight from a worker of this process. */
+  listen(worker: Worker<DeleteJobData, DeleteJobResult>): void;
+  /** Resolves when every tracked job has settled, or when `signal` aborts. */
+  waitUntilSettled(signal: AbortSignal, onProgress?: (pendingTasks: number) => void): Promise<void>;
+  /** Stops listening and counts what is still pending, in tasks, into each target's stats. */
+  finish(): Promise<void>;
+}
+
+// Quiet this long with jobs outstanding: ask Redis once (an event may have been missed in a reconnect).
+const RECONCILE_IDLE_MS = 5_000;
+const RECONCILE_BATCH = 1_000;
+const REDIS_WAIT_MS = 5_000;
+// Ids settled elsewhere before this run tracked them (a race of a few milliseconds): a bounded memory.
+const RECENT_LIMIT = 10_000;
+
+/** Opens one QueueEvents per provider queue (ready before anything is enqueued) and returns the tracker. */
+export async function createOutcomeTracker(deps: {
+  readonly config: Config; readonly redis: RedisClient; readonly queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>; readonly logger: Logger;
+}): Promise<OutcomeTracker> {
+  const { config, redis, queues, logger } = deps;
+  const tracked = new Map<string, Entry>();
+  const recentlySettled = new Set<string>();
+  let lastSettledAt = Date.now();
+  let lastReconcileAt = Date.now();
+
+  const settle = (jobId: string, outcome: Outcome) => {
+    const entry = tracked.get(jobId);
+    if (!entry) return;
+    tracked.delete(jobId);
+    lastSettledAt = Date.now();
+    if (entry.own) recordOwn(entry.stats, outcome);
+    else recordOther(entry, outcome);
+  };
+  const fetchAndSettle = async (jobId: string): Promise<void> => {
+    const entry = tracked.get(jobId);
+    const queue = entry && queues.get(entry.provider);
+    if (!queue) return;
+    const job = await bounded(Job.fromId<DeleteJobData, DeleteJobResult>(queue, jobId));
+    if (job?.finishedOn !== undefined) settle(jobId, outcomeOf(job, job.returnvalue, job.failedReason));
+  };
+
+  const events: QueueEvents[] = [];
+  // A lazy template BullMQ duplicates for each QueueEvents; closed after them.
+  const connection = workerConnection(config.redis);
+  for (const provider of queues.keys()) {
+    const queueEvents = new QueueEvents(queueNameFor(provider), { connection: connection, prefix: config.queuePrefix });
+    queueEvents.on('error', (err) => logger.warn({ provider, err }, 'job events unavailable; outcomes will be reconciled'));
+    // Only jobs no worker of this process settled reach the fetch: one read per job, never a poll.
+    const onFinal = ({ jobId }: { jobId: string }) => {
+      if (tracked.has(jobId)) void fetchAndSettle(jobId).catch(() => undefined);
+      else remember(jobId);
+    };
+    queueEvents.on('completed', onFinal);
+    queueEvents.on('failed', onFinal);
+    await bounded(queueEvents.waitUntilReady());
+    events.push(queueEvents);
+  }
+
+  function remember(jobId: string) {
+    recentlySettled.add(jobId);
+    if (recentlySettled.size > RECENT_LIMIT) recentlySettled.delete(recentlySettled.values().next().value as string);
+  }
+
+  async function reconcile(): Promise<void> {
+    const now = Date.now();
+    const batch = [...takeFirst(tracked, RECONCILE_BATCH)];
+    const keyOf = (jobId: string, entry: Entry) => `${config.queuePrefix}:${queueNameFor(entry.provider)}:${jobId}`;
+    const pipeline = redis.pipeline();
+    for (const [jobId, entry] of batch) pipeline.hget(keyOf(jobId, entry), 'finishedOn').exists(keyOf(jobId, entry));
+    const answers = await bounded(pipeline.exec());
+    if (!answers) return;
+    await Promise.all(batch.map(async ([jobId, entry], i) => {
+      const [finishedErr, finishedOn] = answers[2 * i] ?? [];
+      const [existsErr, exists] = answers[2 * i + 1] ?? [];
+      if (finishedErr || existsErr) return;
+      if (finishedOn !== null) return fetchAndSettle(jobId);
+      if (exists === 1) {
+        delete entry.missingSince;
+      } else if (entry.missingSince === undefined) {
+        entry.missingSince = now;
+      } else if (now - entry.missingSince > PROVISIONAL_CLAIM_MS) {
+        // Never added (its producer died before addBulk) or removed before anyone read it.
+        tracked.delete(jobId);
+        if (entry.own) countInto(entry.stats.failed, 'job vanished from Redis before its outcome was read', entry.tasks);
+        else entry.stats.otherRuns.pending += entry.tasks;
+        return;
+      }
+      // Rotate: the next reconcile looks at other jobs first.
+      if (tracked.delete(jobId)) tracked.set(jobId, entry);
+    }));
+  }
+
+  return {
+    track(provider, job, stats) {
+      if (tracked.has(job.id)) return;
+      tracked.set(job.id, { provider, stats, own: job.own, tasks: job.taskIds.length, ...(job.own ? {} : { taskIds: job.taskIds }) });
+      if (recentlySettled.delete(job.id)) void fetchAndSettle(job.id).catch(() => undefined);
+    },
+    untrack(jobId) {
+      tracked.delete(jobId);
+    },
+    listen(worker) {
+      worker.on('completed', (job, result) => { if (job.id) settle(job.id, outcomeOf(job, result, undefined)); });
+      worker.on('failed', (job, err) => {
+        // Only a final failure settles a job; a failed attempt with attempts left is retried.
+        if (job?.id && job.finishedOn !== undefined) settle(job.id, outcomeOf(job, undefined, err.message));
+      });
+    },
+    async waitUntilSettled(signal, onProgress) {
+      let lastProgress = 0;
+      while (tracked.size > 0 && !signal.aborted) {
+        await sleep(200, undefined, { signal }).catch(() => undefined);
+        const now = Date.now();
+        if (onProgress && now - lastProgress >= 1_000) {
+          onProgress(pendingTasks());
+          lastProgress = now;
+        }
+        if (tracked.size > 0 && !signal.aborted && now - lastSettledAt >= RECONCILE_IDLE_MS && now - lastReconcileAt >= RECONCILE_IDLE_MS) {
+          lastReconcileAt = now;
+          await reconcile().catch((err: unknown) => logger.warn({ err }, 'could not reconcile job outcomes; will retry'));
+        }
+      }
+      onProgress?.(pendingTasks());
+    },
+    async finish() {
+      await Promise.all(events.map((e) => bounded(e.close()).catch(() => undefined)));
+      connection.disconnect();
+      for (const entry of tracked.values()) {
+        if (entry.own) entry.stats.unsettled += entry.tasks;
+        else entry.stats.otherRuns.pending += entry.tasks;
+      }
+      tracked.clear();
+    },
+  };
+
+  function pendingTasks(): number {
+    let n = 0;
+    for (const entry of tracked.values()) n += entry.tasks;
+    return n;
+  }
+}
+
+function outcomeOf(job: Job<DeleteJobData>, result: DeleteJobResult | undefined, failedReason: string | undefined): Outcome {
+  const results = result?.results ?? (failedReason !== undefined ? job.data.done ?? [] : []);
+  return { results, taskIds: job.data.tasks.map((t) => t.id), attemptsMade: job.attemptsMade, ...(failedReason !== undefined ? { failedReason } : {}) };
+}
+
+function recordOwn(stats: TargetStats, outcome: Outcome): void {
+  stats.retries += Math.max(0, outcome.attemptsMade - 1);
+  for (const r of outcome.results) {
+    if (r.result === 'deleted') stats.deleted += 1;
+    else if (r.result === 'gone') stats.gone += 1;
+    else countInto(stats.skipped, r.reason ?? 'changed-before-delete');
+  }
+  if (outcome.failedReason !== undefined) {
+    const settled = new Set(outcome.results.map((r) => r.id));
+    const failed = outcome.taskIds.filter((id) => !settled.has(id)).length;
+    if (failed > 0) countInto(stats.failed, outcome.failedReason, failed);
+  }
+}
+
+/** Another run's job: only the tasks this run found count, under `otherRuns`, never as this run's deletions. */
+function recordOther(entry: Entry, outcome: Outcome): void {
+  const mine = new Set(entry.taskIds);
+  const o = entry.stats.otherRuns;
+  const settled = new Set<string>();
+  for (const r of outcome.results) {
+    if (!mine.has(r.id)) continue;
+    settled.add(r.id);
+    if (r.result === 'deleted') o.deleted += 1;
+    else if (r.result === 'gone') o.gone += 1;
+    else o.skipped += 1;
+  }
+  o.failed += [...mine].filter((id) => !settled.has(id)).length;
+}
+
+function* takeFirst<K, V>(map: Map<K, V>, n: number): Generator<[K, V]> {
+  let i = 0;
+  for (const item of map) {
+    if (i++ >= n) return;
+    yield item;
+  }
+}
+
+/** A Redis wait the deadline must be able to end: undefined after REDIS_WAIT_MS. */
+async function bounded<T>(promise: Promise<T>): Promise<T | undefined> {
+  const timeout = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(REDIS_WAIT_MS, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+  } finally {
+    timeout.abort();
+  }
+}

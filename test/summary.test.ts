@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { exitCodeFor, formatDriftOf, newTargetStats, renderSummary, type TargetStats } from '../src/summary.js';
+
+const stats = (over: Partial<TargetStats>): TargetStats => ({ ...newTargetStats('iotda', 'p1', 0), ...over });
+
+describe('format drift', () => {
+  it.each([
+    ['most of many records undecidable', 10, { 'invalid-timestamp': 4, 'unknown-state': 2 }, 6],
+    ['exactly half', 10, { 'invalid-timestamp': 5 }, undefined],
+    ['missing timestamps count too', 5, { 'missing-timestamp': 3 }, 3],
+    ['too few records to judge a format', 4, { 'invalid-timestamp': 4 }, undefined],
+    ['kept for ordinary reasons', 10, { 'too-recent': 9 }, undefined],
+  ] as const)('%s', (_name, listed, skipped, expected) => {
+    expect(formatDriftOf({ listed, skipped })).toBe(expected);
+  });
+});
+
+describe('exit codes', () => {
+  it.each([
+    ['every candidate gone', stats({ deleted: 3 }), 0],
+    ['a failed delete', stats({ failed: { boom: 1 } }), 1],
+    ['tasks still pending', stats({ unsettled: 2 }), 1],
+    ['another run\'s job failed for a task this run saw', stats({ otherRuns: { deleted: 0, gone: 0, skipped: 0, failed: 1, pending: 0 } }), 1],
+    ['a target not reached', stats({ notReached: true }), 1],
+    ['format drift', stats({ formatDrift: 6, failed: { boom: 1 } }), 4],
+    ['a list API failure outranks all', stats({ listError: 'down', formatDrift: 6 }), 3],
+  ] as const)('%s', (_name, s, code) => {
+    expect(exitCodeFor([s])).toBe(code);
+  });
+
+  it('renders a target the run never reached, so no configured target vanishes', () => {
+    expect(renderSummary([stats({ deleted: 1 }), { ...stats({ notReached: true }), target: 'p2' }], { dryRun: false }))
+      .toMatch(/iotda p1: listed 0.*\niotda p2: NOT REACHED/);
+  });
+});
