@@ -2,7 +2,7 @@
 import type { Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
 import { asProviderError, type Provider } from './providers/provider.js';
-import { assertRedisReachable, DependencyError } from './redis.js';
+import { assertRedisReachable } from './redis.js';
 
 /** What one probe found: fine, a configuration problem (fix the settings), or an outage (try later). */
 export interface CheckResult {
@@ -51,9 +51,8 @@ export async function checkTargets(
       await assertRedisReachable(config.redis);
       return { component: 'redis', verdict: 'ok', message: `reachable${note}` };
     } catch (err) {
-      const message = err instanceof DependencyError ? err.message : (err as Error).message;
       // A dry run does not use Redis, so its absence is reported but is no failure then.
-      return { component: 'redis', verdict: config.dryRun ? 'ok' : 'outage', message: `${message}${note}` };
+      return { component: 'redis', verdict: config.dryRun ? 'ok' : 'outage', message: `${(err as Error).message}${note}` };
     }
   })();
   return Promise.all([...probes, redis]);
