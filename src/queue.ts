@@ -87,3 +87,6 @@ export function jobOptionsFor(provider: ProviderConfig, config: Config) {
     removeOnFail: { age: ageSeconds, count: 50_000 },
   };
 }
+
+/** BullMQ honours queue.rateLimit() only when a limiter is set; this one never limits by itself. */
+export const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1_000 };

@@ -5,7 +5,7 @@ import type { RedisClient } from './redis.js';
 import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
-import type { DeleteJobData } from './queue.js';
+import { PAUSE_ONLY_LIMITER, type DeleteJobData } from './queue.js';
 import { formatDuration } from './units.js';
 
 const COUNTED = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
@@ -50,7 +50,9 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
     const [counts, workers, throttledForMs, recent, failed] = await Promise.all([
       queue.getJobCounts(...COUNTED),
       queue.getWorkersCount(),
-      queue.getRateLimitTtl(),
+      // With the pause-only max, only a real pause counts: the ordinary per-second counter's TTL
+      // (up to a second after the last job) is not throttling.
+      queue.getRateLimitTtl(PAUSE_ONLY_LIMITER.max),
       // The completed set is scored by finish time.
       redis.zcount(queue.toKey('completed'), now.getTime() - RECENT_WINDOW_MS, '+inf'),
       queue.getJobs(['failed'], 0, LATEST_FAILURES - 1, false) as Promise<Job<DeleteJobData>[]>,

@@ -5,7 +5,7 @@ import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
-import { queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
+import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 
 export interface WorkerDeps {
@@ -57,8 +57,6 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   return worker;
 }
 
-/** BullMQ honours queue.rateLimit() only when a limiter is set; this one never limits by itself. */
-const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1_000 };
 
 /** The processor. It throws on failure and never swallows: BullMQ owns retries. */
 export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
