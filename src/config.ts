@@ -111,6 +111,17 @@ const DURATION_HINT = 'a duration like 90m, 36h, 7d or 2w';
 export const START_ALLOWANCE_MS = 60_000;
 
 const durationMs = z.string().transform((raw, ctx) => parseDuration(raw) ?? fail(ctx, `expected ${DURATION_HINT}`));
+/**
+ * A duration with an upper bound, so that every accepted value behaves as written: one that feeds a
+ * timer must stay below Node's 2^31-1 ms (about 24.8 days), past which setTimeout fires at once.
+ */
+const durationUpTo = (maxText: string) => {
+  const maxMs = parseDuration(maxText) ?? 0;
+  return durationMs.refine((ms) => ms <= maxMs, `expected from 1s to ${maxText}`);
+};
+/** The longest run: JANITOR_MAX_RUNTIME (and the runtime JANITOR_ACTIVE_DEADLINE_SECONDS derives) feeds a timer. */
+const MAX_RUNTIME = '24d';
+const MAX_RETENTION = '3650d';
 const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h'));
 const boolean = z.string().transform((raw, ctx) => {
   const v = raw.trim().toLowerCase();
@@ -185,20 +196,20 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   };
 
   const providerNames = knownProviders(required('JANITOR_PROVIDERS', read('JANITOR_PROVIDERS', list), `a comma list of ${PROVIDER_NAMES.join(', ')}`));
-  const retentionMs = read('JANITOR_RETENTION', durationMs, '7d');
+  const retentionMs = read('JANITOR_RETENTION', durationUpTo(MAX_RETENTION), '7d');
   const schedule = read('JANITOR_SCHEDULE', z.string().refine((s) => cron.validate(s), 'expected a cron expression like "0 3 * * *"'));
   const config = {
     dryRun: read('JANITOR_DRY_RUN', boolean, 'true'),
     retentionMs,
     queuePrefix: read('JANITOR_QUEUE_PREFIX', queuePrefix, 'janitor'),
-    maxRuntimeMs: read('JANITOR_MAX_RUNTIME', durationMs),
-    activeDeadlineMs: read('JANITOR_ACTIVE_DEADLINE_SECONDS', intIn(1, 30 * 86_400).transform((s) => s * 1_000)),
+    maxRuntimeMs: read('JANITOR_MAX_RUNTIME', durationUpTo(MAX_RUNTIME)),
+    activeDeadlineMs: read('JANITOR_ACTIVE_DEADLINE_SECONDS', intIn(1, (parseDuration(MAX_RUNTIME) ?? 0) / 1_000).transform((s) => s * 1_000)),
     schedule,
     logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
-    shutdownGraceMs: read('JANITOR_SHUTDOWN_GRACE', durationMs, '30s'),
-    httpTimeoutMs: read('JANITOR_HTTP_TIMEOUT', durationMs, '30s'),
-    backoffMs: read('JANITOR_BACKOFF', durationMs, '2s'),
-    keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationMs, '7d'),
+    shutdownGraceMs: read('JANITOR_SHUTDOWN_GRACE', durationUpTo('1h'), '30s'),
+    httpTimeoutMs: read('JANITOR_HTTP_TIMEOUT', durationUpTo('10m'), '30s'),
+    backoffMs: read('JANITOR_BACKOFF', durationUpTo('1h'), '2s'),
+    keepFinishedMs: read('JANITOR_KEEP_FINISHED', durationUpTo('365d'), '7d'),
     maxSnapshotAgeMs: read('JANITOR_MAX_SNAPSHOT_AGE', durationMs.refine((ms) => ms >= 1_000 && ms <= 86_400_000,
       'expected from 1s to 24h: how old a listing may be when a task without a re-read is deleted'), '15m'),
     jobLockMs: read('JANITOR_JOB_LOCK', durationMs.refine((ms) => ms >= 1_000 && ms <= 600_000, 'expected between 1s and 10m'), '30s'),
@@ -208,7 +219,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     pushgatewayUrl: read('JANITOR_PUSHGATEWAY_URL', url),
     pushgatewayInstance: read('JANITOR_PUSHGATEWAY_INSTANCE', z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 letters, digits, _ . : or -')) ?? config.queuePrefix,
     auditFile: read('JANITOR_AUDIT_FILE', z.string().refine((p) => !p.endsWith('/'), 'expected a file path, not a directory')),
-    progressIntervalMs: read('JANITOR_PROGRESS_INTERVAL', durationMs, '30s'),
+    progressIntervalMs: read('JANITOR_PROGRESS_INTERVAL', durationUpTo('24h'), '30s'),
     notifyWebhook: read('JANITOR_NOTIFY_WEBHOOK', url),
   };
 
@@ -322,7 +333,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   }
 
   function providerRetention(name: string): number | undefined {
-    const ms = read(name, durationMs);
+    const ms = read(name, durationUpTo(MAX_RETENTION));
     checkRetentionFloor(name, ms);
     return ms;
   }
