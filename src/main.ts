@@ -116,7 +116,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // Registered first, so it closes last: after the workers whose calls draw on it.
     const limiter = limiterFor(config);
     shutdown.onClose('call limiter', () => limiter.close());
-    const observability = startObservability({ config, logger, shutdown, version: VERSION, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
+    const observability = startObservability({ config, logger, shutdown, limiter, version: VERSION, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
     const providers = createProviders(config, undefined, observability.providerCalls, limiter);
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update };
     if (command === 'run' || command === 'produce') {
@@ -132,6 +132,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       // Only `daemon` gets here (`work` refuses a dry run): it reports on schedule and opens no queue.
       logger.warn({ command, schedule: config.schedule }, 'dry run: reports what would be deleted on schedule; touches no queue and deletes nothing');
       process.stderr.write('task-janitor daemon: DRY RUN (JANITOR_DRY_RUN=true): reports what would be deleted on schedule; touches no queue, deletes nothing\n');
+      await observability.serve();
       scheduleProduce(deps);
     } else {
       const redis = await connectRedis(config, shutdown);

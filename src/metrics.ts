@@ -2,9 +2,9 @@
 // calls and throttling, queue depth, effective rate, run duration and the last successful run.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
+import type { CallLimiter } from './limiter.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
-import type { ProviderName } from './providers/catalog.js';
 import type { ProviderCallObserver } from './providers/call-context.js';
 import type { TargetStats } from './summary.js';
 
@@ -15,11 +15,14 @@ export interface Metrics {
   readonly registry: Registry;
   readonly observer: RunObserver;
   readonly providerCalls: ProviderCallObserver;
-  /** The rate the provider's deletes are held to now (the adaptive limiter may lower it). */
-  setEffectiveRate(provider: ProviderName, perSecond: number): void;
 }
 
-export function createMetrics(config: Config, options: { readonly version: string; readonly processMetrics: boolean }): Metrics {
+export function createMetrics(config: Config, options: {
+  readonly version: string;
+  readonly processMetrics: boolean;
+  /** Where the effective delete rate is read at scrape time (shared in Redis across processes). */
+  readonly limiter?: Pick<CallLimiter, 'readStatus'>;
+}): Metrics {
   const registry = new Registry();
   const registers = [registry];
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
@@ -32,7 +35,19 @@ export function createMetrics(config: Config, options: { readonly version: strin
   });
   const calls = new Counter({ name: 'janitor_provider_calls_total', help: 'Provider HTTP calls, by operation (list, get, delete) and HTTP status (or network-error).', labelNames: ['provider', 'operation', 'status'], registers });
   const throttled = new Counter({ name: 'janitor_provider_throttled_total', help: 'Provider answers that asked us to slow down (throttling), by operation.', labelNames: ['provider', 'operation'], registers });
-  const effectiveRate = new Gauge({ name: 'janitor_effective_rate_per_second', help: 'Delete calls per second the provider queue is currently held to.', labelNames: ['provider'], registers });
+  const limiter = options.limiter;
+  const effectiveRate = new Gauge({
+    name: 'janitor_effective_rate_per_second',
+    help: 'Delete calls per second the limiter allows now: the configured rate, lowered after throttling, 0 while the provider is paused.',
+    labelNames: ['provider'], registers,
+    async collect() {
+      if (!limiter) return;
+      // Like the queue depth: a scrape answers with the last values rather than hang on Redis.
+      const budgets = await withTimeout(limiter.readStatus(), QUEUE_READ_TIMEOUT_MS).catch(() => []);
+      const now = Date.now();
+      for (const b of budgets) if (b.kind === 'delete') this.set({ provider: b.provider }, b.pausedUntil > now ? 0 : b.effectivePerSecond);
+    },
+  });
   const buildInfo = new Gauge({ name: 'janitor_build_info', help: 'Always 1; labels carry the task-janitor and Node.js versions.', labelNames: ['version', 'node_version'], registers });
   buildInfo.set({ version: options.version, node_version: process.version }, 1);
   for (const pc of config.providers) {
@@ -89,7 +104,6 @@ export function createMetrics(config: Config, options: { readonly version: strin
       called: (provider, operation, status) => calls.inc({ provider, operation, status: String(status) }),
       throttled: (provider, operation) => throttled.inc({ provider, operation }),
     },
-    setEffectiveRate: (provider, perSecond) => effectiveRate.set({ provider }, perSecond),
   };
 }
 

@@ -4,6 +4,7 @@ import type { RedisClient } from './redis.js';
 import { Pushgateway } from 'prom-client';
 import { ConfigError, type Config } from './config.js';
 import { AuditFileError, createAuditTrail } from './audit.js';
+import type { CallLimiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { startMetricsServer } from './metrics-server.js';
@@ -22,8 +23,11 @@ export interface Observability {
   readonly observer: RunObserver;
   readonly providerCalls: ProviderCallObserver;
   readonly progress: ProgressReporter;
-  /** Serves /metrics, /healthz and /readyz (work, daemon); closes with the shutdown. */
-  serve(redis: RedisClient): Promise<number>;
+  /**
+   * Serves /metrics, /healthz and /readyz (work, daemon); closes with the shutdown. Without a Redis
+   * (a dry-run daemon needs none) /readyz answers ready.
+   */
+  serve(redis?: RedisClient): Promise<number>;
   /** After `run`: push the metrics and send the notification. Never throws. */
   afterRun(report: RunReport, command: string): Promise<void>;
 }
@@ -35,6 +39,8 @@ export function startObservability(deps: {
   readonly longRunning: boolean;
   /** The package version, for janitor_build_info. */
   readonly version: string;
+  /** The call limiter, whose effective delete rate the metrics report. */
+  readonly limiter?: CallLimiter;
   /** The terminal for a live progress line; undefined logs progress events instead. */
   readonly tty?: NodeJS.WritableStream;
 }): Observability {
@@ -49,7 +55,7 @@ export function startObservability(deps: {
   }
   const trail = audit;
   shutdown.onClose('audit file', () => Promise.resolve(trail.close()));
-  const metrics = createMetrics(config, { version: deps.version, processMetrics: deps.longRunning });
+  const metrics = createMetrics(config, { version: deps.version, processMetrics: deps.longRunning, ...(deps.limiter ? { limiter: deps.limiter } : {}) });
   return {
     metrics,
     observer: combineObservers(metrics.observer, audit.observer),
@@ -57,7 +63,7 @@ export function startObservability(deps: {
     progress: createProgressReporter({ logger, intervalMs: operator.progressIntervalMs, tty: deps.tty }),
     async serve(redis) {
       try {
-        const server = await startMetricsServer({ port: operator.metricsPort, registry: metrics.registry, ready: () => redis.ping(), logger });
+        const server = await startMetricsServer({ port: operator.metricsPort, registry: metrics.registry, ready: () => (redis ? redis.ping() : Promise.resolve()), logger });
         shutdown.onClose('metrics server', server.close);
         return server.port;
       } catch (err) {

@@ -44,7 +44,8 @@ export function watchTaskOutcomes(worker: Worker<DeleteJobData, DeleteJobResult>
       if (settled) {
         listener({ ...base, task, result: settled.result, ...(settled.requestId ? { requestId: settled.requestId } : {}), ...(settled.detail ? { detail: settled.detail } : {}) });
       } else if (failure !== undefined) {
-        listener({ ...base, task, result: 'failed', detail: failure });
+        const requestId = job.data.failures?.find((f) => f.id === task.id)?.requestId;
+        listener({ ...base, task, result: 'failed', detail: failure, ...(requestId ? { requestId } : {}) });
       }
     }
   }

@@ -43,6 +43,15 @@ export interface DeleteJobData {
   readonly listedAt?: string;
   /** Tasks of this job already settled by an earlier attempt (batch providers). */
   readonly done?: readonly TaskResult[];
+  /** The last attempt's failures per task: the audit trail names the provider's request id of a permanent failure. */
+  readonly failures?: readonly TaskFailure[];
+}
+
+/** One task's failed delete (or re-read) as the provider answered it. */
+export interface TaskFailure {
+  readonly id: string;
+  readonly code?: string;
+  readonly requestId?: string;
 }
 
 export interface DeleteJobResult {

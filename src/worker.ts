@@ -5,7 +5,7 @@ import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
-import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskResult } from './queue.js';
+import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 
 export interface WorkerDeps {
@@ -77,8 +77,9 @@ export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>
       skip = await recheck(deps, data, task);
     } catch (err) {
       // A failed re-read is a provider failure like a failed delete: the same mapping, one place.
-      if (done.length > (data.done?.length ?? 0)) await job.updateData({ ...data, done });
-      return throwFailure(queue, [asProviderError(err)], log);
+      const failures = [{ id: task.id, error: asProviderError(err) }];
+      await keepProgress(job, done, failures);
+      return throwFailure(queue, failures.map((f) => f.error), log);
     }
     if (skip) {
       done.push(skip);
@@ -105,11 +106,26 @@ export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>
       failures = toDelete.map((id) => ({ id, error: asProviderError(err) }));
     }
     if (failures.length > 0) {
-      if (done.length > (data.done?.length ?? 0)) await job.updateData({ ...data, done });
+      await keepProgress(job, done, failures);
       await throwFailure(queue, failures.map((f) => f.error), log);
     }
   }
   return { results: done };
+}
+
+/**
+ * Before a failed attempt is thrown: keeps the tasks already settled (a retry must not redo them)
+ * and the failures with the provider's code and request id (the audit trail of a permanent failure
+ * needs them). Throttling writes nothing: it is no failure, and it comes in storms.
+ */
+async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[], failures: readonly { id: string; error: ProviderError }[]): Promise<void> {
+  const data = job.data;
+  const failed = failures.some((f) => f.error.kind !== 'throttled');
+  if (done.length === (data.done?.length ?? 0) && !failed) return;
+  const taskFailures: TaskFailure[] = failed ? failures.map(({ id, error }) => ({
+    id, ...(error.details.code ? { code: error.details.code } : {}), ...(error.details.requestId ? { requestId: error.details.requestId } : {}),
+  })) : [...(data.failures ?? [])];
+  await job.updateData({ ...data, done, ...(taskFailures.length > 0 ? { failures: taskFailures } : {}) });
 }
 
 /**

@@ -1,9 +1,12 @@
 // Call budgets shared through a real Redis, as two pods would share them (two connections, two limiters).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { budgetParamsFor } from '../src/budget.js';
+import { loadConfig } from '../src/config.js';
 import { createCallLimiter, MemoryBudgetStore, type ProviderRates } from '../src/limiter.js';
 import { RedisBudgetStore } from '../src/limiter-redis.js';
+import { createMetrics } from '../src/metrics.js';
 import { ProviderError } from '../src/providers/provider.js';
 import { dropQueuePrefix } from '../src/redis.js';
 import { REDIS_URL, uniquePrefix } from './helpers/redis.js';
@@ -120,5 +123,24 @@ describe('call budgets in memory (dry run)', () => {
     expect(pauseMs).toBe(200);
     expect(limiter.status().find((s) => s.kind === 'read' && s.provider === 'iotda')?.effectivePerSecond).toBeLessThan(50);
     expect(limiter.status().find((s) => s.kind === 'delete' && s.provider === 'iotda')?.effectivePerSecond).toBe(10);
+  });
+});
+
+describe('the effective-rate metric', () => {
+  it('reads the shared limiter at scrape time: 0 while the provider is paused, then the lowered rate, not the configured one', async () => {
+    const env = { JANITOR_PROVIDERS: 'iotda', IOTDA_REGION: 'cn-north-4', IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef', IOTDA_RATE_LIMIT: '40/s', HUAWEICLOUD_SDK_AK: 'ak', HUAWEICLOUD_SDK_SK: 'sk' };
+    const keyPrefix = `${prefix}:metric`;
+    // One process throttled, another one scrapes: the gauge shows what they share.
+    const [throttledPod, scrapingPod] = connections.map((c) => createCallLimiter(rates(40), { store: new RedisBudgetStore(c), keyPrefix }));
+    const metrics = createMetrics(loadConfig(env), { version: '0.0.0', processMetrics: false, limiter: scrapingPod });
+    const gauge = async () => Number(/^janitor_effective_rate_per_second\{provider="iotda"\} (\S+)$/m.exec(await metrics.registry.metrics())?.[1]);
+
+    expect(await gauge()).toBe(40);
+    await throttledPod?.budgetFor('iotda').throttled('delete', 300);
+    expect(await gauge()).toBe(0);
+    await sleep(350);
+    const lowered = await gauge();
+    expect(lowered).toBeGreaterThan(0);
+    expect(lowered).toBeLessThan(40);
   });
 });

@@ -112,4 +112,26 @@ describe('metrics endpoint', () => {
     expect((await get(port, '/healthz')).status).toBe(200);
     expect((await get(port, '/metrics')).status).toBe(200);
   }, 60_000);
+  it('a dry-run daemon serves /metrics and /readyz with Redis switched off: what it listed and kept, no queue', async () => {
+    const sim = await fixture.start();
+    for (let i = 0; i < 5; i++) putStale(sim, `00000000000000000000${(0xb000 + i).toString(16)}`);
+    const port = await freePort();
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: 'createDevices', JANITOR_DRY_RUN: 'true', JANITOR_SCHEDULE: '* * * * * *', JANITOR_METRICS_PORT: String(port),
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    });
+    const daemon = startCli(['daemon'], env);
+    fixture.onCleanup(() => Promise.resolve(daemon.child.kill('SIGKILL')));
+    let text = '';
+    for (let i = 0; i < 150 && !text.includes('janitor_last_success_timestamp_seconds '); i++) {
+      await sleep(200);
+      text = await get(port, '/metrics').then((r) => r.text, () => '');
+    }
+    expect(sampleSum(text, 'janitor_tasks_listed_total', `project="${PROJECT}"`)).toBeGreaterThanOrEqual(5);
+    expect(text).not.toMatch(/^janitor_queue_jobs/m);
+    expect(await get(port, '/readyz')).toEqual({ status: 200, text: 'ok\n' });
+    expect(sim.deleted).toEqual([]);
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.done).code).toBe(0);
+  }, 60_000);
 });

@@ -56,7 +56,7 @@ describe('run: audit file, Pushgateway and webhook', () => {
       agedFrom: { field: expect.any(String), at: expect.any(String) }, rule: { states: TERMINAL, retentionMs: 7 * DAY, retention: '7d' },
     });
     expect(one?.ageMs).toBeGreaterThan(7 * DAY);
-    expect(lines.find((l) => l.event === 'task deletion failed')).toMatchObject({ code: 'IOTDA.000005', error: expect.stringContaining('Forbidden by policy.') });
+    expect(lines.find((l) => l.event === 'task deletion failed')).toMatchObject({ code: 'IOTDA.000005', error: expect.stringContaining('Forbidden by policy.'), requestId: expect.stringMatching(/\S/) });
     // The same events are in the log, marked as audit events.
     const logged = result.stderr.split('\n').filter((l) => l.includes('"audit":true'));
     expect(logged).toHaveLength(lines.length);
