@@ -5,10 +5,11 @@ import { z } from 'zod';
 import {
   canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
+import { needsDerivedSigning } from './providers/signing/huawei-aksk.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
 import { prefixFor, queuePrefix, readRedisConfig, redactRedisUrl, type RedisConfig } from './redis-config.js';
 import { formatDuration, parseDuration, parseRate, type Rate } from './units.js';
-import { unknownVariableWarnings } from './variables.js';
+import { unknownVariableWarnings, variableText } from './variables.js';
 
 /** Where a secret comes from: the variable itself, or a mounted file re-read when it changes. */
 export type SecretSource =
@@ -124,22 +125,22 @@ const MAX_RUNTIME = '24d';
 const MAX_RETENTION = '3650d';
 const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h'));
 const boolean = z.string().transform((raw, ctx) => {
-  const v = raw.trim().toLowerCase();
+  const v = raw.toLowerCase();
   if (['true', '1', 'yes'].includes(v)) return true;
   if (['false', '0', 'no'].includes(v)) return false;
   return fail(ctx, 'expected true or false');
 });
 const intIn = (min: number, max: number) =>
   z.string().transform((raw, ctx) => {
-    const n = Number(raw.trim());
-    return /^\d+$/.test(raw.trim()) && n >= min && n <= max ? n : fail(ctx, `expected a whole number from ${min} to ${max}`);
+    const n = Number(raw);
+    return /^\d+$/.test(raw) && n >= min && n <= max ? n : fail(ctx, `expected a whole number from ${min} to ${max}`);
   });
 const list = z.string().transform((raw, ctx) => {
   const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   return items.length > 0 && new Set(items).size === items.length ? items : fail(ctx, 'expected a non-empty comma list without repeats');
 });
 const oneOf = <T extends string>(allowed: readonly T[]) =>
-  z.string().transform((raw, ctx) => allowed.find((a) => a === raw.trim()) ?? fail(ctx, `expected one of ${allowed.join(', ')}`));
+  z.string().transform((raw, ctx) => allowed.find((a) => a === raw) ?? fail(ctx, `expected one of ${allowed.join(', ')}`));
 const subsetOf = (allowed: readonly string[], what: string) =>
   list.transform((items, ctx) => {
     const bad = items.filter((i) => !allowed.includes(i));
@@ -177,11 +178,12 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   const consulted = new Set<string>();
   const get = (name: string): string | undefined => {
     consulted.add(name);
-    return env[name];
+    const raw = env[name];
+    return raw === undefined ? undefined : variableText(raw);
   };
   const read = <S extends z.ZodType>(name: string, schema: S, fallback?: string): z.output<S> | undefined => {
     const raw = get(name);
-    const value = raw === undefined || raw.trim() === '' ? fallback : raw;
+    const value = raw === undefined || raw === '' ? fallback : raw;
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
@@ -191,7 +193,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     return undefined;
   };
   const required = <T>(name: string, value: T | undefined, allowed: string): T | undefined => {
-    if (value === undefined && (get(name) ?? '').trim() === '') problems.push(`${name}: is required; expected ${allowed}`);
+    if (value === undefined && (get(name) ?? '') === '') problems.push(`${name}: is required; expected ${allowed}`);
     return value;
   };
 
@@ -233,7 +235,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   };
   checkRetentionFloor('JANITOR_RETENTION', retentionMs);
 
-  const redis = readRedisConfig({ problems, given: (name) => (get(name) ?? '').trim() !== '', read, secret, boolean, list });
+  const redis = readRedisConfig({ problems, given: (name) => (get(name) ?? '') !== '', read, secret, boolean, list });
   const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
   const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
   const withCredentials = options.credentials !== false;
@@ -284,7 +286,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     const endpointOverride = read(`${P}_ENDPOINT`, url);
     const endpoint = endpointOverride ?? (region ? facts.endpointFor(region) : undefined);
     const targetsVar = name === 'imm' ? 'IMM_PROJECTS' : `${P}_PROJECT_ID`;
-    const isSet = (variable: string) => (get(variable) ?? '').trim() !== '';
+    const isSet = (variable: string) => (get(variable) ?? '') !== '';
     let scopes: TargetScope[];
     if (isSet(`${P}_TARGETS`)) {
       // Several regions (or IoTDA instances): each entry names its own region; the simple-case variables would be ambiguous.
@@ -319,6 +321,10 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
     } : undefined;
     if (iotda?.signing === 'derived' && region === undefined && !isSet(`${P}_TARGETS`)) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
+    else if (iotda?.signing === 'auto' && region === undefined && endpointOverride !== undefined && needsDerivedSigning(new URL(endpointOverride).host)) {
+      // The SDK signs such hosts with V11-HMAC-SHA256, whose key is scoped to the region: without one every call is refused (401).
+      problems.push(`IOTDA_REGION: is required with IOTDA_ENDPOINT=${new URL(endpointOverride).origin}, an instance endpoint signed with V11-HMAC-SHA256 (its key is scoped to the region); expected the instance's region id like cn-north-4, or IOTDA_SIGNING=standard`);
+    }
     return {
       name, region, endpoint: endpoint ?? '', targets: scopes.map((s) => s.key), scopes,
       retentionMs: providerRetention(`${P}_RETENTION`) ?? globalRetentionMs,

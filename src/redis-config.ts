@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { SecretSource } from './config.js';
+import { variableText } from './variables.js';
 
 /** A Redis host and port (cluster seed node or sentinel). */
 export interface RedisEndpoint {
@@ -107,10 +108,26 @@ const redisUrl = z.string().transform((raw, ctx): ParsedRedisUrl => {
       };
     }
   } else if (/^rediss?:\/\/\S+$/.test(v) && URL.canParse(v)) {
-    return { mode: 'single', url: v };
+    const problem = singleNodeProblem(new URL(v));
+    return problem === undefined ? { mode: 'single', url: v } : fail(ctx, `${problem}; ${URL_HINT}`);
   }
   return fail(ctx, URL_HINT);
 });
+
+/**
+ * What ioredis would trip over later in a URL that parses: port 0, or a database (path or `?db=`)
+ * that is not a whole number (ioredis sends `SELECT NaN` and crashes on the reply).
+ */
+function singleNodeProblem(url: URL): string | undefined {
+  if (url.hostname === '') return 'no host';
+  if (url.port === '0') return 'port 0 is not a port (expected 1-65535)';
+  const path = url.pathname === '/' ? '' : url.pathname.slice(1);
+  const db = url.searchParams.get('db');
+  for (const [where, value] of [['path', path], ['db query', db ?? '']] as const) {
+    if (value !== '' && !/^\d{1,5}$/.test(value)) return `database ${JSON.stringify(value)} in the ${where} is not a whole number (a database index such as /0)`;
+  }
+  return path !== '' && db !== null ? 'a database both in the path and in ?db=; give it once' : undefined;
+}
 
 const URL_HINT = 'expected redis://[user:password@]host:port[/db], rediss://… for TLS, or redis+sentinel://[:password@]host:port[,host:port…]/master[/db]';
 
@@ -181,7 +198,7 @@ function urlFromFile(env: EnvReaders): ParsedRedisUrl | undefined {
     env.problems.push(`REDIS_URL_FILE: cannot read ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? 'error'}); expected a path to a readable file holding the Redis URL`);
     return undefined;
   }
-  const parsed = redisUrl.safeParse(text.replace(/\r?\n$/, ''));
+  const parsed = redisUrl.safeParse(variableText(text));
   if (parsed.success) return parsed.data;
   env.problems.push(`REDIS_URL_FILE: the file ${JSON.stringify(path)} does not hold a Redis URL (content not shown); ${URL_HINT}`);
   return undefined;

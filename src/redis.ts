@@ -1,7 +1,7 @@
 // The one Redis connection factory (one node, Redis Cluster or Sentinel, from config), the start-up
 // reachability probe (exit 3 instead of a hang), and prefix cleanup.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from './config.js';
+import { ConfigError, type RedisConfig } from './config.js';
 import { optionalSecretReader } from './providers/credentials.js';
 import { redactRedisUrl } from './redis-config.js';
 
@@ -103,12 +103,12 @@ export async function assertRedisReachable(redis: RedisConfig, timeoutMs = 3_000
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs * 2);
   });
   try {
-    const clusterNode = await Promise.race([checkTopology(probe), deadline]);
+    const clusterNode = await Promise.race([checkTopology(probe, redis), deadline]);
     if (clusterNode) {
       throw new DependencyError(`Redis at ${describeRedis(redis)} is a Redis Cluster node; set REDIS_CLUSTER_NODES=host:port,… instead of REDIS_URL`);
     }
   } catch (err) {
-    if (err instanceof DependencyError) throw err;
+    if (err instanceof DependencyError || err instanceof ConfigError) throw err;
     throw new DependencyError(`Redis at ${describeRedis(redis)} is unreachable: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
@@ -117,12 +117,29 @@ export async function assertRedisReachable(redis: RedisConfig, timeoutMs = 3_000
 }
 
 /** Connects and pings; true when a one-node URL points at a cluster node (every script would fail). */
-async function checkTopology(probe: RedisClient): Promise<boolean> {
+async function checkTopology(probe: RedisClient, redis: RedisConfig): Promise<boolean> {
   await probe.connect();
   await probe.ping();
   if (probe instanceof Cluster) return false;
+  await checkDatabase(probe, redis);
   const info = await probe.info('cluster').catch(() => '');
   return /cluster_enabled:1/.test(info) && !probe.options.sentinels;
+}
+
+/**
+ * The configured database must exist: ioredis selects it in the background and only reports a
+ * refusal as an error event, after which every command would run against database 0. Selected
+ * here so a number the server does not have is a configuration error (exit 2), named.
+ */
+async function checkDatabase(probe: Redis, redis: RedisConfig): Promise<void> {
+  const db = probe.options.db ?? 0;
+  if (db === 0) return;
+  try {
+    await probe.select(db);
+  } catch (err) {
+    if (!/DB index is out of range|invalid DB index/i.test((err as Error).message)) throw err;
+    throw new ConfigError([`REDIS_URL: database ${db} does not exist on ${describeRedis(redis)} (${(err as Error).message}); expected a database index below the server's "databases" setting (16 by default)`]);
+  }
 }
 
 /** Deletes every key under a queue prefix, in batches (never FLUSHALL: the server may be shared). */

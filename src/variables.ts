@@ -1,5 +1,13 @@
 // Pure: which set variables of ours the configuration never read (misspelled or for an unselected provider).
 
+/**
+ * A variable's or secret file's text as the configuration reads it: surrounding whitespace (the
+ * trailing newline a Kubernetes Secret or `echo` leaves) is dropped, the same for both forms.
+ */
+export function variableText(raw: string): string {
+  return raw.trim();
+}
+
 /** Prefixes that mark a variable as task-janitor's, and which selection makes it meaningful. */
 export interface VariableFamily {
   readonly prefix: string;

@@ -1,6 +1,7 @@
 // Reads secrets from the environment or from mounted files, re-reading a file when Kubernetes rotates it.
 import { readFileSync, statSync } from 'node:fs';
 import type { SecretSource } from '../config.js';
+import { variableText } from '../variables.js';
 
 /** Returns the secret's current value. File secrets are re-read whenever the file's mtime or size changes. */
 export function secretReader(source: SecretSource): () => string {
@@ -13,7 +14,7 @@ export function secretReader(source: SecretSource): () => string {
     try {
       const stat = statSync(source.path);
       const stamp = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
-      if (cached?.stamp !== stamp) cached = { stamp, value: readFileSync(source.path, 'utf8').trim() };
+      if (cached?.stamp !== stamp) cached = { stamp, value: variableText(readFileSync(source.path, 'utf8')) };
       return cached.value;
     } catch (err) {
       // Name the variable and path only: the message may end up in logs and job records.
