@@ -7,7 +7,8 @@ import {
 } from './providers/catalog.js';
 import { needsDerivedSigning } from './providers/signing/huawei-aksk.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
-import { prefixFor, queuePrefix, readRedisConfig, redactRedisUrl, type RedisConfig } from './redis-config.js';
+import { redactText } from './redact.js';
+import { prefixFor, queuePrefix, readRedisConfig, type RedisConfig } from './redis-config.js';
 import { formatDuration, parseDuration, parseRate, type Rate } from './units.js';
 import { unknownVariableWarnings, variableText } from './variables.js';
 
@@ -187,9 +188,8 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
-    // A Redis URL may carry a password: the error shows it masked.
-    const shown = name === 'REDIS_URL' ? redactRedisUrl(value) : value;
-    problems.push(`${name}: got ${JSON.stringify(shown)}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    // A URL may carry a password or a token (REDIS_URL, webhooks): the error shows them masked.
+    problems.push(`${name}: got ${JSON.stringify(redactText(value))}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     return undefined;
   };
   const required = <T>(name: string, value: T | undefined, allowed: string): T | undefined => {
@@ -294,7 +294,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
         problems.push(`${conflicting}: cannot be combined with ${P}_TARGETS; put the ${conflicting.endsWith('REGION') ? 'region' : conflicting.endsWith('INSTANCE_ID') ? 'instance (;instance=<id>)' : 'project'} in each ${P}_TARGETS entry`);
       }
       const parsed = parseTargetEntries(get(`${P}_TARGETS`) ?? '', { allowInstance: name === 'iotda' });
-      if ('problems' in parsed) problems.push(`${P}_TARGETS: got ${JSON.stringify(get(`${P}_TARGETS`))}; ${parsed.problems.join('; ')}; expected region:project entries separated by commas${name === 'iotda' ? ', each optionally followed by ;instance=<id> and ;endpoint=<url>' : ', each optionally followed by ;endpoint=<url>'}`);
+      if ('problems' in parsed) problems.push(`${P}_TARGETS: got ${JSON.stringify(redactText(get(`${P}_TARGETS`) ?? ''))}; ${parsed.problems.join('; ')}; expected region:project entries separated by commas${name === 'iotda' ? ', each optionally followed by ;instance=<id> and ;endpoint=<url>' : ', each optionally followed by ;endpoint=<url>'}`);
       const badProjects = 'entries' in parsed ? parsed.entries.map((e) => e.project).filter((project) => (name === 'imm' ? PLACEHOLDER.test(project) : !HUAWEI_PROJECT_ID.test(project))) : [];
       if (badProjects.length > 0) problems.push(`${P}_TARGETS: ${name === 'imm' ? 'placeholder IMM project name' : 'not a Huawei Cloud project id'}: ${badProjects.join(', ')}; expected ${name === 'imm' ? 'the names of existing IMM projects' : '32 hexadecimal characters each (console: My Credentials > API Credentials)'}`);
       scopes = 'entries' in parsed ? parsed.entries.map((e) => ({
@@ -413,7 +413,7 @@ export function redactedConfig(config: Config): unknown {
   const redact = (value: unknown, key: string): unknown => {
     if (typeof value === 'string') {
       if (SECRET_FIELD.test(key)) return '[redacted]';
-      return /^[a-z][a-z0-9+.-]*:\/\/[^/\s]*@/i.test(value) || /[?&](password|pass|token)=/i.test(value) ? value.replace(/\/\/[^/@\s]*@/, '//[redacted]@').replace(/([?&](password|pass|token)=)[^&]*/gi, '$1[redacted]') : value;
+      return redactText(value);
     }
     if (Array.isArray(value)) return value.map((v) => redact(v, key));
     if (value !== null && typeof value === 'object') {

@@ -12,6 +12,7 @@ import { QUEUE_COMMAND_HELP, runQueueCommand } from './queue-commands.js';
 import { createProviders } from './providers/registry.js';
 import { DependencyError } from './redis.js';
 import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
+import { redactText } from './redact.js';
 import { createShutdown } from './shutdown.js';
 import { renderSummary } from './summary.js';
 
@@ -154,11 +155,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
     if (err instanceof DependencyError) {
       logger.error({ err: { message: err.message } }, 'dependency unreachable');
-      process.stderr.write(`task-janitor: ${err.message}\n`);
+      process.stderr.write(`task-janitor: ${redactText(err.message)}\n`);
       return 3;
     }
     logger.error({ err }, 'unexpected failure');
-    process.stderr.write(`task-janitor: unexpected failure: ${(err as Error).message}\n`);
+    process.stderr.write(`task-janitor: unexpected failure: ${redactText((err as Error).message)}\n`);
     return 1;
   }
 }
@@ -169,6 +170,6 @@ if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.me
   main(process.argv.slice(2), process.env).then((code) => {
     process.stdout.write('', () => process.exit(code));
   }, (err: unknown) => {
-    process.stderr.write(`task-janitor: ${(err as Error).message}\n`, () => process.exit(1));
+    process.stderr.write(`task-janitor: ${redactText((err as Error).message)}\n`, () => process.exit(1));
   });
 }

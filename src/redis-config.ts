@@ -34,16 +34,6 @@ export interface EnvReaders {
   readonly list: z.ZodType<string[], string>;
 }
 
-/** Masks the password of any Redis URL form (also one that does not parse) so it can be printed. */
-export function redactRedisUrl(url: string): string {
-  const start = url.indexOf('://');
-  const at = url.lastIndexOf('@');
-  if (start < 0 || at < start) return url;
-  const userinfo = url.slice(start + 3, at);
-  const colon = userinfo.indexOf(':');
-  return `${url.slice(0, start + 3)}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}${url.slice(at)}`;
-}
-
 /** Redis Cluster hashes only the part between the first `{` and the next `}`, when that part is not empty. */
 export function hasHashTag(key: string): boolean {
   const open = key.indexOf('{');

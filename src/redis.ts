@@ -3,9 +3,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError, type RedisConfig } from './config.js';
 import { optionalSecretReader } from './providers/credentials.js';
-import { redactRedisUrl } from './redis-config.js';
-
-export { redactRedisUrl };
+import { redactText } from './redact.js';
 
 /** Thrown when a dependency (Redis, a provider's list API) cannot be reached; main exits 3. */
 export class DependencyError extends Error {
@@ -83,7 +81,7 @@ export function createRedisClient(redis: RedisConfig, purpose: RedisPurpose, tim
 export function describeRedis(redis: RedisConfig): string {
   const list = (nodes: readonly { host: string; port: number }[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
   switch (redis.mode) {
-    case 'single': return redactRedisUrl(redis.url);
+    case 'single': return redactText(redis.url);
     case 'cluster': return `Redis Cluster ${list(redis.nodes)}`;
     case 'sentinel': return `Sentinel master ${redis.masterName} via ${list(redis.sentinels)}`;
   }

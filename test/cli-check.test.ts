@@ -23,7 +23,7 @@ describe('task-janitor --version, config and check', () => {
     const result = await runCli(['config'], env);
     expect(result.code).toBe(0);
     const config = JSON.parse(result.stdout) as Record<string, unknown>;
-    expect(config).toMatchObject({ dryRun: false, retentionMs: 7 * 86_400_000, maxRuntimeMs: 2 * 60_000, redis: { mode: 'single', url: 'redis://[redacted]@127.0.0.1:6379/0', tls: false } });
+    expect(config).toMatchObject({ dryRun: false, retentionMs: 7 * 86_400_000, maxRuntimeMs: 2 * 60_000, redis: { mode: 'single', url: 'redis://:***@127.0.0.1:6379/0', tls: false } });
     expect(config.huaweiAuth).toEqual({ kind: 'aksk', accessKey: { from: 'HUAWEICLOUD_SDK_AK', value: '[redacted]' }, secretKey: { from: 'HUAWEICLOUD_SDK_SK', value: '[redacted]' } });
     const output = result.stdout + result.stderr;
     for (const secret of [SIMULATOR_CREDENTIALS.huawei.secretKey, SIMULATOR_CREDENTIALS.huawei.accessKey, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret, SIMULATOR_CREDENTIALS.alibaba.accessKeyId, 'hunter2-redis']) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { hasHashTag, redactRedisUrl } from '../src/redis-config.js';
+import { redactText } from '../src/redact.js';
+import { hasHashTag } from '../src/redis-config.js';
 import { describeRedis } from '../src/redis.js';
 import { problemsOf as problemsWith } from './helpers/config.js';
 
@@ -84,10 +85,10 @@ describe('Redis configuration', () => {
   });
 
   it('masks the password of every Redis URL form', () => {
-    expect(redactRedisUrl('redis://user:pa/ss@word@h:1/0')).toBe('redis://user:***@h:1/0');
-    expect(redactRedisUrl('redis+sentinel://:pw@s1,s2/m')).toBe('redis+sentinel://:***@s1,s2/m');
-    expect(redactRedisUrl('redis://token@h')).toBe('redis://***@h');
-    expect(redactRedisUrl('redis://h:6379')).toBe('redis://h:6379');
+    expect(redactText('redis://user:pa/ss@word@h:1/0')).toBe('redis://user:***@h:1/0');
+    expect(redactText('redis+sentinel://:pw@s1,s2/m')).toBe('redis+sentinel://:***@s1,s2/m');
+    expect(redactText('redis://token@h')).toBe('redis://***@h');
+    expect(redactText('redis://h:6379')).toBe('redis://h:6379');
   });
 
   it('finds hash tags the way Redis Cluster does', () => {

@@ -1,4 +1,5 @@
 // The contract every cloud adapter implements: list tasks page by page, delete them, classify failures.
+import { redactText } from '../redact.js';
 import type { ProviderName } from './catalog.js';
 
 /** Which timestamp a task's age is measured from, as the adapter parsed it. */
@@ -47,14 +48,18 @@ export type TaskRead =
 /** How a failed call should be treated: BullMQ retries transient ones, never permanent ones. */
 export type FailureKind = 'throttled' | 'transient' | 'permanent';
 
-/** A classified provider failure; message and code are the provider's own, never a credential. */
+/**
+ * A classified provider failure; message and code are the provider's own, with any credential in
+ * them masked (APIG names an unknown access key in its message), before the message reaches a log,
+ * a summary, a job's failed reason or the audit file.
+ */
 export class ProviderError extends Error {
   constructor(
     readonly kind: FailureKind,
     message: string,
     readonly details: { readonly code?: string; readonly status?: number; readonly requestId?: string; readonly retryAfterMs?: number } = {},
   ) {
-    super(message);
+    super(redactText(message));
     this.name = 'ProviderError';
   }
 }
