@@ -12,7 +12,7 @@ import { createShutdown } from './shutdown.js';
 import { readStatus, renderStatus } from './status.js';
 
 export const QUEUE_COMMAND_HELP = {
-  status: `Usage: task-janitor status [--json]\n\nReads the queues in Redis (REDIS_URL, JANITOR_QUEUE_PREFIX) for every provider in JANITOR_PROVIDERS:\njob counts per state, connected workers, the configured rate limit, the rate achieved in the last 5\nminutes, whether a provider is throttling us now, and the latest failures with the provider's code and\nmessage. Needs no cloud credentials; changes nothing.`,
+  status: `Usage: task-janitor status [--json]\n\nReads the queues in Redis (REDIS_URL, JANITOR_QUEUE_PREFIX) for every provider in JANITOR_PROVIDERS:\njob counts per state, connected workers, the configured and the effective rate limit, the rate achieved in the last 5\nminutes, whether a provider is throttling us now, and the latest failures with the provider's code and\nmessage. Needs no cloud credentials; changes nothing.`,
   'retry-failed': `Usage: task-janitor retry-failed [provider] [--json]\n\nMoves the failed delete jobs (of one provider, or all in JANITOR_PROVIDERS) back to waiting with fresh\nattempts, after you fixed the cause. Running workers pick them up and re-check each task before\ndeleting it. A job whose task a later run queued again is left alone. Needs no cloud credentials.`,
 } as const;
 

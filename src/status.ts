@@ -5,6 +5,8 @@ import type { RedisClient } from './redis.js';
 import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
+import { createCallLimiter, providerRatesOf } from './limiter.js';
+import { RedisBudgetStore } from './limiter-redis.js';
 import { PAUSE_ONLY_LIMITER, type DeleteJobData } from './queue.js';
 import { formatDuration } from './units.js';
 
@@ -29,6 +31,8 @@ export interface ProviderStatus {
   readonly workers: number;
   /** The configured delete rate, per second. */
   readonly rateLimitPerSecond: number;
+  /** The delete rate the shared limiter allows now: lowered after throttling, 0 while paused. */
+  readonly effectiveRatePerSecond: number;
   /** How long the queue still waits out a provider's throttling answer (0: not throttled now). */
   readonly throttledForMs: number;
   /** Jobs finished in the last five minutes, per second: the rate actually achieved. */
@@ -44,7 +48,10 @@ export interface StatusReport {
 
 /** Reads every configured provider's queue; nothing is written. */
 export async function readStatus(config: Config, redis: RedisClient, queues: ReadonlyMap<ProviderName, Queue<DeleteJobData>>, now = new Date()): Promise<StatusReport> {
+  // The budgets every worker shares, read (never reserved from) through this connection.
+  const budgets = await createCallLimiter(providerRatesOf(config), { store: new RedisBudgetStore(redis), keyPrefix: config.queuePrefix }).readStatus();
   const providers = await Promise.all(config.providers.map(async (pc): Promise<ProviderStatus> => {
+    const budget = budgets.find((b) => b.provider === pc.name && b.kind === 'delete');
     const queue = queues.get(pc.name);
     if (!queue) throw new Error(`queue ${pc.name} was not opened`);
     const [counts, workers, throttledForMs, recent, failed] = await Promise.all([
@@ -62,6 +69,7 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       counts: Object.fromEntries(COUNTED.map((state) => [state, counts[state] ?? 0])) as ProviderStatus['counts'],
       workers,
       rateLimitPerSecond: (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs,
+      effectiveRatePerSecond: !budget || budget.pausedUntil > Date.now() ? 0 : Math.round(budget.effectivePerSecond * 100) / 100,
       throttledForMs: Math.max(0, throttledForMs),
       recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 100) / 100,
       latestFailures: failed.filter((job): job is Job<DeleteJobData> => job !== undefined).map(failureOf),
@@ -91,7 +99,7 @@ export function renderStatus(report: StatusReport): string {
   for (const p of report.providers) {
     const c = p.counts;
     lines.push(`${p.provider}: waiting ${c.waiting + c.prioritized}, active ${c.active}, delayed ${c.delayed}, failed ${c.failed}, completed ${c.completed}; workers ${p.workers}`);
-    lines.push(`  rate: limit ${p.rateLimitPerSecond}/s, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
+    lines.push(`  rate: limit ${p.rateLimitPerSecond}/s, effective ${p.effectiveRatePerSecond}/s, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
     if (p.latestFailures.length > 0) lines.push(`  latest failures (newest first; \`task-janitor retry-failed ${p.provider}\` re-enqueues them):`);
     for (const f of p.latestFailures) {
       const tasks = f.taskIds.length === 1 ? `task ${f.taskIds[0]}` : `${f.taskIds.length} tasks (${f.taskIds.slice(0, 3).join(', ')}${f.taskIds.length > 3 ? ', …' : ''})`;

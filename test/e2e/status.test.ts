@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { createCallLimiter, providerRatesOf } from '../../src/limiter.js';
+import { RedisBudgetStore } from '../../src/limiter-redis.js';
 import { createLogger } from '../../src/logger.js';
 import { createProviders } from '../../src/providers/registry.js';
 import { connectRedis, openQueues, startWorkers } from '../../src/run.js';
@@ -46,7 +49,7 @@ describe('status and retry-failed', () => {
     const report = JSON.parse(json.stdout) as StatusReport;
     expect(report.providers).toHaveLength(1);
     const iotda = report.providers[0];
-    expect(iotda).toMatchObject({ provider: 'iotda', counts: { waiting: 0, active: 0, delayed: 0, failed: 1, completed: 9 }, rateLimitPerSecond: 1000, throttledForMs: 0 });
+    expect(iotda).toMatchObject({ provider: 'iotda', counts: { waiting: 0, active: 0, delayed: 0, failed: 1, completed: 9 }, rateLimitPerSecond: 1000, effectiveRatePerSecond: 1000, throttledForMs: 0 });
     expect(iotda?.recentJobsPerSecond).toBeGreaterThan(0);
     expect(iotda?.latestFailures).toEqual([expect.objectContaining({ target: PROJECT, taskIds: [REFUSED], attempts: 1, code: 'IOTDA.000005', message: 'Forbidden by policy.' })]);
 
@@ -54,6 +57,14 @@ describe('status and retry-failed', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('iotda: waiting 0, active 0, delayed 0, failed 1, completed 9; workers 0');
     expect(text.stdout).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${PROJECT} task ${REFUSED}, 1 attempt\\(s\\): IOTDA.000005: Forbidden by policy.`));
+
+    // A worker elsewhere was throttled: status shows the shared limiter's pause, not the configured rate.
+    const redis = new Redis(env.REDIS_URL as string);
+    fixture.onCleanup(() => Promise.resolve(redis.disconnect()));
+    const config = loadConfig(env);
+    await createCallLimiter(providerRatesOf(config), { store: new RedisBudgetStore(redis), keyPrefix: config.queuePrefix }).budgetFor('iotda').throttled('delete', 60_000);
+    const paused = await runCli(['status'], withoutCredentials(env));
+    expect(paused.stdout).toContain('rate: limit 1000/s, effective 0/s');
   }, 60_000);
 
   it('retry-failed re-enqueues a failed deletion, and running workers delete it once the cause is gone', async () => {
