@@ -50,10 +50,22 @@ export interface ProviderConfig {
   readonly listConcurrency: number;
   readonly concurrency: number;
   readonly attempts: number;
+  /** P_INCLUDE / P_EXCLUDE: regular expression sources (validated at load), matched on task id, name and type. */
+  readonly include: string | undefined;
+  readonly exclude: string | undefined;
+  /** P_KEEP_LATEST: the newest N tasks in a selected state per target (and IoTDA task type) are always kept; 0 = off. */
+  readonly keepLatest: number;
+  /** P_MAX_DELETES: more candidates than this and nothing of the provider is deleted (or the oldest N: JANITOR_MAX_DELETES_MODE). */
+  readonly maxDeletes: DeleteCap | undefined;
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
 }
 
 export type { RedisConfig, RedisEndpoint, RedisTopology } from './redis-config.js';
+
+/** A blast-radius cap as written: a count (`500`) or a share of the listed tasks (`20%`). */
+export type DeleteCap =
+  | { readonly kind: 'count'; readonly count: number; readonly variable: string }
+  | { readonly kind: 'share'; readonly percent: number; readonly variable: string };
 
 export interface Config {
   readonly redis: RedisConfig;
@@ -74,6 +86,12 @@ export interface Config {
   readonly maxSnapshotAgeMs: number;
   /** A job's lock; a job whose worker died is taken back by a live worker within about twice this. */
   readonly jobLockMs: number;
+  /** JANITOR_MAX_DELETES: the whole run's cap on deletion candidates. */
+  readonly maxDeletes: DeleteCap | undefined;
+  /** JANITOR_MAX_DELETES_MODE: `refuse` (delete nothing of a provider over its cap) or `truncate` (delete the oldest N). */
+  readonly maxDeletesMode: 'refuse' | 'truncate';
+  /** JANITOR_MAX_CLOCK_SKEW: a provider whose Date header disagrees with the local clock by more is not deleted from. */
+  readonly maxClockSkewMs: number;
   readonly huaweiAuth: HuaweiAuthConfig | undefined;
   readonly alibabaAuth: AlibabaAuthConfig | undefined;
   /** Variables set but never read (typos, unselected providers): logged at start, shown by `config`. */
@@ -162,6 +180,23 @@ const huaweiProjectIds = list.transform((items, ctx) => {
   return bad.length === 0 ? items : fail(ctx, `not a Huawei Cloud project id: ${bad.join(', ')}; expected 32 hexadecimal characters each (console: My Credentials > API Credentials)`);
 });
 
+// Unanchored, as grep: ^ and $ anchor. Compiled here once so that a bad one is a configuration error, never a crash.
+const regexSource = z.string().transform((raw, ctx) => {
+  try {
+    new RegExp(raw);
+    return raw;
+  } catch (err) {
+    return fail(ctx, `not a valid regular expression (${(err as Error).message.replace(/^Invalid regular expression: /, '')}); expected a JavaScript regular expression such as ^prod- or (keep|audit)`);
+  }
+});
+const deleteCap = (variable: string) => z.string().transform((raw, ctx): DeleteCap => {
+  const text = raw.trim();
+  const share = /^(\d{1,3}(?:\.\d{1,2})?)%$/.exec(text);
+  if (share && Number(share[1]) > 0 && Number(share[1]) <= 100) return { kind: 'share', percent: Number(share[1]), variable };
+  if (/^\d{1,9}$/.test(text) && Number(text) > 0) return { kind: 'count', count: Number(text), variable };
+  return fail(ctx, 'expected a number of deletions (e.g. 500) or a share of the listed tasks (e.g. 20%), above 0');
+});
+
 function fail(ctx: z.RefinementCtx, message: string): never {
   ctx.addIssue({ code: 'custom', message });
   return z.NEVER;
@@ -215,6 +250,9 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     maxSnapshotAgeMs: read('JANITOR_MAX_SNAPSHOT_AGE', durationMs.refine((ms) => ms >= 1_000 && ms <= 86_400_000,
       'expected from 1s to 24h: how old a listing may be when a task without a re-read is deleted'), '15m'),
     jobLockMs: read('JANITOR_JOB_LOCK', durationMs.refine((ms) => ms >= 1_000 && ms <= 600_000, 'expected between 1s and 10m'), '30s'),
+    maxDeletes: read('JANITOR_MAX_DELETES', deleteCap('JANITOR_MAX_DELETES')),
+    maxDeletesMode: read('JANITOR_MAX_DELETES_MODE', oneOf(['refuse', 'truncate'] as const), 'refuse'),
+    maxClockSkewMs: read('JANITOR_MAX_CLOCK_SKEW', durationMs, '5m'),
   };
   const operator = {
     metricsPort: read('JANITOR_METRICS_PORT', intIn(0, 65_535), '9464'),
@@ -333,6 +371,10 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       readRateLimit: read(`${P}_READ_RATE_LIMIT`, rate, '20/s') ?? { max: 20, durationMs: 1000 },
       listConcurrency: read(`${P}_LIST_CONCURRENCY`, intIn(1, 64), '4') ?? 4,
       concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
+      include: read(`${P}_INCLUDE`, regexSource),
+      exclude: read(`${P}_EXCLUDE`, regexSource),
+      keepLatest: read(`${P}_KEEP_LATEST`, intIn(0, 100_000), '0') ?? 0,
+      maxDeletes: read(`${P}_MAX_DELETES`, deleteCap(`${P}_MAX_DELETES`)),
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
       ...(iotda ? { iotda } : {}),
     };

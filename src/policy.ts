@@ -3,6 +3,12 @@ import type { ProviderConfig } from './config.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask } from './providers/provider.js';
 
+/** A P_INCLUDE or P_EXCLUDE regular expression, with the variable it came from (named in every reason). */
+export interface TaskPattern {
+  readonly variable: string;
+  readonly regex: RegExp;
+}
+
 /** What the policy needs to know about one provider's configuration. */
 export interface PolicyRule {
   /** The provider's whole documented state vocabulary (catalog spelling). */
@@ -10,33 +16,69 @@ export interface PolicyRule {
   /** The states selected for deletion (catalog spelling, a subset of the deletable ones). */
   readonly states: readonly string[];
   readonly retentionMs: number;
+  /** P_EXCLUDE: a task whose id, name or type matches is never deleted. */
+  readonly exclude?: TaskPattern;
+  /** P_INCLUDE: when set, only a task whose id, name or type matches may be deleted. */
+  readonly include?: TaskPattern;
 }
 
-/** The rule for one configured provider: its documented states, selected states and retention. */
+/** The rule for one configured provider: its documented states, selected states, retention and patterns. */
 export function policyRuleFor(providerConfig: ProviderConfig): PolicyRule {
-  return { knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs };
+  const P = providerConfig.name.toUpperCase();
+  // Sources were compiled once at config load, so a bad one never gets this far.
+  const pattern = (suffix: string, source: string | undefined) => (source === undefined ? {} : { [suffix.toLowerCase()]: { variable: `${P}_${suffix}`, regex: new RegExp(source) } });
+  return {
+    knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs,
+    ...pattern('EXCLUDE', providerConfig.exclude), ...pattern('INCLUDE', providerConfig.include),
+  };
+}
+
+/** The task's fields a pattern is matched on: id, name and type, where the API has them. */
+export function matchedFields(task: Pick<CloudTask, 'id' | 'name' | 'type'>): [field: string, value: string][] {
+  return [['id', task.id], ['name', task.name], ['type', task.type]].filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '');
+}
+
+/** The first field of the task the pattern matches, as `name "prod-1"`; undefined when none does. */
+export function patternMatch(pattern: TaskPattern, task: Pick<CloudTask, 'id' | 'name' | 'type'>): string | undefined {
+  const hit = matchedFields(task).find(([, value]) => pattern.regex.test(value));
+  return hit && `${hit[0]} ${JSON.stringify(hit[1])}`;
+}
+
+/** How a pattern is shown in reasons: the variable and the expression, `IOTDA_EXCLUDE (/^prod-/)`. */
+export function describePattern(pattern: TaskPattern): string {
+  return `${pattern.variable} (${String(pattern.regex)})`;
 }
 
 /** Why a listed task is kept. Every kept task is counted under exactly one reason. */
 export type KeepReason =
   | 'missing-id'
+  | 'protected'
+  | 'not-included'
   | 'unknown-state'
   | 'state-not-selected'
   | 'not-deletable-type'
   | 'missing-timestamp'
   | 'invalid-timestamp'
   | 'future-timestamp'
-  | 'too-recent';
+  | 'too-recent'
+  /** P_KEEP_LATEST: among the newest N of its project (and IoTDA task type); decided over the whole listing. */
+  | 'newest-kept';
 
 export type Verdict =
   | { readonly candidate: true; readonly ageMs: number }
-  | { readonly candidate: false; readonly reason: KeepReason; readonly detail: string };
+  | { readonly candidate: false; readonly reason: KeepReason; readonly detail: string; readonly ageMs?: number };
 
 // A clock skew allowance would let a future timestamp through; any timestamp ahead of `now` is refused.
 /** Decides one task. The order of checks is the order of the reasons a human would ask about. */
 export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date): Verdict {
   // States arrive in the catalog's spelling (adapters canonicalise once); any other spelling is unknown.
   if (task.id.trim() === '') return keep('missing-id', 'the task has no id');
+  // What the operator protected is settled before anything about the task's state or age.
+  const excluded = rule.exclude && patternMatch(rule.exclude, task);
+  if (rule.exclude && excluded) return keep('protected', `protected by ${describePattern(rule.exclude)}: ${excluded} matches`);
+  if (rule.include && patternMatch(rule.include, task) === undefined) {
+    return keep('not-included', `not matched by ${describePattern(rule.include)} (${matchedFields(task).map(([f]) => f).join(', ')} checked)`);
+  }
   if (task.states.length === 0) return keep('unknown-state', 'the task has no state');
   for (const state of task.states) {
     if (!rule.knownStates.includes(state)) return keep('unknown-state', `state ${JSON.stringify(state)} is not one the API documents`);
@@ -52,7 +94,7 @@ export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date): Verdict
   const ageMs = now.getTime() - aged.at.getTime();
   if (ageMs < 0) return keep('future-timestamp', `${aged.field} ${aged.at.toISOString()} is in the future`);
   // Strictly older than the retention: a task exactly at the retention age is kept one more run.
-  if (ageMs <= rule.retentionMs) return keep('too-recent', `${aged.field} is ${Math.floor(ageMs / 1000)}s old`);
+  if (ageMs <= rule.retentionMs) return { ...keep('too-recent', `${aged.field} is ${Math.floor(ageMs / 1000)}s old`), ageMs };
   return { candidate: true, ageMs };
 }
 

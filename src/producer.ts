@@ -2,7 +2,8 @@
 import type { Queue } from 'bullmq';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { judgeTask, policyRuleFor } from './policy.js';
+import { judgeListing, openValves, passValves, type ProviderValves, type ValveOutcome } from './judging.js';
+import { policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimTasks, confirmClaims, releaseClaims } from './claims.js';
@@ -22,6 +23,8 @@ export interface ProducerDeps {
   readonly queue?: Queue<DeleteJobData>;
   readonly redis?: RedisClient;
   readonly signal?: AbortSignal;
+  /** The provider's cap gates, refusal and clock bound; absent: no cap, clock checked against JANITOR_MAX_CLOCK_SKEW. */
+  readonly valves?: ProviderValves;
   /** Told of every job that holds a candidate of this run: its own (before they are added) and other runs' pending jobs. */
   readonly onJob?: (job: HeldJob, stats: TargetStats) => void;
   /** Told when an own job announced by `onJob` could not be added after all. */
@@ -77,24 +80,29 @@ export function listingOrder<T>(targets: readonly T[], now: Date): T[] {
 async function enqueueTarget(deps: ProducerDeps, target: string): Promise<TargetStats> {
   const { provider, providerConfig, logger } = deps;
   const stats = newTargetStats(provider.name, target, Date.now(), scopeOf(providerConfig.scopes, target));
-  const rule = policyRuleFor(providerConfig);
+  const valves = deps.valves ?? openValves(deps.config.maxClockSkewMs);
   const log = logger.child({ provider: provider.name, target });
   try {
-    for await (const page of provider.listTasks(target, deps.signal)) {
-      stats.listed += page.length;
-      const now = deps.now();
+    const listing = judgeListing({ provider, target, rule: policyRuleFor(providerConfig), keepLatest: providerConfig.keepLatest, now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) });
+    for await (const { listed, decisions, now } of listing) {
+      stats.listed += listed;
       const candidates: JobTask[] = [];
-      for (const task of page) {
-        const verdict = judgeTask(task, rule, now);
-        if (verdict.candidate) {
-          candidates.push(toJobTask(task, verdict.ageMs, now));
-          if (!deps.queue) log.info({ taskId: task.id, state: task.states.join('+'), ageMs: verdict.ageMs, label: task.label }, 'task would be deleted');
-        } else {
+      for (const { task, verdict } of decisions) {
+        if (!verdict.candidate) {
           countInto(stats.skipped, verdict.reason);
           log.debug({ taskId: task.id, reason: verdict.reason, detail: verdict.detail }, 'task kept');
+          continue;
         }
+        stats.candidates += 1;
+        const at = now.getTime() - verdict.ageMs;
+        const valve = passValves(valves, provider, at);
+        if (!valve.pass) {
+          heldBack(stats, valve);
+          continue;
+        }
+        candidates.push(toJobTask(task, verdict.ageMs, now));
+        if (!deps.queue) log.info({ taskId: task.id, state: task.states.join('+'), ageMs: verdict.ageMs, label: task.label }, 'task would be deleted');
       }
-      stats.candidates += candidates.length;
       if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats, now);
     }
   } catch (err) {
@@ -112,8 +120,17 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
   if (stats.formatDrift !== undefined) {
     log.error({ listed: stats.listed, undecidable: stats.formatDrift, skipped: stats.skipped }, 'format drift: most listed records could not be judged; has the API changed?');
   }
+  if (stats.refused !== undefined) log.error({ candidates: stats.candidates, reason: stats.refused }, 'deletion refused by a safety valve');
+  if (stats.capped !== undefined) log.warn({ candidates: stats.candidates, heldBack: stats.heldBack, cap: stats.capped }, 'candidates over the deletion cap left for a later run');
   log.info({ listed: stats.listed, candidates: stats.candidates, enqueued: stats.enqueued, alreadyQueued: stats.alreadyQueued, skipped: stats.skipped }, 'target listed');
   return stats;
+}
+
+/** Counts a candidate a valve held back: a refusal (cap in refuse mode, clock skew) fails the run, a truncating cap does not. */
+function heldBack(stats: TargetStats, outcome: Exclude<ValveOutcome, { pass: true }>): void {
+  stats.heldBack += 1;
+  if (outcome.why === 'over-cap') stats.capped = outcome.cap;
+  else stats.refused = outcome.detail;
 }
 
 function toJobTask(task: CloudTask, ageMs: number, now: Date): JobTask {
@@ -122,6 +139,7 @@ function toJobTask(task: CloudTask, ageMs: number, now: Date): JobTask {
   return {
     id: task.id, states: task.states, agedFrom: { field: task.agedFrom.field, at },
     ...(task.label ? { label: task.label } : {}), ...(task.lookup ? { lookup: task.lookup } : {}),
+    ...(task.name ? { name: task.name } : {}), ...(task.type ? { type: task.type } : {}),
   };
 }
 

@@ -10,6 +10,9 @@ export interface JobTask {
   /** The timestamp field and value the age was measured from (ISO-8601). */
   readonly agedFrom: { readonly field: string; readonly at: string };
   readonly label?: string;
+  /** Name and type as listed (CloudTask), so the worker's re-check applies P_INCLUDE/P_EXCLUDE as the producer did. */
+  readonly name?: string;
+  readonly type?: string;
   /** What the provider's re-read filters on besides the id (CloudTask.lookup). */
   readonly lookup?: string;
 }

@@ -5,6 +5,7 @@ import { Queue, type Worker } from 'bullmq';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
+import { decideValves } from './caps.js';
 import { enqueueCandidates, type HeldJob } from './producer.js';
 import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
 import type { ProviderName } from './providers/catalog.js';
@@ -109,8 +110,10 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     workers = startWorkers(deps, queues);
     for (const worker of workers) tracker.listen(worker);
   }
+  // Caps need every candidate counted before the first enqueue: a counting listing first (only when a cap is set).
+  const valves = await decideValves(config, deps.providers, { now, signal: abort.signal, logger });
   const perProvider = await Promise.all(config.providers.map((pc) => enqueueCandidates({
-    config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal,
+    config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
     ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id) } : {}),
   })));

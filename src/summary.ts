@@ -31,6 +31,12 @@ export interface TargetStats {
   interrupted?: boolean;
   /** The run ended (deadline or signal) before it listed this target at all. */
   notReached?: boolean;
+  /** Why a safety valve refused to delete anything of this target (a cap in refuse mode, clock skew). */
+  refused?: string;
+  /** Candidates a valve held back (a cap, a refusal): counted in `candidates`, never enqueued. */
+  heldBack: number;
+  /** Set when a truncating cap (JANITOR_MAX_DELETES_MODE=truncate) held candidates back: which cap. */
+  capped?: string;
   /** Set when most listed records could not be judged (the API's format may have changed): how many. */
   formatDrift?: number;
   startedAt: number;
@@ -42,7 +48,7 @@ export function newTargetStats(provider: ProviderName, target: string, now: numb
   return {
     provider, target, ...(scope ? { scope: { region: scope.region, project: scope.project, ...(scope.instanceId ? { instanceId: scope.instanceId } : {}) } } : {}), listed: 0, candidates: 0, enqueued: 0, alreadyQueued: 0, skipped: {},
     otherRuns: { deleted: 0, gone: 0, skipped: 0, failed: 0, pending: 0 },
-    deleted: 0, gone: 0, failed: {}, retries: 0, unsettled: 0, startedAt: now,
+    deleted: 0, gone: 0, failed: {}, retries: 0, unsettled: 0, heldBack: 0, startedAt: now,
   };
 }
 
@@ -64,16 +70,18 @@ export function formatDriftOf(stats: Pick<TargetStats, 'listed' | 'skipped'>): n
 }
 
 /** Exit code of a run. */
-export type ExitCode = 0 | 1 | 3 | 4;
+export type ExitCode = 0 | 1 | 3 | 4 | 5;
 
 /**
- * 3 a list API failed; 4 format drift (most records of a target could not be judged); 1 some
+ * 3 a list API failed; 4 format drift (most records of a target could not be judged); 5 a safety
+ * valve refused to delete (more candidates than a cap in refuse mode, or the provider's clock is off); 1 some
  * candidate is not gone (a delete failed, is still pending, or a target was cut short or not reached);
  * 0 every candidate this run saw is gone.
  */
 export function exitCodeFor(stats: readonly TargetStats[]): ExitCode {
   if (stats.some((s) => s.listError !== undefined)) return 3;
   if (stats.some((s) => s.formatDrift !== undefined)) return 4;
+  if (stats.some((s) => s.refused !== undefined)) return 5;
   if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0 || s.interrupted === true || s.notReached === true
     || s.otherRuns.failed > 0 || s.otherRuns.pending > 0)) return 1;
   return 0;
@@ -89,7 +97,7 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     }
     const duration = formatDuration((s.finishedAt ?? s.listedAt ?? s.startedAt) - s.startedAt);
     lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
-      options.dryRun ? `would delete ${s.candidates}` : `deleted ${s.deleted}, already gone ${s.gone}, failed ${total(s.failed)}, retries ${s.retries}`
+      options.dryRun ? `would delete ${s.candidates - s.heldBack}` : `deleted ${s.deleted}, already gone ${s.gone}, failed ${total(s.failed)}, retries ${s.retries}`
     }, duration ${duration}`);
     if (s.scope) lines.push(`  ${describeScope(s.scope)}`);
     if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
@@ -102,6 +110,8 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     for (const [reason, n] of Object.entries(s.failed)) lines.push(`  failed ${n}: ${reason}`);
     if (s.listError) lines.push(`  LIST FAILED: ${s.listError}`);
     if (s.formatDrift !== undefined) lines.push(`  FORMAT DRIFT: ${s.formatDrift} of ${s.listed} listed records could not be judged (invalid or missing timestamp, unknown state); has the API changed?`);
+    if (s.refused !== undefined) lines.push(`  REFUSED (${s.heldBack} candidate(s) not deleted): ${s.refused}`);
+    if (s.capped !== undefined) lines.push(`  capped: ${s.heldBack} candidate(s) over ${s.capped} left for a later run (JANITOR_MAX_DELETES_MODE=truncate deletes the oldest first)`);
     if (s.interrupted) lines.push('  LISTING INTERRUPTED (signal or JANITOR_MAX_RUNTIME): the rest is left for the next run');
   }
   return lines.join('\n');

@@ -136,7 +136,10 @@ async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[]
 async function recheck(deps: WorkerDeps, data: DeleteJobData, task: JobTask): Promise<TaskResult | undefined> {
   const rule = policyRuleFor(deps.providerConfig);
   const listedAge = new Date(task.agedFrom.at);
-  const snapshot: CloudTask = { id: task.id, states: task.states, agedFrom: { kind: 'ok', field: task.agedFrom.field, at: listedAge } };
+  const snapshot: CloudTask = {
+    id: task.id, states: task.states, agedFrom: { kind: 'ok', field: task.agedFrom.field, at: listedAge },
+    ...(task.name ? { name: task.name } : {}), ...(task.type ? { type: task.type } : {}),
+  };
   const verdict = judgeTask(snapshot, rule, deps.now());
   if (!verdict.candidate) return skipped(task.id, 'changed-before-delete', `${verdict.reason}: ${verdict.detail}`);
   const read = await deps.provider.getTask(data.target, { id: task.id, ...(task.lookup ? { lookup: task.lookup } : {}) });

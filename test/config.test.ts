@@ -117,6 +117,28 @@ describe('loadConfig', () => {
   });
 });
 
+describe('safety valves', () => {
+  it('reads patterns, keep-latest, caps and the clock bound, with their defaults', () => {
+    const config = loadConfig({ ...BASE, IOTDA_EXCLUDE: '^prod-', IOTDA_INCLUDE: '(scratch|tmp)', IOTDA_KEEP_LATEST: '5', IOTDA_MAX_DELETES: '20%', JANITOR_MAX_DELETES: '500' });
+    expect(config.providers[0]).toMatchObject({ exclude: '^prod-', include: '(scratch|tmp)', keepLatest: 5, maxDeletes: { kind: 'share', percent: 20, variable: 'IOTDA_MAX_DELETES' } });
+    expect(config).toMatchObject({ maxDeletes: { kind: 'count', count: 500 }, maxDeletesMode: 'refuse', maxClockSkewMs: 300_000 });
+    expect(loadConfig(BASE).providers[0]).toMatchObject({ keepLatest: 0, maxDeletes: undefined, exclude: undefined });
+  });
+
+  it('refuses a bad regular expression, cap, mode or keep-latest, naming each', () => {
+    const problems = problemsOf({ ...BASE, IOTDA_EXCLUDE: '(unclosed', IOTDA_MAX_DELETES: '0', JANITOR_MAX_DELETES: '120%', JANITOR_MAX_DELETES_MODE: 'oldest', IOTDA_KEEP_LATEST: '-1', JANITOR_MAX_CLOCK_SKEW: 'soon' });
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^IOTDA_EXCLUDE: got "\(unclosed"; not a valid regular expression \(.*Unterminated group\); expected a JavaScript regular expression/),
+      expect.stringMatching(/^IOTDA_MAX_DELETES: got "0"; expected a number of deletions \(e.g. 500\) or a share/),
+      expect.stringMatching(/^JANITOR_MAX_DELETES: got "120%"/),
+      expect.stringMatching(/^JANITOR_MAX_DELETES_MODE: got "oldest"; expected one of refuse, truncate/),
+      expect.stringMatching(/^IOTDA_KEEP_LATEST: got "-1"/),
+      expect.stringMatching(/^JANITOR_MAX_CLOCK_SKEW: got "soon"/),
+    ]));
+    expect(problems).toHaveLength(6);
+  });
+});
+
 describe('REDIS_URL_FILE', () => {
   const dir = mkdtempSync(join(tmpdir(), 'janitor-redis-url-'));
   const fileWith = (name: string, content: string) => {

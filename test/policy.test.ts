@@ -29,10 +29,28 @@ describe('judgeTask', () => {
     ['a timestamp one second in the future', task({ agedFrom: at(-1000) }), false, 'future-timestamp'],
     ['an API-undeletable record', task({ undeletableBecause: 'type applyWorkspace cannot be deleted' }), false, 'not-deletable-type'],
     ['a task without id', task({ id: '' }), false, 'missing-id'],
-  ])('%s', (_name, input, candidate, reason) => {
-    const verdict = judgeTask(input, RULE, NOW);
+    ['a stale task whose name an exclude pattern matches', task({ name: 'prod-nightly' }), false, 'protected', { exclude: /^prod-/ }],
+    ['a stale task whose type an exclude pattern matches', task({ type: 'deleteDevices' }), false, 'protected', { exclude: /^deleteDevices$/ }],
+    ['a stale task whose id an exclude pattern matches', task({ id: 'keep-1' }), false, 'protected', { exclude: /^keep/ }],
+    ['an exclude pattern matching none of id, name, type', task({ name: 'nightly', type: 'x' }), true, undefined, { exclude: /^prod-/ }],
+    ['a protected task that is also still running', task({ name: 'prod-1', states: ['Running'] }), false, 'protected', { exclude: /^prod-/ }],
+    ['a stale task no include pattern matches', task({ name: 'other' }), false, 'not-included', { include: /^scratch-/ }],
+    ['a stale task an include pattern matches', task({ name: 'scratch-7' }), true, undefined, { include: /^scratch-/ }],
+    ['excluded and included at once: exclusion wins', task({ name: 'scratch-prod' }), false, 'protected', { include: /^scratch-/, exclude: /prod/ }],
+  ])('%s', (_name, input, candidate, reason, patterns?: { include?: RegExp; exclude?: RegExp }) => {
+    const rule: PolicyRule = {
+      ...RULE,
+      ...(patterns?.exclude ? { exclude: { variable: 'IOTDA_EXCLUDE', regex: patterns.exclude } } : {}),
+      ...(patterns?.include ? { include: { variable: 'IOTDA_INCLUDE', regex: patterns.include } } : {}),
+    };
+    const verdict = judgeTask(input, rule, NOW);
     expect(verdict.candidate).toBe(candidate);
     if (!verdict.candidate) expect(verdict.reason).toBe(reason);
+  });
+
+  it('names the variable and the pattern that protected a task', () => {
+    const verdict = judgeTask(task({ name: 'prod-nightly' }), { ...RULE, exclude: { variable: 'IOTDA_EXCLUDE', regex: /^prod-/ } }, NOW);
+    expect(verdict).toMatchObject({ candidate: false, detail: 'protected by IOTDA_EXCLUDE (/^prod-/): name "prod-nightly" matches' });
   });
 
   it('never selects a task that is not terminal, stale and dated in the past, whatever the input', () => {

@@ -2,7 +2,7 @@
 // calls by kind and status (and throttling) without every adapter doing its own counting.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ProviderName } from './catalog.js';
-import { ProviderError, type Provider } from './provider.js';
+import { ProviderError, type Provider, type ServerClockReading } from './provider.js';
 
 export type ProviderOperation = 'list' | 'get' | 'delete';
 
@@ -15,7 +15,21 @@ export interface ProviderCallObserver {
 interface CallContext {
   readonly provider: ProviderName;
   readonly operation: ProviderOperation;
-  readonly observer: ProviderCallObserver;
+  readonly observer: ProviderCallObserver | undefined;
+  readonly clock: ServerClock;
+}
+
+/** The largest skew between a provider's HTTP Date header and the local clock seen on its list calls. */
+export class ServerClock implements ServerClockReading {
+  private worst: number | undefined;
+
+  record(skewMs: number): void {
+    if (this.worst === undefined || Math.abs(skewMs) > Math.abs(this.worst)) this.worst = skewMs;
+  }
+
+  skewMs(): number | undefined {
+    return this.worst;
+  }
 }
 
 const current = new AsyncLocalStorage<CallContext>();
@@ -23,22 +37,34 @@ const current = new AsyncLocalStorage<CallContext>();
 /** Reports one HTTP response or network failure of the call in progress, if it is observed. */
 export function reportCall(status: number | 'network-error'): void {
   const context = current.getStore();
-  context?.observer.called(context.provider, context.operation, status);
+  context?.observer?.called(context.provider, context.operation, status);
+}
+
+/**
+ * Records a response's `Date` header against the local clock, on list calls only (reads and deletes
+ * come later and add nothing). The header has whole seconds, so a skew under a second is noise.
+ */
+export function reportServerDate(date: string | undefined, receivedAt = Date.now()): void {
+  const context = current.getStore();
+  if (!context || context.operation !== 'list' || date === undefined) return;
+  const at = Date.parse(date);
+  if (Number.isFinite(at)) context.clock.record(at - receivedAt);
 }
 
 /** Reports a throttled answer that the adapter absorbs itself (a retried list page). */
 export function reportThrottled(err: unknown): void {
   const context = current.getStore();
-  if (context && err instanceof ProviderError && err.kind === 'throttled') context.observer.throttled(context.provider, context.operation);
+  if (context && err instanceof ProviderError && err.kind === 'throttled') context.observer?.throttled(context.provider, context.operation);
 }
 
-/** The same provider, with every call it makes reported to `observer`. */
-export function observeProvider(provider: Provider, observer: ProviderCallObserver): Provider {
+/** The same provider, with every call it makes reported to `observer` (when given) and its list answers' clock to `serverClock`. */
+export function observeProvider(provider: Provider, observer: ProviderCallObserver | undefined, clock = new ServerClock()): Provider {
   const within = <T>(operation: ProviderOperation, call: () => Promise<T>): Promise<T> =>
-    current.run({ provider: provider.name, operation, observer }, call);
-  const throttledDelete = () => observer.throttled(provider.name, 'delete');
+    current.run({ provider: provider.name, operation, observer, clock }, call);
+  const throttledDelete = () => observer?.throttled(provider.name, 'delete');
   return {
     name: provider.name,
+    serverClock: clock,
     listTasks(target, signal) {
       return {
         [Symbol.asyncIterator]() {
@@ -64,7 +90,7 @@ export function observeProvider(provider: Provider, observer: ProviderCallObserv
       try {
         return await provider.getTask(target, task);
       } catch (err) {
-        if (err instanceof ProviderError && err.kind === 'throttled') observer.throttled(provider.name, 'get');
+        if (err instanceof ProviderError && err.kind === 'throttled') observer?.throttled(provider.name, 'get');
         throw err;
       }
     }),

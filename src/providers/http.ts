@@ -2,7 +2,7 @@
 // a bounded retry helper for list pages, which are idempotent reads outside BullMQ.
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, type Got } from 'got';
-import { reportCall, reportThrottled } from './call-context.js';
+import { reportCall, reportServerDate, reportThrottled } from './call-context.js';
 import { ProviderError } from './provider.js';
 import { percentEncode } from './signing/request.js';
 
@@ -42,6 +42,7 @@ export async function send(http: HttpClient, request: OutgoingRequest, signal?: 
       ...(signal ? { signal } : {}),
     });
     reportCall(response.statusCode);
+    reportServerDate(header(response.headers, 'date'));
     return { status: response.statusCode, headers: response.headers, text: response.body };
   } catch (err) {
     if (err instanceof RequestError) {

@@ -103,11 +103,13 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
 export function toCloudTask(item: Record<string, unknown>): CloudTask {
   const status = textField(item, 'status');
   const label = textField(item, 'task_type');
+  const name = textField(item, 'task_name');
   return {
     id: idField(item, 'task_id') ?? '',
     states: status ? [canonicalSpelling('iotda', status)] : [],
     // IoTDA has no end or update time (§3a): create_time is the only age reference.
     agedFrom: compactIsoTime('create_time', item.create_time),
-    ...(label ? { label } : {}),
+    ...(label ? { label, type: label } : {}),
+    ...(name ? { name } : {}),
   };
 }

@@ -21,6 +21,10 @@ export interface CloudTask {
   readonly undeletableBecause?: string;
   /** Short description for logs: the task type or name. */
   readonly label?: string;
+  /** The task's own name, where the API has one (IoTDA task_name, VIAS batch_task_name); P_INCLUDE/P_EXCLUDE match it. */
+  readonly name?: string;
+  /** The task's type, where the API has one (IoTDA task_type, Workspace job_type); P_INCLUDE/P_EXCLUDE match it, P_KEEP_LATEST groups IoTDA by it. */
+  readonly type?: string;
   /**
    * What the provider's re-read needs besides the id, where its only read is a list filter
    * (the parent job id for Workspace, the batch name for VIAS). Carried in the delete job.
@@ -82,8 +86,16 @@ export interface DeleteBatchResult {
   readonly failures: readonly { readonly id: string; readonly error: ProviderError }[];
 }
 
+/** What the provider's own clock said on list calls (HTTP Date header), for the clock-sanity valve. */
+export interface ServerClockReading {
+  /** The provider's Date header minus the local clock, the largest seen on a list call (ms); undefined before any. */
+  skewMs(): number | undefined;
+}
+
 export interface Provider {
   readonly name: ProviderName;
+  /** Set by the registry: the skew its list answers showed. */
+  readonly serverClock?: ServerClockReading;
   /** Streams one target's tasks a page at a time; throws ProviderError when listing fails. */
   listTasks(target: string, signal?: AbortSignal): AsyncIterable<readonly CloudTask[]>;
   /** Deletes up to the provider's batch size of tasks in one call (one id for most providers). */

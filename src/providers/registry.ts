@@ -38,7 +38,7 @@ const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
 
 /**
  * Builds every configured provider, keyed by name; with an observer, every call they make is reported
- * to it. Each call draws on `limiter`'s budgets (one per provider, whatever its regions): main passes
+ * to it; each provider's `serverClock` tells the skew its list answers showed. Each call draws on `limiter`'s budgets (one per provider, whatever its regions): main passes
  * the Redis-shared one (limiterFor); without one, budgets are this process's own.
  */
 export function createProviders(config: Config, now: () => Date = () => new Date(), observer?: ProviderCallObserver, limiter?: CallLimiter): Map<ProviderName, Provider> {
@@ -46,7 +46,8 @@ export function createProviders(config: Config, now: () => Date = () => new Date
   const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now, limiter: budgets };
   return new Map(config.providers.map((pc) => {
     const provider = routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps));
-    return [pc.name, observer ? observeProvider(provider, observer) : provider];
+    // Always wrapped: the wrapper also reads the providers' clocks (JANITOR_MAX_CLOCK_SKEW).
+    return [pc.name, observeProvider(provider, observer)];
   }));
 }
 

@@ -70,7 +70,7 @@ export function toCloudTask(item: Record<string, unknown>): CloudTask {
     // serialise Longs as strings to spare JavaScript clients precision loss); the same ranges apply.
     // There is no end or update time, so age is measured from creation.
     agedFrom: epochTime('created_at', item.created_at),
-    ...(label ? { label, lookup: label } : {}),
+    ...(label ? { label, name: label, lookup: label } : {}),
   };
 }
 

@@ -184,7 +184,7 @@ function toCloudTask(item: Record<string, unknown>): CloudTask {
     states: status ? [canonicalSpelling('workspace', status)] : [],
     agedFrom: workspaceAge(item),
     ...(jobType !== undefined && UNDELETABLE_TYPES.includes(jobType) ? { undeletableBecause: `BatchDeleteSubJobs refuses job_type ${jobType}` } : {}),
-    ...(jobType ? { label: jobType } : {}),
+    ...(jobType ? { label: jobType, type: jobType } : {}),
     ...(parent ? { lookup: parent } : {}),
   };
 }

@@ -17,12 +17,20 @@ Options:
   --seed N          seed of the deterministic task generator (default 42)
   --latency MS      added latency per request (default 0)
   --error-rate R    probability 0..1 of a provider 5xx per request (default 0)
-  --rate-limit N    requests per second per provider before throttling answers (default 0 = off)`;
+  --rate-limit N    requests per second per provider before throttling answers (default 0 = off)
+  --clock-skew S    seconds the simulated providers' clock (HTTP Date header) is ahead, negative behind (default 0)`;
 
 function number(name: string, raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0 || n > max) throw new Error(`--${name}: got ${JSON.stringify(raw)}; expected a number from 0 to ${max}`);
+  return n;
+}
+
+function skewSeconds(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (!/^-?\d{1,9}$/.test(raw.trim()) || !Number.isFinite(n)) throw new Error(`--clock-skew: got ${JSON.stringify(raw)}; expected whole seconds, negative for a clock behind`);
   return n;
 }
 
@@ -38,12 +46,13 @@ export async function runSimulatorCommand(args: readonly string[]): Promise<numb
   try {
     const { values } = parseArgs({
       args: [...args], strict: true,
-      options: { port: { type: 'string' }, host: { type: 'string' }, tasks: { type: 'string' }, seed: { type: 'string' }, latency: { type: 'string' }, 'error-rate': { type: 'string' }, 'rate-limit': { type: 'string' }, providers: { type: 'string' } },
+      options: { port: { type: 'string' }, host: { type: 'string' }, tasks: { type: 'string' }, seed: { type: 'string' }, latency: { type: 'string' }, 'error-rate': { type: 'string' }, 'rate-limit': { type: 'string' }, 'clock-skew': { type: 'string' }, providers: { type: 'string' } },
     });
     options = {
       port: number('port', values.port, 8787, 65535), host: values.host ?? '127.0.0.1', tasksPerProject: number('tasks', values.tasks, 2000, 1_000_000),
       seed: number('seed', values.seed, 42, 2 ** 32), latencyMs: number('latency', values.latency, 0, 60_000),
       errorRate: number('error-rate', values['error-rate'], 0, 1), rateLimitPerSecond: number('rate-limit', values['rate-limit'], 0, 1_000_000),
+      clockSkewMs: skewSeconds(values['clock-skew']) * 1000,
       ...(values.providers === undefined ? {} : { seededProviders: providerList(values.providers) }),
     };
   } catch (err) {

@@ -24,6 +24,8 @@ export interface Knobs {
   errorRate: number;
   /** Requests per second per provider before answering with the provider's throttling error; 0 = unlimited. */
   rateLimitPerSecond: number;
+  /** How far the simulated provider's clock is off (ms, + ahead): shifts the HTTP Date header every answer carries. */
+  clockSkewMs: number;
 }
 
 export interface SimulatorOptions extends Partial<Knobs> {
@@ -131,7 +133,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const streamFor = (label: string) => seededRandom([...label].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16_777_619) >>> 0, seed >>> 0));
   const random = streamFor('faults');
   const alibabaNonces = new RecentNonces();
-  const knobs: Knobs = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, rateLimitPerSecond: options.rateLimitPerSecond ?? 0 };
+  const knobs: Knobs = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, rateLimitPerSecond: options.rateLimitPerSecond ?? 0, clockSkewMs: options.clockSkewMs ?? 0 };
   const stores = new Map<string, ProjectStore>();
   const facts = new Map<string, SeedFact[]>();
   const counters = Object.fromEntries(SIMULATED_APIS.map((a) => [a.provider, newCounters()])) as Record<ProviderName, ProviderCounters>;
@@ -256,6 +258,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         }
         const headers: Record<string, string> = { ...out.headers };
         if (out.api?.cloud !== 'alibaba') headers['X-Request-Id'] = out.requestId;
+        // Every HTTP/1.1 origin server sends Date (RFC 9110 §6.6.1), from its own clock.
+        headers.Date = new Date(Date.now() + knobs.clockSkewMs).toUTCString();
         if (body) headers['Content-Type'] = 'application/json;charset=UTF-8';
         response.writeHead(out.status, headers).end(body);
       }).catch((err: unknown) => {

@@ -95,12 +95,13 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
     expect((pod.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(config.shutdownGraceMs);
   });
 
-  it('fails the Job at once on exit 1 or 2, retries an outage (exit 3), and cleans finished Jobs up', () => {
+  it('fails the Job at once on exit 1, 2 or 5 (a safety valve refused), retries an outage (exit 3), and cleans finished Jobs up', () => {
     const job = (only(objects, 'CronJob').spec as { jobTemplate: { spec: Record<string, unknown> } }).jobTemplate.spec;
     const rules = (job.podFailurePolicy as { rules: { action: string; onExitCodes?: { operator: string; values: number[] } }[] }).rules;
     const actionFor = (code: number) => rules.find((r) => r.onExitCodes && (r.onExitCodes.operator === 'In') === r.onExitCodes.values.includes(code))?.action ?? 'Count';
     expect(actionFor(2)).toBe('FailJob');
     expect(actionFor(1)).toBe('FailJob');
+    expect(actionFor(5)).toBe('FailJob');
     expect(actionFor(3)).toBe('Count');
     expect(job.backoffLimit).toBeGreaterThanOrEqual(1);
     expect(job.ttlSecondsAfterFinished).toBeGreaterThan(0);

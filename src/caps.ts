@@ -1,0 +1,129 @@
+// Blast-radius caps (P_MAX_DELETES, JANITOR_MAX_DELETES): a counting listing decides, before anything
+// is enqueued, whether each provider may delete all its candidates, the oldest N, or nothing.
+import type { Config, DeleteCap, ProviderConfig } from './config.js';
+import { judgeListing, type ProviderValves } from './judging.js';
+import type { Logger } from './logger.js';
+import { policyRuleFor } from './policy.js';
+import type { ProviderName } from './providers/catalog.js';
+import type { Provider } from './providers/provider.js';
+import { CapGate, capLimit, describeCap, TimeList } from './valves.js';
+
+/** What the counting listing found for one provider. */
+interface ProviderCount {
+  listed: number;
+  candidates: number;
+  /** Candidate times (ms), only in truncate mode: 8 bytes each, the one thing kept per candidate. */
+  readonly times: TimeList | undefined;
+  /** Why the count is not complete (a target's listing failed or was cut short). */
+  incomplete?: string;
+}
+
+/** Whether any cap is configured: only then does a run list twice. */
+export function capsConfigured(config: Config): boolean {
+  return config.maxDeletes !== undefined || config.providers.some((p) => p.maxDeletes !== undefined);
+}
+
+/**
+ * Decides every provider's valves for the run. The cap needs the full count before the first enqueue,
+ * so the providers are listed once to count (keeping only counters, and in truncate mode one 8-byte
+ * time per candidate to find the oldest N), then listed again by the producer, which enqueues through
+ * the gates decided here. Two listings cost twice the read calls, but memory stays bounded whatever
+ * the number of tasks (holding the candidates themselves would not fit a million into the heap).
+ */
+export async function decideValves(
+  config: Config, providers: ReadonlyMap<ProviderName, Provider>, deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly logger: Logger },
+): Promise<Map<ProviderName, ProviderValves>> {
+  const valves = new Map<ProviderName, ProviderValves>(config.providers.map((pc) => [pc.name, { gates: [], maxClockSkewMs: config.maxClockSkewMs }]));
+  if (!capsConfigured(config)) return valves;
+  const truncate = config.maxDeletesMode === 'truncate';
+  const counts = new Map(await Promise.all(config.providers.map(async (pc) => {
+    const provider = providers.get(pc.name);
+    if (!provider) throw new Error(`provider ${pc.name} was not built`);
+    return [pc.name, await countCandidates(pc, provider, truncate, deps)] as const;
+  })));
+
+  // Per provider first: its own cap, on its own listing.
+  const admitted = new Map<ProviderName, { count: number; times: Float64Array | undefined }>();
+  for (const pc of config.providers) {
+    const count = counts.get(pc.name) as ProviderCount;
+    const set = (v: Partial<ProviderValves>) => valves.set(pc.name, { ...(valves.get(pc.name) as ProviderValves), ...v });
+    const capped = pc.maxDeletes ?? config.maxDeletes;
+    if (count.incomplete !== undefined && capped) {
+      set({ refusedBecause: `the counting listing for ${capped.variable} did not finish (${count.incomplete}), so the cap cannot be checked` });
+      continue;
+    }
+    const times = count.times?.values();
+    if (!pc.maxDeletes) {
+      admitted.set(pc.name, { count: count.candidates, times });
+      continue;
+    }
+    const limit = capLimit(pc.maxDeletes, count.listed);
+    const label = describeCap(pc.maxDeletes, count.listed);
+    if (count.candidates <= limit) {
+      set({ gates: [new CapGate(limit, label)] });
+      admitted.set(pc.name, { count: count.candidates, times });
+    } else if (truncate && times) {
+      set({ gates: [CapGate.oldest(limit, label, times)] });
+      admitted.set(pc.name, { count: limit, times: Float64Array.from(times).sort().subarray(0, limit) });
+    } else {
+      set({ refusedBecause: overCap(count.candidates, pc.name, pc.maxDeletes, count.listed) });
+    }
+  }
+
+  // Then the whole run: what the providers may still delete, together.
+  const runCap = config.maxDeletes;
+  if (runCap) {
+    const listed = [...counts.values()].reduce((n, c) => n + c.listed, 0);
+    const total = [...admitted.values()].reduce((n, a) => n + a.count, 0);
+    const limit = capLimit(runCap, listed);
+    const label = describeCap(runCap, listed);
+    let gate: CapGate | undefined;
+    if (total <= limit) gate = new CapGate(limit, label);
+    else if (truncate) gate = CapGate.oldest(limit, label, concat([...admitted.values()].map((a) => a.times ?? new Float64Array())));
+    for (const name of admitted.keys()) {
+      const current = valves.get(name) as ProviderValves;
+      valves.set(name, gate ? { ...current, gates: [...current.gates, gate] } : { ...current, refusedBecause: overCap(total, 'the run', runCap, listed) });
+    }
+  }
+  for (const [name, v] of valves) {
+    const count = counts.get(name) as ProviderCount;
+    deps.logger.info({ provider: name, listed: count.listed, candidates: count.candidates, refused: v.refusedBecause, caps: v.gates.map((g) => g.describe()) }, 'candidates counted for the deletion caps');
+  }
+  return valves;
+}
+
+function overCap(candidates: number, who: string, cap: DeleteCap, listed: number): string {
+  return `${candidates} deletion candidates in ${who} exceed ${describeCap(cap, listed)}; nothing of it is deleted (JANITOR_MAX_DELETES_MODE=refuse). Check the retention and states, then raise the cap or set JANITOR_MAX_DELETES_MODE=truncate`;
+}
+
+function concat(arrays: readonly Float64Array[]): Float64Array {
+  const all = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    all.set(a, offset);
+    offset += a.length;
+  }
+  return all;
+}
+
+/** The counting listing of one provider: its targets one after another, through the shared judging path. */
+async function countCandidates(pc: ProviderConfig, provider: Provider, truncate: boolean, deps: { readonly now: () => Date; readonly signal?: AbortSignal }): Promise<ProviderCount> {
+  const count: ProviderCount = { listed: 0, candidates: 0, times: truncate ? new TimeList() : undefined };
+  const rule = policyRuleFor(pc);
+  for (const target of pc.targets) {
+    try {
+      for await (const page of judgeListing({ provider, target, rule, keepLatest: pc.keepLatest, now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) })) {
+        count.listed += page.listed;
+        for (const { verdict } of page.decisions) {
+          if (!verdict.candidate) continue;
+          count.candidates += 1;
+          count.times?.push(page.now.getTime() - verdict.ageMs);
+        }
+      }
+    } catch (err) {
+      count.incomplete = `${target}: ${deps.signal?.aborted ? 'interrupted' : (err as Error).message}`;
+      return count;
+    }
+  }
+  return count;
+}

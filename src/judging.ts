@@ -1,0 +1,91 @@
+// The one judging path of a listing, shared by the producer, the dry run, the cap count and `plan`:
+// every listed task through the policy, then P_KEEP_LATEST, then the provider's valves (cap, clock).
+import { judgeTask, type PolicyRule, type Verdict } from './policy.js';
+import type { ProviderName } from './providers/catalog.js';
+import type { CloudTask, Provider } from './providers/provider.js';
+import { clockSkewRefusal, keepLatestGroupOf, NewestKeeper, type CapGate } from './valves.js';
+
+/** One listed task and what the policy (and P_KEEP_LATEST) decided about it. */
+export interface Decision {
+  readonly task: CloudTask;
+  readonly verdict: Verdict;
+}
+
+/** Decisions released by one listed page; `listed` counts the page's tasks (0 for the final release). */
+export interface JudgedPage {
+  readonly listed: number;
+  readonly decisions: readonly Decision[];
+  readonly now: Date;
+}
+
+export interface ListingDeps {
+  readonly provider: Provider;
+  readonly target: string;
+  readonly rule: PolicyRule;
+  /** P_KEEP_LATEST (0: off). */
+  readonly keepLatest: number;
+  readonly now: () => Date;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Lists one target and judges every task. With P_KEEP_LATEST=n a task that reached the age check
+ * (selected state, valid time, not protected) is held back until n newer ones of its group are
+ * known, so a candidate is only released once it is certainly not among its group's newest n; what
+ * is held when the listing ends is the newest n, released last as kept. At most n per group wait.
+ */
+export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPage> {
+  const keeper = new NewestKeeper<Decision>(deps.keepLatest);
+  let now = deps.now();
+  for await (const page of deps.provider.listTasks(deps.target, deps.signal)) {
+    now = deps.now();
+    const decisions: Decision[] = [];
+    for (const task of page) {
+      const decision = { task, verdict: judgeTask(task, deps.rule, now) };
+      const ranked = decision.verdict.candidate || decision.verdict.reason === 'too-recent';
+      const released = ranked && task.agedFrom.kind === 'ok' && deps.keepLatest > 0
+        ? keeper.offer(keepLatestGroupOf(deps.provider.name, task), task.agedFrom.at.getTime(), decision)
+        : decision;
+      if (released) decisions.push(released);
+    }
+    yield { listed: page.length, decisions, now };
+  }
+  const newest = keeper.drain().map((d) => (d.verdict.candidate ? { task: d.task, verdict: newestKept(deps.provider.name, d.task, deps.keepLatest) } : d));
+  if (newest.length > 0) yield { listed: 0, decisions: newest, now };
+}
+
+function newestKept(provider: ProviderName, task: CloudTask, n: number): Verdict {
+  const group = keepLatestGroupOf(provider, task);
+  return { candidate: false, reason: 'newest-kept', detail: `among the newest ${n} of ${group ? `task type ${group} in ` : ''}its project (P_KEEP_LATEST)` };
+}
+
+/** A provider's valves for one run: a refusal decided before listing (cap), its cap gates, its clock bound. */
+export interface ProviderValves {
+  /** Set when nothing of the provider may be deleted (JANITOR_MAX_DELETES_MODE=refuse and over a cap). */
+  readonly refusedBecause?: string;
+  /** Every gate a candidate passes (the provider's P_MAX_DELETES, then the run's JANITOR_MAX_DELETES). */
+  readonly gates: readonly CapGate[];
+  readonly maxClockSkewMs: number;
+}
+
+/** What the valves do with one candidate: let it be deleted, or hold it back and why. */
+export type ValveOutcome =
+  | { readonly pass: true }
+  | { readonly pass: false; readonly why: 'refused' | 'clock-skew'; readonly detail: string }
+  | { readonly pass: false; readonly why: 'over-cap'; readonly detail: string; readonly cap: string };
+
+/** Passes one candidate dated `at` through the provider's valves; a passing one takes its place in every gate. */
+export function passValves(valves: ProviderValves, provider: Provider, at: number): ValveOutcome {
+  if (valves.refusedBecause !== undefined) return { pass: false, why: 'refused', detail: valves.refusedBecause };
+  const skew = clockSkewRefusal(provider.serverClock?.skewMs(), valves.maxClockSkewMs);
+  if (skew !== undefined) return { pass: false, why: 'clock-skew', detail: skew };
+  const closed = valves.gates.find((g) => !g.allows(at));
+  if (closed) return { pass: false, why: 'over-cap', cap: closed.describe(), detail: `over the cap ${closed.describe()}: the oldest are deleted first, this one is left for a later run` };
+  for (const gate of valves.gates) gate.take(at);
+  return { pass: true };
+}
+
+/** Valves that let everything through (no cap, clock checked against `maxClockSkewMs`). */
+export function openValves(maxClockSkewMs: number): ProviderValves {
+  return { gates: [], maxClockSkewMs };
+}
