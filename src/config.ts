@@ -252,7 +252,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     jobLockMs: read('JANITOR_JOB_LOCK', durationMs.refine((ms) => ms >= 1_000 && ms <= 600_000, 'expected between 1s and 10m'), '30s'),
     maxDeletes: read('JANITOR_MAX_DELETES', deleteCap('JANITOR_MAX_DELETES')),
     maxDeletesMode: read('JANITOR_MAX_DELETES_MODE', oneOf(['refuse', 'truncate'] as const), 'refuse'),
-    maxClockSkewMs: read('JANITOR_MAX_CLOCK_SKEW', durationMs, '5m'),
+    maxClockSkewMs: read('JANITOR_MAX_CLOCK_SKEW', durationUpTo('24h'), '5m'),
   };
   const operator = {
     metricsPort: read('JANITOR_METRICS_PORT', intIn(0, 65_535), '9464'),
