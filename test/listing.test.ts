@@ -45,6 +45,26 @@ describe('mergePages', () => {
     expect(seen.length).toBeLessThan(30);
   });
 
+  it('leaves no unhandled rejection when a prefetched page fails while the consumer is busy', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      // The second page fails at once, while the consumer still awaits its work on the first.
+      async function* failsSecond() {
+        yield await Promise.resolve('a-0');
+        throw new Error('page 2 refused');
+      }
+      await expect((async () => {
+        for await (const page of mergePages([failsSecond], 1)) if (page) await new Promise((r) => setTimeout(r, 20));
+      })()).rejects.toThrow('page 2 refused');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
   it('closes every open source when the consumer stops early', async () => {
     const meter = { open: 0, most: 0 };
     for await (const page of mergePages([source('a', 10, meter), source('b', 10, meter)], 2)) if (page) break;

@@ -11,7 +11,11 @@ export async function* mergePages<T>(sources: readonly (() => AsyncIterable<T>)[
   const open = new Map<number, { iterator: AsyncIterator<T>; next: Promise<{ id: number; result: IteratorResult<T> }> }>();
   let ids = 0;
   const pull = (id: number, iterator: AsyncIterator<T>) => {
-    open.set(id, { iterator, next: iterator.next().then((result) => ({ id, result })) });
+    const next = iterator.next().then((result) => ({ id, result }));
+    // A prefetched page may fail while the consumer is still busy with the last one: marked handled
+    // here (else Node reports an unhandled rejection, fatal by default), it is thrown by the race below.
+    next.catch(() => undefined);
+    open.set(id, { iterator, next });
   };
   const openMore = () => {
     while (open.size < Math.max(1, concurrency) && waiting.length > 0) {
