@@ -3,6 +3,7 @@
 import type { Config, DeleteCap, ProviderConfig } from './config.js';
 import { judgeListing, type ProviderValves } from './judging.js';
 import type { Logger } from './logger.js';
+import { pageSightings, type SightingAccess } from './observations.js';
 import { policyRuleFor } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
@@ -31,7 +32,8 @@ export function capsConfigured(config: Config): boolean {
  * the number of tasks (holding the candidates themselves would not fit a million into the heap).
  */
 export async function decideValves(
-  config: Config, providers: ReadonlyMap<ProviderName, Provider>, deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly logger: Logger },
+  config: Config, providers: ReadonlyMap<ProviderName, Provider>,
+  deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly logger: Logger; readonly sightings?: SightingAccess },
 ): Promise<Map<ProviderName, ProviderValves>> {
   const valves = new Map<ProviderName, ProviderValves>(config.providers.map((pc) => [pc.name, { gates: [], maxClockSkewMs: config.maxClockSkewMs }]));
   if (!capsConfigured(config)) return valves;
@@ -39,7 +41,7 @@ export async function decideValves(
   const counts = new Map(await Promise.all(config.providers.map(async (pc) => {
     const provider = providers.get(pc.name);
     if (!provider) throw new Error(`provider ${pc.name} was not built`);
-    return [pc.name, await countCandidates(pc, provider, truncate, deps)] as const;
+    return [pc.name, await countCandidates(pc, provider, truncate, { ...deps, prefix: config.queuePrefix })] as const;
   })));
 
   // Per provider first: its own cap, on its own listing.
@@ -107,12 +109,17 @@ function concat(arrays: readonly Float64Array[]): Float64Array {
 }
 
 /** The counting listing of one provider: its targets one after another, through the shared judging path. */
-async function countCandidates(pc: ProviderConfig, provider: Provider, truncate: boolean, deps: { readonly now: () => Date; readonly signal?: AbortSignal }): Promise<ProviderCount> {
+async function countCandidates(
+  pc: ProviderConfig, provider: Provider, truncate: boolean,
+  deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly sightings?: SightingAccess; readonly prefix: string },
+): Promise<ProviderCount> {
   const count: ProviderCount = { listed: 0, candidates: 0, times: truncate ? new TimeList() : undefined };
   const rule = policyRuleFor(pc);
   for (const target of pc.targets) {
+    // Observed mode: counting reads the sightings and records none; the enqueueing listing records them.
+    const sightings = pageSightings(deps.sightings && { redis: deps.sightings.redis, access: 'read' }, deps.prefix, pc.name, target, rule);
     try {
-      for await (const page of judgeListing({ provider, target, rule, keepLatest: pc.keepLatest, now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) })) {
+      for await (const page of judgeListing({ provider, target, rule, keepLatest: pc.keepLatest, now: deps.now, ...(sightings ? { sightings } : {}), ...(deps.signal ? { signal: deps.signal } : {}) })) {
         count.listed += page.listed;
         for (const { verdict } of page.decisions) {
           if (!verdict.candidate) continue;

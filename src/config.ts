@@ -27,6 +27,13 @@ export interface AlibabaAuthConfig {
   readonly securityToken?: SecretSource;
 }
 
+/**
+ * What a task's age is measured from (P_AGE_FROM): `documented`, the timestamp the API documents;
+ * `observed`, the later of that and when the janitor first saw the task terminal (kept in Redis).
+ */
+export type AgeFrom = 'documented' | 'observed';
+export const AGE_FROM_VALUES: readonly AgeFrom[] = ['documented', 'observed'];
+
 /** IoTDA signing: `auto` follows the SDK (derived V11 for non-standard hosts). */
 export type IotdaSigning = 'auto' | 'standard' | 'derived';
 
@@ -41,6 +48,8 @@ export interface ProviderConfig {
   /** Where each target lives (same order as `targets`): region, project, endpoint, IoTDA instance. */
   readonly scopes: readonly TargetScope[];
   readonly retentionMs: number;
+  /** P_AGE_FROM: the documented timestamp, or the later of it and the janitor's first sighting in a terminal state. */
+  readonly ageFrom: AgeFrom;
   /** Catalog spelling of the states that count as deletable for this run. */
   readonly states: readonly string[];
   readonly rateLimit: Rate;
@@ -366,6 +375,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     return {
       name, region, endpoint: endpoint ?? '', targets: scopes.map((s) => s.key), scopes,
       retentionMs: providerRetention(`${P}_RETENTION`) ?? globalRetentionMs,
+      ageFrom: read(`${P}_AGE_FROM`, oneOf(AGE_FROM_VALUES), 'documented') ?? 'documented',
       states: states ?? [...facts.defaultStates],
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
       readRateLimit: read(`${P}_READ_RATE_LIMIT`, rate, '20/s') ?? { max: 20, durationMs: 1000 },

@@ -1,5 +1,6 @@
 // The one judging path of a listing, shared by the producer, the dry run, the cap count and `plan`:
 // every listed task through the policy, then P_KEEP_LATEST, then the provider's valves (cap, clock).
+import type { PageSightings } from './observations.js';
 import { judgeTask, type PolicyRule, type Verdict } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
@@ -25,6 +26,8 @@ export interface ListingDeps {
   /** P_KEEP_LATEST (0: off). */
   readonly keepLatest: number;
   readonly now: () => Date;
+  /** Observed mode (P_AGE_FROM=observed): each page's first sightings; absent, none is known. */
+  readonly sightings?: PageSightings;
   readonly signal?: AbortSignal;
 }
 
@@ -40,9 +43,11 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
   for await (const page of deps.provider.listTasks(deps.target, deps.signal)) {
     now = deps.now();
     const decisions: Decision[] = [];
+    const sightings = await deps.sightings?.(page, now);
     for (const task of page) {
-      const decision = { task, verdict: judgeTask(task, deps.rule, now) };
-      const ranked = decision.verdict.candidate || decision.verdict.reason === 'too-recent';
+      const decision = { task, verdict: judgeTask(task, deps.rule, now, sightings?.get(task.id)) };
+      // Kept only for their age, they still count among their group's newest.
+      const ranked = decision.verdict.candidate || decision.verdict.reason === 'too-recent' || decision.verdict.reason === 'observed-recently';
       const released = ranked && task.agedFrom.kind === 'ok' && deps.keepLatest > 0
         ? keeper.offer(keepLatestGroupOf(deps.provider.name, task), task.agedFrom.at.getTime(), decision)
         : decision;

@@ -1,5 +1,5 @@
 // Pure deletion policy: is this task a candidate, and if not, why not. No I/O; `now` is passed in.
-import type { ProviderConfig } from './config.js';
+import type { AgeFrom, ProviderConfig } from './config.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask } from './providers/provider.js';
 
@@ -20,16 +20,21 @@ export interface PolicyRule {
   readonly exclude?: TaskPattern;
   /** P_INCLUDE: when set, only a task whose id, name or type matches may be deleted. */
   readonly include?: TaskPattern;
+  /**
+   * `documented`: age from the timestamp the API documents. `observed`: from the later of that and
+   * when the janitor first saw the task in a selected state (P_AGE_FROM).
+   */
+  readonly ageFrom: AgeFrom;
 }
 
-/** The rule for one configured provider: its documented states, selected states, retention and patterns. */
+/** The rule for one configured provider: its documented states, selected states, retention, patterns and age reference. */
 export function policyRuleFor(providerConfig: ProviderConfig): PolicyRule {
   const P = providerConfig.name.toUpperCase();
   // Sources were compiled once at config load, so a bad one never gets this far.
   const pattern = (suffix: string, source: string | undefined) => (source === undefined ? {} : { [suffix.toLowerCase()]: { variable: `${P}_${suffix}`, regex: new RegExp(source) } });
   return {
     knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs,
-    ...pattern('EXCLUDE', providerConfig.exclude), ...pattern('INCLUDE', providerConfig.include),
+    ageFrom: providerConfig.ageFrom, ...pattern('EXCLUDE', providerConfig.exclude), ...pattern('INCLUDE', providerConfig.include),
   };
 }
 
@@ -49,6 +54,18 @@ export function describePattern(pattern: TaskPattern): string {
   return `${pattern.variable} (${String(pattern.regex)})`;
 }
 
+/**
+ * Whether the task is finished as far as the rule is concerned: it has an id and every state it
+ * reports is selected (and so terminal). Observed mode records when this first became true and
+ * forgets it as soon as it is false again (restarted, resumed, retried).
+ */
+export function isInSelectedStates(task: Pick<CloudTask, 'id' | 'states'>, rule: PolicyRule): boolean {
+  return task.id.trim() !== '' && task.states.length > 0 && task.states.every((s) => rule.knownStates.includes(s) && rule.states.includes(s));
+}
+
+/** The name an age measured from the janitor's own observation is reported under (logs, audit, jobs). */
+export const OBSERVED_FIELD = 'first seen terminal';
+
 /** Why a listed task is kept. Every kept task is counted under exactly one reason. */
 export type KeepReason =
   | 'missing-id'
@@ -62,15 +79,22 @@ export type KeepReason =
   | 'future-timestamp'
   | 'too-recent'
   /** P_KEEP_LATEST: among the newest N of its project (and IoTDA task type); decided over the whole listing. */
-  | 'newest-kept';
+  | 'newest-kept'
+  /** Observed mode: the janitor first saw the task terminal less than the retention ago (or has no record). */
+  | 'observed-recently';
 
 export type Verdict =
-  | { readonly candidate: true; readonly ageMs: number }
+  /** `agedFrom`: the reference the age was measured from (the documented field, or OBSERVED_FIELD). */
+  | { readonly candidate: true; readonly ageMs: number; readonly agedFrom: { readonly field: string; readonly at: Date } }
   | { readonly candidate: false; readonly reason: KeepReason; readonly detail: string; readonly ageMs?: number };
 
 // A clock skew allowance would let a future timestamp through; any timestamp ahead of `now` is refused.
-/** Decides one task. The order of checks is the order of the reasons a human would ask about. */
-export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date): Verdict {
+/**
+ * Decides one task. The order of checks is the order of the reasons a human would ask about.
+ * `firstSeenTerminal` (observed mode only): when the janitor first saw it in a selected state;
+ * undefined means no record, so it counts as seen just now and is never old enough.
+ */
+export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date, firstSeenTerminal?: Date): Verdict {
   // States arrive in the catalog's spelling (adapters canonicalise once); any other spelling is unknown.
   if (task.id.trim() === '') return keep('missing-id', 'the task has no id');
   // What the operator protected is settled before anything about the task's state or age.
@@ -95,7 +119,15 @@ export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date): Verdict
   if (ageMs < 0) return keep('future-timestamp', `${aged.field} ${aged.at.toISOString()} is in the future`);
   // Strictly older than the retention: a task exactly at the retention age is kept one more run.
   if (ageMs <= rule.retentionMs) return { ...keep('too-recent', `${aged.field} is ${Math.floor(ageMs / 1000)}s old`), ageMs };
-  return { candidate: true, ageMs };
+  if (rule.ageFrom === 'observed') {
+    // Age from the later of the two: a record that finished long after it was created is young.
+    if (firstSeenTerminal === undefined) return keep('observed-recently', 'observed terminal just now (no record)');
+    const observedMs = now.getTime() - firstSeenTerminal.getTime();
+    // Not a number (a corrupt record) or in the future (another pod's clock) is never old enough.
+    if (!(observedMs > rule.retentionMs)) return keep('observed-recently', `first seen terminal ${Math.floor(observedMs / 1000)}s ago`);
+    if (observedMs < ageMs) return { candidate: true, ageMs: observedMs, agedFrom: { field: OBSERVED_FIELD, at: firstSeenTerminal } };
+  }
+  return { candidate: true, ageMs, agedFrom: { field: aged.field, at: aged.at } };
 }
 
 function keep(reason: KeepReason, detail: string): Verdict {

@@ -3,7 +3,8 @@ import type { Queue } from 'bullmq';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { judgeListing, openValves, passValves, type ProviderValves, type ValveOutcome } from './judging.js';
-import { policyRuleFor } from './policy.js';
+import { dropSightings, pageSightings, sweepSightings, type SightingAccess } from './observations.js';
+import { policyRuleFor, type PolicyRule } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimTasks, confirmClaims, releaseClaims } from './claims.js';
@@ -22,6 +23,12 @@ export interface ProducerDeps {
   /** Absent in a dry run: nothing is claimed or enqueued. */
   readonly queue?: Queue<DeleteJobData>;
   readonly redis?: RedisClient;
+  /**
+   * Where observed-mode providers keep their first sightings: `record` (a real run: read and write),
+   * `read` (a dry run with Redis: reads what real runs recorded, writes nothing). Absent: no record
+   * can be known, so every terminal task of an observed-mode provider counts as seen just now.
+   */
+  readonly sightings?: SightingAccess;
   readonly signal?: AbortSignal;
   /** The provider's cap gates, refusal and clock bound; absent: no cap, clock checked against JANITOR_MAX_CLOCK_SKEW. */
   readonly valves?: ProviderValves;
@@ -82,8 +89,15 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
   const stats = newTargetStats(provider.name, target, Date.now(), scopeOf(providerConfig.scopes, target));
   const valves = deps.valves ?? openValves(deps.config.maxClockSkewMs);
   const log = logger.child({ provider: provider.name, target });
+  const listingStartedAt = deps.now();
+  let complete = false;
   try {
-    const listing = judgeListing({ provider, target, rule: policyRuleFor(providerConfig), keepLatest: providerConfig.keepLatest, now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) });
+    const rule = policyRuleFor(providerConfig);
+    await forgetOutsideObservedMode(deps, rule, target);
+    const sightings = pageSightings(deps.sightings, deps.config.queuePrefix, provider.name, target, rule);
+    const listing = judgeListing({
+      provider, target, rule, keepLatest: providerConfig.keepLatest, now: deps.now, ...(sightings ? { sightings } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
+    });
     for await (const { listed, decisions, now } of listing) {
       stats.listed += listed;
       const candidates: JobTask[] = [];
@@ -100,11 +114,12 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
           heldBack(stats, valve);
           continue;
         }
-        candidates.push(toJobTask(task, verdict.ageMs, now));
+        candidates.push(toJobTask(task, verdict.agedFrom));
         if (!deps.queue) log.info({ taskId: task.id, state: task.states.join('+'), ageMs: verdict.ageMs, label: task.label }, 'task would be deleted');
       }
       if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats, now);
     }
+    complete = !deps.signal?.aborted;
   } catch (err) {
     if (deps.signal?.aborted) {
       // Stopped by SIGTERM or JANITOR_MAX_RUNTIME, not by the provider: what was enqueued stands.
@@ -115,6 +130,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
       log.error({ err }, 'listing failed');
     }
   }
+  if (complete) await sweepAfterCompleteListing(deps, policyRuleFor(providerConfig), target, listingStartedAt, log);
   stats.listedAt = Date.now();
   stats.formatDrift = formatDriftOf(stats);
   if (stats.formatDrift !== undefined) {
@@ -133,11 +149,26 @@ function heldBack(stats: TargetStats, outcome: Exclude<ValveOutcome, { pass: tru
   else stats.refused = outcome.detail;
 }
 
-function toJobTask(task: CloudTask, ageMs: number, now: Date): JobTask {
-  // judgeTask only passes tasks whose reference parsed, so the age pins the exact instant.
-  const at = new Date(now.getTime() - ageMs).toISOString();
+/** Documented mode keeps no sightings: a real run drops any left from observed mode (they were not kept up to date). */
+async function forgetOutsideObservedMode(deps: ProducerDeps, rule: PolicyRule, target: string): Promise<void> {
+  if (rule.ageFrom === 'documented' && deps.sightings?.access === 'record') await dropSightings(deps.sightings.redis, deps.config.queuePrefix, deps.provider.name, target);
+}
+
+/** Only after a complete listing: records of tasks it did not see terminal are dropped (deleted, vanished). */
+async function sweepAfterCompleteListing(deps: ProducerDeps, rule: PolicyRule, target: string, listingStartedAt: Date, log: Logger): Promise<void> {
+  if (rule.ageFrom !== 'observed' || deps.sightings?.access !== 'record') return;
+  try {
+    const dropped = await sweepSightings(deps.sightings.redis, deps.config.queuePrefix, deps.provider.name, target, listingStartedAt);
+    if (dropped > 0) log.info({ dropped }, 'dropped the sightings of tasks no longer listed');
+  } catch (err) {
+    // Only housekeeping: a record left behind is dropped by the next complete listing.
+    log.warn({ err }, 'could not drop the sightings of tasks no longer listed');
+  }
+}
+
+function toJobTask(task: CloudTask, agedFrom: { readonly field: string; readonly at: Date }): JobTask {
   return {
-    id: task.id, states: task.states, agedFrom: { field: task.agedFrom.field, at },
+    id: task.id, states: task.states, agedFrom: { field: agedFrom.field, at: agedFrom.at.toISOString() },
     ...(task.label ? { label: task.label } : {}), ...(task.lookup ? { lookup: task.lookup } : {}),
     ...(task.name ? { name: task.name } : {}), ...(task.type ? { type: task.type } : {}),
   };

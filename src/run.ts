@@ -11,7 +11,7 @@ import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
-import { assertRedisReachable, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
+import { assertRedisReachable, createRedisClient, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
 import type { Shutdown } from './shutdown.js';
 import { exitCodeFor, type ExitCode, type TargetStats } from './summary.js';
 import { startDeleteWorker } from './worker.js';
@@ -104,6 +104,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     redis = await connectRedis(config, deps.shutdown);
     queues = await openQueues(config, redis, deps.shutdown);
   }
+  const sightings = config.dryRun ? await dryRunSightings(config, logger, opened?.redis) : redis && { redis, access: 'record' as const };
   if (mode === 'run' && queues && redis) {
     // Listening starts before anything is enqueued, so no outcome can slip past.
     tracker = await createOutcomeTracker({ config, redis, queues, logger });
@@ -111,10 +112,11 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     for (const worker of workers) tracker.listen(worker);
   }
   // Caps need every candidate counted before the first enqueue: a counting listing first (only when a cap is set).
-  const valves = await decideValves(config, deps.providers, { now, signal: abort.signal, logger });
+  const valves = await decideValves(config, deps.providers, { now, signal: abort.signal, logger, ...(sightings ? { sightings } : {}) });
   const perProvider = await Promise.all(config.providers.map((pc) => enqueueCandidates({
     config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
+    ...(sightings ? { sightings } : {}),
     ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id) } : {}),
   })));
   const stats = perProvider.flat();
@@ -127,12 +129,35 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     await tracker.finish();
   }
   clearTimeout(timer);
+  if (sightings && sightings.redis !== redis) sightings.redis.disconnect();
   const finishedAt = Date.now();
   for (const s of stats) s.finishedAt = finishedAt;
   const exitCode = exitCodeFor(stats);
   logger.info({ runId, exitCode, stats }, 'run finished');
   deps.observer?.runFinished?.({ runId, mode, stats, exitCode, durationMs: finishedAt - startedAt });
   return { runId, stats, exitCode };
+}
+
+/**
+ * A dry run writes no sightings (a real run's clock must not start from a run that deleted nothing),
+ * but with observed-mode providers it reads those real runs recorded, when Redis answers. Without
+ * Redis every terminal task of such a provider counts as seen just now: kept, and said so.
+ */
+async function dryRunSightings(config: Config, logger: Logger, opened: RedisClient | undefined): Promise<{ redis: RedisClient; access: 'read' } | undefined> {
+  const observed = config.providers.filter((p) => p.ageFrom === 'observed').map((p) => p.name);
+  if (observed.length === 0) return undefined;
+  if (opened) return { redis: opened, access: 'read' };
+  try {
+    await assertRedisReachable(config.redis);
+  } catch (err) {
+    logger.warn({ providers: observed, redis: describeRedis(config.redis), reason: (err as Error).message },
+      'dry run without Redis: no first sightings can be read, so every terminal task of these observed-mode providers counts as observed just now and is kept');
+    return undefined;
+  }
+  const redis = createRedisClient(config.redis, 'admin');
+  redis.on('error', () => undefined); // surfaced by the reads that fail
+  logger.info({ providers: observed }, 'dry run reads the first sightings real runs recorded, and records none');
+  return { redis, access: 'read' };
 }
 
 /** Closes the run's own workers within `graceMs` (in-flight deletes finish; no new job is taken). */

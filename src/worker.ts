@@ -3,7 +3,8 @@ import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { releaseClaims } from './claims.js';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { judgeTask, policyRuleFor } from './policy.js';
+import { firstSeenTerminal, forgetSightings } from './observations.js';
+import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
@@ -22,7 +23,12 @@ export interface WorkerDeps {
 /** Starts the provider's worker; its concurrency and rate limit are the provider's own. */
 export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, DeleteJobResult> {
   const { config, providerConfig } = deps;
-  const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob(deps, job), {
+  // A settled job frees its tasks' claims, so a later run may enqueue them again (a task kept or failed).
+  // Its own lazy connection: whatever runs the worker (run, work, daemon) releases claims the same way.
+  // Observed mode reads and drops first sightings through it too.
+  const claims = createRedisClient(config.redis, 'worker');
+  claims.on('error', () => undefined); // reported by the release that fails
+  const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
     concurrency: providerConfig.concurrency,
@@ -34,10 +40,6 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     stalledInterval: config.jobLockMs,
     autorun: true,
   });
-  // A settled job frees its tasks' claims, so a later run may enqueue them again (a task kept or failed).
-  // Its own lazy connection: whatever runs the worker (run, work, daemon) releases claims the same way.
-  const claims = createRedisClient(config.redis, 'worker');
-  claims.on('error', () => undefined); // reported by the release that fails
   const releasing = new Set<Promise<void>>();
   worker.on('closed', () => { void Promise.allSettled(releasing).then(() => claims.disconnect()); });
   const release = (job: Job<DeleteJobData>) => {
@@ -59,7 +61,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
 
 
 /** The processor. It throws on failure and never swallows: BullMQ owns retries. */
-export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
+export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: RedisClient }, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
   const { provider, providerConfig, queue } = deps;
   const data = job.data;
   // A job in Redis is input too: never act on one outside this worker's configured scope.
@@ -107,10 +109,20 @@ export async function processDeleteJob(deps: WorkerDeps, job: Job<DeleteJobData>
     }
     if (failures.length > 0) {
       await keepProgress(job, done, failures);
+      await forgetDeleted(deps, data.target, done, log);
       await throwFailure(queue, failures.map((f) => f.error), log);
     }
   }
+  await forgetDeleted(deps, data.target, done, log);
   return { results: done };
+}
+
+/** Observed mode: a deleted (or gone) task's first sighting is dropped; housekeeping only, so a failure is logged, not thrown. */
+async function forgetDeleted(deps: WorkerDeps & { readonly sightings: RedisClient }, target: string, done: readonly TaskResult[], log: Logger): Promise<void> {
+  if (deps.providerConfig.ageFrom !== 'observed') return;
+  const ids = done.filter((d) => d.result !== 'skipped').map((d) => d.id);
+  await forgetSightings(deps.sightings, deps.config.queuePrefix, deps.provider.name, target, ids)
+    .catch((err: unknown) => log.warn({ err }, 'could not drop first sightings of deleted tasks; the next complete listing does'));
 }
 
 /**
@@ -133,14 +145,19 @@ async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[]
  * the task is read again and the FRESH record is judged. Where the API cannot read it back, a delete
  * may only act on a listing younger than JANITOR_MAX_SNAPSHOT_AGE. Undefined means "delete it".
  */
-async function recheck(deps: WorkerDeps, data: DeleteJobData, task: JobTask): Promise<TaskResult | undefined> {
+async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, data: DeleteJobData, task: JobTask): Promise<TaskResult | undefined> {
   const rule = policyRuleFor(deps.providerConfig);
   const listedAge = new Date(task.agedFrom.at);
   const snapshot: CloudTask = {
     id: task.id, states: task.states, agedFrom: { kind: 'ok', field: task.agedFrom.field, at: listedAge },
     ...(task.name ? { name: task.name } : {}), ...(task.type ? { type: task.type } : {}),
   };
-  const verdict = judgeTask(snapshot, rule, deps.now());
+  // Observed mode: the sighting as it stands now. A listing that saw the task running again since
+  // dropped it, and then the task is kept (no record counts as seen terminal just now).
+  const firstSeen = rule.ageFrom === 'observed'
+    ? await firstSeenTerminal(deps.sightings, deps.config.queuePrefix, deps.provider.name, data.target, task.id)
+    : undefined;
+  const verdict = judgeTask(snapshot, rule, deps.now(), firstSeen);
   if (!verdict.candidate) return skipped(task.id, 'changed-before-delete', `${verdict.reason}: ${verdict.detail}`);
   const read = await deps.provider.getTask(data.target, { id: task.id, ...(task.lookup ? { lookup: task.lookup } : {}) });
   switch (read.kind) {
@@ -159,7 +176,11 @@ async function recheck(deps: WorkerDeps, data: DeleteJobData, task: JobTask): Pr
       // moved it later): a re-read can only ever keep more.
       const fresh = read.task.agedFrom;
       const agedFrom = fresh.kind === 'ok' && fresh.at.getTime() < listedAge.getTime() ? snapshot.agedFrom : fresh;
-      const again = judgeTask({ ...read.task, agedFrom }, rule, deps.now());
+      if (rule.ageFrom === 'observed' && !isInSelectedStates(read.task, rule)) {
+        // Running again (restarted, resumed, retried): its clock starts afresh when it finishes.
+        await forgetSightings(deps.sightings, deps.config.queuePrefix, deps.provider.name, data.target, [task.id]);
+      }
+      const again = judgeTask({ ...read.task, agedFrom }, rule, deps.now(), firstSeen);
       return again.candidate ? undefined : skipped(task.id, 'changed-before-delete', `${again.reason}: ${again.detail}`);
     }
   }

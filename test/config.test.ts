@@ -58,6 +58,12 @@ describe('loadConfig', () => {
     expect(text).toContain('90m, 36h, 7d or 2w');
   });
 
+  it('ages from the documented timestamp unless P_AGE_FROM=observed, and names a bad value', () => {
+    expect(loadConfig(BASE).providers[0]?.ageFrom).toBe('documented');
+    expect(loadConfig({ ...BASE, IOTDA_AGE_FROM: 'observed' }).providers[0]?.ageFrom).toBe('observed');
+    expect(problemsOf({ ...BASE, IOTDA_AGE_FROM: 'end_time' })).toEqual(['IOTDA_AGE_FROM: got "end_time"; expected one of documented, observed']);
+  });
+
   it('requires JANITOR_PROVIDERS', () => {
     expect(problemsOf({})).toEqual([expect.stringMatching(/^JANITOR_PROVIDERS: is required/)]);
   });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { judgeTask, type PolicyRule } from '../src/policy.js';
+import { isInSelectedStates, judgeTask, OBSERVED_FIELD, type PolicyRule } from '../src/policy.js';
 import type { AgeReference, CloudTask } from '../src/providers/provider.js';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
 const DAY = 86_400_000;
-const RULE: PolicyRule = { knownStates: ['Running', 'Success', 'Fail', 'Ready'], states: ['Success', 'Fail'], retentionMs: 7 * DAY };
+const RULE: PolicyRule = { knownStates: ['Running', 'Success', 'Fail', 'Ready'], states: ['Success', 'Fail'], retentionMs: 7 * DAY, ageFrom: 'documented' };
 const at = (ms: number): AgeReference => ({ kind: 'ok', field: 'end_time', at: new Date(NOW.getTime() - ms) });
 const task = (over: Partial<CloudTask> = {}): CloudTask => ({ id: 't1', states: ['Success'], agedFrom: at(8 * DAY), ...over });
 
@@ -68,5 +68,63 @@ describe('judgeTask', () => {
       const stale = agedFrom.kind === 'ok' && NOW.getTime() - agedFrom.at.getTime() > RULE.retentionMs;
       return selected && stale && undeletable === undefined && id.trim() !== '';
     }), { numRuns: 2000 });
+  });
+});
+
+describe('judgeTask in observed mode (P_AGE_FROM=observed)', () => {
+  const OBSERVED: PolicyRule = { ...RULE, ageFrom: 'observed' };
+  const seen = (ms: number) => new Date(NOW.getTime() - ms);
+
+  it.each([
+    ['created 8 days ago, first seen terminal a minute ago', task(), seen(60_000), false, 'observed-recently'],
+    ['created 8 days ago, no record of a sighting', task(), undefined, false, 'observed-recently'],
+    ['first seen terminal exactly the retention ago', task(), seen(7 * DAY), false, 'observed-recently'],
+    ['first seen terminal one millisecond past the retention', task(), seen(7 * DAY + 1), true, undefined],
+    ['a sighting in the future (another pod\'s clock)', task(), seen(-60_000), false, 'observed-recently'],
+    ['a corrupt sighting', task(), new Date(Number.NaN), false, 'observed-recently'],
+    ['an old sighting, but the documented time is recent', task({ agedFrom: at(DAY) }), seen(30 * DAY), false, 'too-recent'],
+    ['an old sighting of a running task', task({ states: ['Running'] }), seen(30 * DAY), false, 'state-not-selected'],
+    ['an old sighting, a missing timestamp', task({ agedFrom: { kind: 'missing', field: 'create_time' } }), seen(30 * DAY), false, 'missing-timestamp'],
+  ])('%s', (_name, input, firstSeen, candidate, reason) => {
+    const verdict = judgeTask(input, OBSERVED, NOW, firstSeen);
+    expect(verdict.candidate).toBe(candidate);
+    if (!verdict.candidate) expect(verdict.reason).toBe(reason);
+  });
+
+  it('says when a task is kept because nothing recorded seeing it terminal', () => {
+    expect(judgeTask(task(), OBSERVED, NOW)).toEqual({ candidate: false, reason: 'observed-recently', detail: 'observed terminal just now (no record)' });
+  });
+
+  it('ages from the later of the documented time and the first sighting', () => {
+    expect(judgeTask(task({ agedFrom: at(30 * DAY) }), OBSERVED, NOW, seen(8 * DAY))).toEqual({ candidate: true, ageMs: 8 * DAY, agedFrom: { field: OBSERVED_FIELD, at: seen(8 * DAY) } });
+    expect(judgeTask(task({ agedFrom: at(8 * DAY) }), OBSERVED, NOW, seen(30 * DAY))).toEqual({ candidate: true, ageMs: 8 * DAY, agedFrom: { field: 'end_time', at: seen(8 * DAY) } });
+  });
+
+  it('ignores sightings in documented mode', () => {
+    expect(judgeTask(task(), RULE, NOW, seen(60_000))).toMatchObject({ candidate: true, ageMs: 8 * DAY });
+  });
+
+  it('never selects more in observed mode than in documented mode, whatever the sighting', () => {
+    fc.assert(fc.property(fc.integer({ min: -30 * DAY, max: 30 * DAY }), fc.option(fc.integer({ min: -30 * DAY, max: 30 * DAY }), { nil: undefined }), (age, sighting) => {
+      const input = task({ agedFrom: at(age) });
+      const observed = judgeTask(input, OBSERVED, NOW, sighting === undefined ? undefined : seen(sighting));
+      const documented = judgeTask(input, RULE, NOW);
+      if (observed.candidate && (!documented.candidate || observed.ageMs > documented.ageMs)) return false;
+      return !observed.candidate || (sighting !== undefined && sighting > RULE.retentionMs);
+    }), { numRuns: 2000 });
+  });
+});
+
+describe('isInSelectedStates', () => {
+  it.each([
+    [task(), true],
+    [task({ states: ['Success', 'Fail'] }), true],
+    [task({ states: ['Success', 'Running'] }), false],
+    [task({ states: ['Ready'] }), false],
+    [task({ states: ['Exploded'] }), false],
+    [task({ states: [] }), false],
+    [task({ id: ' ' }), false],
+  ])('%j -> %s', (input, expected) => {
+    expect(isInSelectedStates(input, RULE)).toBe(expected);
   });
 });

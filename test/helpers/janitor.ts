@@ -99,12 +99,12 @@ export async function startWorkersWithQueue(
  * `startWorkers` needs to work the queued jobs later: for tests that change tasks in between.
  * Everything closes after the test (or earlier, through the returned shutdown).
  */
-export async function produceOnly(fixture: SimulatorFixture, env: Record<string, string>) {
+export async function produceOnly(fixture: SimulatorFixture, env: Record<string, string>, options: { now?: () => Date } = {}) {
   const config = loadConfig(env);
   const logger = createLogger('silent');
   const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
   fixture.onCleanup(() => shutdown.close());
-  const deps = { config, logger, providers: createProviders(config), shutdown };
+  const deps = { config, logger, providers: createProviders(config), shutdown, ...(options.now ? { now: options.now } : {}) };
   const redis = await connectRedis(config, shutdown);
   const queues = await openQueues(config, redis, shutdown);
   const report = await runCleanup(deps, 'produce', { redis, queues });
@@ -123,7 +123,8 @@ export function captureLogs(): { lines: Record<string, unknown>[]; stream: Writa
   return { lines, stream };
 }
 
-export async function runJanitor(env: Record<string, string>, options: { mode?: 'run' | 'produce'; logs?: Writable; logLevel?: string } = {}): Promise<RunReport> {
+/** `now`: the janitor's clock (policy and re-check), for tests that let days pass between runs. */
+export async function runJanitor(env: Record<string, string>, options: { mode?: 'run' | 'produce'; logs?: Writable; logLevel?: string; now?: () => Date } = {}): Promise<RunReport> {
   const config = loadConfig(env);
   const logger = createLogger(options.logLevel ?? (options.logs ? 'debug' : 'silent'), options.logs);
   const shutdown = createShutdown(logger, { stepTimeoutMs: 10_000, handleSignals: false });
@@ -131,7 +132,7 @@ export async function runJanitor(env: Record<string, string>, options: { mode?: 
   const limiter = limiterFor(config);
   shutdown.onClose('call limiter', () => limiter.close());
   try {
-    return await runCleanup({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, options.mode ?? 'run');
+    return await runCleanup({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown, ...(options.now ? { now: options.now } : {}) }, options.mode ?? 'run');
   } finally {
     await shutdown.close();
   }
