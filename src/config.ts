@@ -57,6 +57,8 @@ export interface ProviderConfig {
   readonly readRateLimit: Rate;
   /** Read calls in flight at once per process (projects and IoTDA task types listed side by side): P_LIST_CONCURRENCY. */
   readonly listConcurrency: number;
+  /** Pages one listing walk may read (per IoTDA task type) before that target stops: JANITOR_MAX_LIST_PAGES. */
+  readonly maxListPages: number;
   readonly concurrency: number;
   readonly attempts: number;
   /** P_INCLUDE / P_EXCLUDE: regular expression sources (validated at load), matched on task id, name and type. */
@@ -283,6 +285,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   checkRetentionFloor('JANITOR_RETENTION', retentionMs);
 
   const redis = readRedisConfig({ problems, given: (name) => (get(name) ?? '') !== '', read, secret, boolean, list });
+  const maxListPages = read('JANITOR_MAX_LIST_PAGES', intIn(1, 1_000_000), '10000') ?? 10_000;
   const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
   const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
   const withCredentials = options.credentials !== false;
@@ -380,6 +383,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       rateLimit: read(`${P}_RATE_LIMIT`, rate, '10/s') ?? { max: 10, durationMs: 1000 },
       readRateLimit: read(`${P}_READ_RATE_LIMIT`, rate, '20/s') ?? { max: 20, durationMs: 1000 },
       listConcurrency: read(`${P}_LIST_CONCURRENCY`, intIn(1, 64), '4') ?? 4,
+      maxListPages,
       concurrency: read(`${P}_CONCURRENCY`, intIn(1, 100), '4') ?? 4,
       include: read(`${P}_INCLUDE`, regexSource),
       exclude: read(`${P}_EXCLUDE`, regexSource),

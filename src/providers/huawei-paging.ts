@@ -1,6 +1,7 @@
 // Response-shape helpers shared by the Huawei adapters: success and "already gone" checks, field access.
 import type { HuaweiResponse } from './huawei-api.js';
 import { huaweiErrorBody } from './huawei-api.js';
+import { pageCapReached, pageGuard, type PageCap } from './page-guard.js';
 import { ProviderError } from './provider.js';
 
 /**
@@ -48,14 +49,14 @@ export interface CountedPage<T> {
  * 0-based here). Our workers delete what has been yielded while the walk goes on; all of it sits at
  * or after the page being read, so records not yet read never shift, where a forward walk would skip
  * one record per deletion. The first page is read to learn the total; when it holds everything it is
- * yielded at once. A total that shrinks (others deleting) moves the walk down at once, a record seen
- * twice (shifted by others) is dropped, and at most `maxPages` pages are read: the walk always ends.
- * Without a total, it walks forward to the first short page; a record shifted by concurrent deletes
- * is then listed by the next run.
+ * yielded at once. A total that shrinks (others deleting) moves the walk down at once, and a record
+ * seen twice (shifted by others) is dropped. At most `cap.pages` pages are walked: more records than
+ * that end the walk with pageCapReached after the pages it could read. Without a total, it walks
+ * forward to the first short page; a record shifted by concurrent deletes is then listed by the next run.
  */
 export async function* walkPagesBackward<T>(
   fetchPage: (index: number) => Promise<CountedPage<T>>,
-  options: { readonly pageSize: number; readonly maxPages: number; readonly idOf: (item: T) => string },
+  options: { readonly pageSize: number; readonly cap: PageCap; readonly walk: string; readonly idOf: (item: T) => string },
 ): AsyncGenerator<T[]> {
   const seen = new Set<string>();
   const unseen = (items: readonly T[]) => items.filter((item) => {
@@ -64,7 +65,8 @@ export async function* walkPagesBackward<T>(
     seen.add(id);
     return true;
   });
-  const lastIndexFor = (total: number) => Math.min(Math.ceil(total / options.pageSize), options.maxPages) - 1;
+  const pagesFor = (total: number) => Math.ceil(total / options.pageSize);
+  const lastIndexFor = (total: number) => Math.min(pagesFor(total), options.cap.pages) - 1;
   const first = await fetchPage(0);
   if (first.items.length < options.pageSize || (first.total !== undefined && first.total <= options.pageSize)) {
     const items = unseen(first.items);
@@ -72,20 +74,27 @@ export async function* walkPagesBackward<T>(
     return;
   }
   if (first.total === undefined) {
+    const enter = pageGuard(options.walk, 'page', options.cap);
+    enter('0');
     let page = first;
     for (let index = 1; ; index++) {
       const items = unseen(page.items);
       if (items.length > 0) yield items;
-      if (page.items.length < options.pageSize || index >= options.maxPages) return;
+      if (page.items.length < options.pageSize) return;
+      enter(String(index));
       page = await fetchPage(index);
     }
   }
-  for (let index = lastIndexFor(first.total); index >= 0;) {
+  let total = first.total;
+  for (let index = lastIndexFor(total); index >= 0;) {
     const page = await fetchPage(index);
     const items = unseen(page.items);
     if (items.length > 0) yield items;
+    total = page.total ?? total;
     index = Math.min(index - 1, page.total === undefined ? index - 1 : lastIndexFor(page.total));
   }
+  // Still more records than the cap lets the walk reach: the newest were never read.
+  if (pagesFor(total) > options.cap.pages) throw pageCapReached(options.walk, options.cap, total - options.cap.pages * options.pageSize);
 }
 
 /** What a look-up through a list filter found: the record, proof it is absent, or nothing conclusive. */

@@ -4,6 +4,7 @@ import type { CallBudget } from '../limiter.js';
 import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
 import { canonicalSpelling } from './catalog.js';
 import { withListRetries, type HttpClient } from './http.js';
+import { pageCapOf, pageGuard } from './page-guard.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
 import { isoTime } from './timestamps.js';
 
@@ -32,6 +33,8 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
     name: 'imm',
     async *listTasks(project, signal) {
       let token = '';
+      const enter = pageGuard('ListBatches', 'NextToken', pageCapOf(config.maxListPages));
+      enter(token);
       for (;;) {
         // The SDK sends every ListBatches parameter in the query string (client.go `query[...]`).
         const query = [['MaxResults', PAGE_SIZE], ['NextToken', token === '' ? undefined : token], ['ProjectName', project]] as const;
@@ -43,8 +46,9 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
         const batches = objectList(response, 'Batches');
         if (batches.length > 0) yield batches.map(toImmTask);
         const next = (response.body as Record<string, unknown>).NextToken;
-        // Paging ends on an empty or absent NextToken; a repeated one would loop forever, so it ends too.
-        if (typeof next !== 'string' || next === '' || next === token) break;
+        // Paging ends on an empty or absent NextToken; one seen before (a cycle) stops the target.
+        if (typeof next !== 'string' || next === '') break;
+        enter(next);
         token = next;
       }
     },

@@ -6,6 +6,7 @@ import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type Hu
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { mergePages } from './merge-pages.js';
+import { pageCapOf, pageGuard } from './page-guard.js';
 import { deleteOneByOne, ProviderError, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead } from './provider.js';
 import { compactIsoTime } from './timestamps.js';
 
@@ -53,6 +54,8 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
 
   async function* listTaskType(project: string, taskType: string, signal?: AbortSignal): AsyncGenerator<CloudTask[]> {
     let marker = INITIAL_MARKER;
+    const enter = pageGuard(`ListBatchTasks (task_type ${taskType})`, 'marker', pageCapOf(config.maxListPages));
+    enter(marker);
     for (;;) {
       const response = await withListRetries(async () => {
         const r = await call(project, {
@@ -64,8 +67,10 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
       const items = listField(response, 'batchtasks');
       if (items.length > 0) yield items.map(toCloudTask);
       const next = textField(((response.body as Record<string, unknown>).page ?? {}) as Record<string, unknown>, 'marker');
-      // The marker is the smallest record id returned; a missing or repeated one ends the walk.
-      if (items.length < PAGE_LIMIT || next === undefined || next === marker) return;
+      // The marker is the smallest record id returned; a short page or no marker ends the walk, one
+      // seen before (the API cycling) stops it.
+      if (items.length < PAGE_LIMIT || next === undefined) return;
+      enter(next);
       marker = next;
     }
   }

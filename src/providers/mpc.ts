@@ -6,13 +6,12 @@ import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
+import { pageCapOf } from './page-guard.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
 import { digitsTime } from './timestamps.js';
 
 /** ListRemuxTask's maximum `size` (§4a); the API answers MPC.10202 outside 1-100. */
 export const MPC_PAGE_SIZE = 100;
-// A hard stop (a million records) for an API that keeps answering full pages without a total.
-const MAX_PAGES = 10_000;
 
 /**
  * DeleteRemuxTask's only documented error (§4b): 403 "cannot be deleted", whose documented example
@@ -69,7 +68,7 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
       const pages = walkPagesBackward(async (index) => {
         const response = await listPage(project, index, signal);
         return { items: listField(response, 'tasks'), total: totalOf(response) };
-      }, { pageSize: MPC_PAGE_SIZE, maxPages: MAX_PAGES, idOf: (item) => idField(item, 'task_id') ?? '' });
+      }, { pageSize: MPC_PAGE_SIZE, cap: pageCapOf(config.maxListPages), walk: 'ListRemuxTask', idOf: (item) => idField(item, 'task_id') ?? '' });
       for await (const items of pages) yield items.map(toCloudTask);
     },
     deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),

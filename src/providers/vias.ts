@@ -5,6 +5,7 @@ import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
+import { pageCapOf } from './page-guard.js';
 import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
 import { epochTime } from './timestamps.js';
 
@@ -128,7 +129,10 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
         const total = countValue((response.body as Record<string, unknown> | undefined)?.count);
         if (total === undefined) throw malformed(response, 'no "count"');
         return { items: listField(response, 'batch_task_list'), total };
-      }, { pageSize: VIAS_PAGE_SIZE, maxPages: VIAS_MAX_PAGE_NUM, idOf: (item) => idField(item, 'id') ?? '' });
+      }, {
+        pageSize: VIAS_PAGE_SIZE, walk: 'ListBatchTasks', idOf: (item) => idField(item, 'id') ?? '',
+        cap: pageCapOf(config.maxListPages, { pages: VIAS_MAX_PAGE_NUM, source: "the API's page_num maximum" }),
+      });
       for await (const items of pages) yield items.map(toCloudTask);
     },
     deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),

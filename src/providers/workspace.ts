@@ -5,6 +5,7 @@ import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
+import { pageCapOf } from './page-guard.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead } from './provider.js';
 import { isoTime } from './timestamps.js';
 
@@ -27,8 +28,6 @@ export interface WorkspaceDeps {
   readonly pageLimit?: number;
 }
 
-// No maximum offset is documented; ten million records is far beyond any account's sub-job history.
-const MAX_PAGES = 10_000;
 /** Pages a re-read may read among one parent job's sub-jobs before giving up (inconclusive). */
 const LOOKUP_MAX_PAGES = 10;
 
@@ -94,7 +93,7 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
     // Offset paging shifts while our workers delete: walked last page first (walkPagesBackward).
     async *listTasks(project, signal) {
       const pages = walkPagesBackward((index) => page(project, index * limit, limit, signal), {
-        pageSize: limit, maxPages: MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '',
+        pageSize: limit, cap: pageCapOf(config.maxListPages), walk: 'ListItaSubJobs', idOf: (item) => idField(item, 'id') ?? '',
       });
       for await (const items of pages) yield items.map(toCloudTask);
     },

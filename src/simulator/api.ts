@@ -1,5 +1,6 @@
 // The simulator's shared vocabulary: a received request, a response, and what each fake API implements.
 import type { ProviderName } from '../providers/catalog.js';
+import type { PagingFault } from './paging-fault.js';
 
 export interface SimRequest {
   readonly method: string;
@@ -59,6 +60,8 @@ export interface ApiContext {
   readonly store: (project: string) => ProjectStore | undefined;
   /** Records a successful delete so tests can compare it with the seed facts. */
   readonly onDeleted: (project: string, id: string, record: Record<string, unknown>) => void;
+  /** Set when the list API's next-page cursor is to misbehave (Simulator.pagingFault). */
+  readonly pagingFault?: PagingFault;
 }
 
 /** A fake provider API. It recognises its own paths and answers in its own style. */

@@ -2,6 +2,7 @@
 // ListBatches, GetBatch and DeleteBatch, with IMM's error bodies and gateway throttling.
 import { randomUUID } from 'node:crypto';
 import { json, type ApiSim, type OperationKind, type ProjectStore, type SimRequest, type SimResponse } from './api.js';
+import { faultyCursor, type PagingFault } from './paging-fault.js';
 import { hexId, pick, seededAge } from './random.js';
 
 const VERSION = '2020-09-30';
@@ -76,7 +77,9 @@ function decodeToken(token: string, sort: string, order: string): SortKey | unde
   }
 }
 
-function listBatches(params: URLSearchParams, store: ProjectStore): SimResponse {
+const FAULT_TOKENS = ['fault-token-a', 'fault-token-b'] as const;
+
+function listBatches(params: URLSearchParams, store: ProjectStore, fault?: PagingFault): SimResponse {
   const max = params.get('MaxResults') ?? '';
   if (max !== '' && (!/^\d{1,3}$/.test(max) || Number(max) > 100)) return invalid(`MaxResults ${max} is invalid; expected 0 to 100.`);
   const limit = max === '' || Number(max) === 0 ? 100 : Number(max);
@@ -88,8 +91,10 @@ function listBatches(params: URLSearchParams, store: ProjectStore): SimResponse 
   const order = params.get('Order') || 'ASC';
   if (order !== 'ASC' && order !== 'DES') return invalid(`Order ${order} is invalid.`);
   const token = params.get('NextToken') ?? '';
-  const cursor = token === '' ? undefined : decodeToken(token, sort, order);
-  if (token !== '' && !cursor) return invalid('NextToken is invalid.');
+  // A faulty API accepts its own cycling tokens, each reading the first page again.
+  const faultToken = fault !== undefined && (FAULT_TOKENS as readonly string[]).includes(token);
+  const cursor = token === '' || faultToken ? undefined : decodeToken(token, sort, order);
+  if (token !== '' && !cursor && !faultToken) return invalid('NextToken is invalid.');
   const direction = order === 'DES' ? -1 : 1;
   const ordered = [...store.values()]
     .filter((b) => state === '' || b.State === state)
@@ -97,7 +102,8 @@ function listBatches(params: URLSearchParams, store: ProjectStore): SimResponse 
   const after = cursor ? ordered.filter((b) => direction * compareKeys(sortKey(b, sort), cursor) > 0) : ordered;
   const page = after.slice(0, limit);
   const last = page.at(-1);
-  const next = after.length > limit && last ? encodeToken(sort, order, sortKey(last, sort)) : '';
+  const more = after.length > limit && last !== undefined;
+  const next = !more ? '' : fault ? faultyCursor(fault, token, FAULT_TOKENS) : encodeToken(sort, order, sortKey(last, sort));
   return json(200, { RequestId: newRequestId(), Batches: page, NextToken: next });
 }
 
@@ -124,7 +130,7 @@ export const immSim: ApiSim = {
     if (project === '') return immError(400, 'MissingProjectName', 'ProjectName is mandatory for this action.');
     const store = ctx.store(project);
     if (!store) return notFound('Project');
-    if (op.op === 'list') return listBatches(params, store);
+    if (op.op === 'list') return listBatches(params, store, ctx.pagingFault);
     const id = params.get('Id') ?? '';
     if (id === '') return immError(400, 'MissingId', 'Id is mandatory for this action.');
     const batch = store.get(id);

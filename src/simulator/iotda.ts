@@ -1,6 +1,7 @@
 // Fake Huawei IoTDA batch-task API (§3 of providers.md): ListBatchTasks, ShowBatchTask, DeleteBatchTask.
 import { IOTDA_TASK_TYPES } from '../providers/catalog.js';
 import { apigThrottled, huaweiError, huaweiServerError, json, type ApiSim, type ProjectStore, type SimRequest } from './api.js';
+import { faultyCursor } from './paging-fault.js';
 import { hexId, pick, seededAge } from './random.js';
 
 const STATES = ['Success', 'Success', 'Success', 'Fail', 'PartialSuccess', 'Stopped', 'Processing', 'Waitting', 'Initializing', 'Stopping'];
@@ -15,6 +16,9 @@ const RETRYABLE = new Set(['Fail', 'PartialSuccess', 'Processing']);
 export function iotdaTime(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
+
+// Markers above every seeded id: a page read at either is the first page again, as a cycling API would serve.
+const FAULT_MARKERS = ['fffffffffffffffffffffffa', 'fffffffffffffffffffffffb'] as const;
 
 const invalid = (message: string) => huaweiError(400, 'IOTDA.000006', `Invalid input data. ${message}`);
 // Every seeded record reports the same finished progress; one shared object keeps a million records small.
@@ -95,7 +99,8 @@ export const iotdaSim: ApiSim = {
       if (!Number.isInteger(offset) || offset < 0 || offset > 500) return invalid('offset must be 0-500.');
       const { page, count } = listPage(store, taskType, q.get('status'), marker, offset, limit);
       const last = page.at(-1);
-      return json(200, { batchtasks: page, page: { count, ...(last ? { marker: last.task_id } : {}) } });
+      const next = last && ctx.pagingFault ? faultyCursor(ctx.pagingFault, marker, FAULT_MARKERS) : last?.task_id;
+      return json(200, { batchtasks: page, page: { count, ...(next !== undefined ? { marker: next } : {}) } });
     }
     const task = store.get(op.taskId ?? '');
     if (!task) return huaweiError(404, 'IOTDA.014000', 'The batch task does not exist.');

@@ -9,6 +9,7 @@ import { huaweiError, ProjectStore, type ApiSim, type OperationKind, type SeedFa
 import { SIMULATED_APIS } from './apis.js';
 import { RecentNonces, verifyAlibabaRequest } from './auth/alibaba-verify.js';
 import { verifyHuaweiRequest } from './auth/huawei-verify.js';
+import type { PagingFault } from './paging-fault.js';
 import { seededRandom } from './random.js';
 
 /** The fixed credentials the simulator accepts; tests and the demo sign with these. */
@@ -113,6 +114,8 @@ export interface Simulator {
    */
   onAnswered(match: RequestMatch, action: () => void): void;
   inject(fault: Fault): void;
+  /** Makes the provider's list cursor cycle or repeat (IoTDA marker, IMM NextToken) until set back to undefined. */
+  pagingFault(provider: ProviderName, fault: PagingFault | undefined): void;
   close(): Promise<void>;
 }
 
@@ -142,6 +145,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults: Fault[] = [];
   const hooks: { match: RequestMatch; seen: number; action: () => void }[] = [];
   const windows = new Map<ProviderName, { second: number; count: number }>();
+  const pagingFaults = new Map<ProviderName, PagingFault>();
   const storeKey = (provider: ProviderName, project: string) => `${provider}/${project}`;
 
   for (const api of SIMULATED_APIS) {
@@ -223,6 +227,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         now: now(),
         store: (project) => stores.get(storeKey(op.provider, project)),
         onDeleted: (project, id) => deleted.push({ provider: op.provider, project, id }),
+        ...(pagingFaults.has(op.provider) ? { pagingFault: pagingFaults.get(op.provider) } : {}),
       });
       return { ...response, requestId, api };
     } finally {
@@ -313,6 +318,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       hooks.push({ match, seen: 0, action });
     },
     inject: (fault) => { faults.push(fault); },
+    pagingFault(provider, fault) {
+      if (fault === undefined) pagingFaults.delete(provider);
+      else pagingFaults.set(provider, fault);
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { walkPagesBackward, type CountedPage } from '../../src/providers/huawei-paging.js';
+import { pageCapOf, pageGuard } from '../../src/providers/page-guard.js';
 
 const SIZE = 10;
-const options = { pageSize: SIZE, maxPages: 50, idOf: (id: string) => id };
+const options = { pageSize: SIZE, cap: { pages: 50, source: 'TEST_CAP' }, walk: 'TestList', idOf: (id: string) => id };
 
 /** An offset-paged list held in memory, as an API with newest-first order would page it. */
 function list(count: number) {
@@ -47,11 +48,22 @@ describe('walkPagesBackward', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
-  it('ends on an API that ignores the offset and overstates its total, within maxPages', async () => {
+  it('stops an API that ignores the offset and overstates its total at the cap, keeping what it read, and says so', async () => {
     let calls = 0;
-    const seen = await walk(() => { calls += 1; return Promise.resolve({ items: Array.from({ length: SIZE }, (_, i) => `x${i}`), total: 1e9 }); });
+    const seen: string[] = [];
+    const walking = walk(() => { calls += 1; return Promise.resolve({ items: Array.from({ length: SIZE }, (_, i) => `x${i}`), total: 1e9 }); }, (items) => seen.push(...items));
+    await expect(walking).rejects.toThrow(/^paging stopped at the 50-page cap \(TEST_CAP\) of TestList: 999999500 more record\(s\) were not listed/);
     expect(seen).toHaveLength(SIZE);
-    expect(calls).toBeLessThanOrEqual(options.maxPages + 1);
+    expect(calls).toBe(options.cap.pages + 1);
+  });
+
+  it('stops a forward walk without a total at the cap, after yielding the pages it read', async () => {
+    let calls = 0;
+    const seen: string[] = [];
+    const walking = walk((index) => { calls += 1; return Promise.resolve({ items: Array.from({ length: SIZE }, (_, i) => `p${index}-${i}`), total: undefined }); }, (items) => seen.push(...items));
+    await expect(walking).rejects.toThrow(/^paging stopped at the 50-page cap \(TEST_CAP\) of TestList: more records were not listed/);
+    expect(calls).toBe(options.cap.pages);
+    expect(seen).toHaveLength(options.cap.pages * SIZE);
   });
 
   it('moves down at once when a page reports a smaller total', async () => {
@@ -68,5 +80,30 @@ describe('walkPagesBackward', () => {
     const records = Array.from({ length: 25 }, (_, i) => `n${i}`);
     const seen = await walk((index) => Promise.resolve({ items: records.slice(index * SIZE, index * SIZE + SIZE), total: undefined }));
     expect(seen).toEqual(records);
+  });
+});
+
+describe('pageGuard', () => {
+  const cap = { pages: 4, source: 'TEST_CAP' };
+  it.each([
+    ['a cycle', ['', 'A', 'B', 'A'], /^paging stopped: TestList returned token "A" again after 3 page\(s\) \(the API is cycling\)/],
+    ['a repeat', ['', 'A', 'A'], /^paging stopped: TestList returned token "A" again after 2 page\(s\)/],
+    ['the cap', ['', 'A', 'B', 'C', 'D'], /^paging stopped at the 4-page cap \(TEST_CAP\) of TestList/],
+  ])('stops %s at the first token past it', (_, tokens, message) => {
+    const enter = pageGuard('TestList', 'token', cap);
+    const last = tokens.at(-1) as string;
+    for (const token of tokens.slice(0, -1)) enter(token);
+    expect(() => enter(last)).toThrow(message);
+  });
+
+  it('lets a walk of distinct tokens within the cap go on', () => {
+    const enter = pageGuard('TestList', 'token', cap);
+    expect(() => { for (const token of ['', 'A', 'B', 'C']) enter(token); }).not.toThrow();
+  });
+
+  it('takes the lower of JANITOR_MAX_LIST_PAGES and the API maximum', () => {
+    expect(pageCapOf(10_000, { pages: 50, source: 'API' })).toEqual({ pages: 50, source: 'API' });
+    expect(pageCapOf(20, { pages: 50, source: 'API' })).toEqual({ pages: 20, source: 'JANITOR_MAX_LIST_PAGES' });
+    expect(pageCapOf(20)).toEqual({ pages: 20, source: 'JANITOR_MAX_LIST_PAGES' });
   });
 });

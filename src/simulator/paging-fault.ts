@@ -1,0 +1,11 @@
+// A list API gone wrong, on request: its next-page cursor (IoTDA's marker, IMM's NextToken) cycles
+// A, B, A, B or repeats, so tests can prove that a listing still ends.
+
+/** `cycle`: the cursors handed back alternate between two values; `repeat`: always the same one. */
+export type PagingFault = 'cycle' | 'repeat';
+
+/** The next-page cursor a faulty API hands back after the page read at `requested`. */
+export function faultyCursor(fault: PagingFault, requested: string, cursors: readonly [string, string]): string {
+  if (fault === 'repeat') return cursors[0];
+  return requested === cursors[0] ? cursors[1] : cursors[0];
+}
