@@ -85,15 +85,16 @@ export async function drained(queue, timeoutMs = 600_000) {
   }
 }
 
-/** Runs the janitor's workers in this process over what `produce` enqueued, until the queue drains. */
-export async function janitorWork(env) {
+/** Runs the janitor's workers in this process over what `produce` enqueued, until the queue drains; `wrap` may replace a provider (bench variants). */
+export async function janitorWork(env, wrap = (provider) => provider) {
   const config = loadConfig(env);
   const logger = createLogger('silent');
   const shutdown = createShutdown(logger, { stepTimeoutMs: 30_000, handleSignals: false });
   const limiter = limiterFor(config);
   shutdown.onClose('limiter', () => limiter.close());
   const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
-  startWorkers({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, queues);
+  const providers = new Map([...createProviders(config, undefined, undefined, limiter)].map(([name, provider]) => [name, wrap(provider)]));
+  startWorkers({ config, logger, providers, shutdown }, queues);
   await drained(queues.get('iotda'));
   const status = limiter.status();
   await shutdown.close();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmarks (issue 8): each comparison measured in this one run, next to its baseline and its goal,
 // against the simulator in a child process and a real Redis. Writes bench/RESULTS.md.
-// Usage: npm run bench [-- section...]   sections: overhead rate adaptive sequential scan memory
+// Usage: npm run bench [-- section...]   sections: overhead rate adaptive sequential reread scan listing-1m memory memory-run
+// (a bare `npm run bench` runs them all: about half an hour; each section alone stays within a few minutes)
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
@@ -9,7 +10,7 @@ import {
   bareIotdaDelete, bareLoop, candidateIds, deletesSince, dropPrefix, drained, iotdaEnv, janitorRun, janitorWork, mostInAnyWindow,
   plainBullmq, QUEUE_NAME, REDIS_URL, startSim, startWorkProcesses, steadyRate, stopProcesses, uniquePrefix,
 } from './lib.mjs';
-import { scanSection, memorySection } from './scale.mjs';
+import { listingMillionSection, memorySection, runMemorySection, scanSection } from './scale.mjs';
 
 const PROJECT = '1b2c3d4e5f60718293a4b5c6d7e8f90a';
 /** Seeded tasks per benchmark (about half are candidates), scaled by BENCH_SCALE (default 1). */
@@ -144,10 +145,48 @@ async function sequential() {
   });
 }
 
+/**
+ * What the fresh re-read before each delete costs: the janitor as shipped against the same janitor whose
+ * provider answers every re-read with "cannot read back" (this bench's variant only; production has no
+ * such switch), so each delete acts on its listing as the snapshot path allows. Same simulator seed.
+ */
+async function reread() {
+  const args = ['--tasks', String(SIZE(3000)), '--providers', 'iotda', '--latency', '20', '--seed', '31'];
+  const noReread = (provider) => ({ ...provider, getTask: () => Promise.resolve({ kind: 'no-read', reason: 'bench variant without the re-read' }) });
+  const measured = {};
+  // Re-reads are read calls: at most P_LIST_CONCURRENCY of them in flight per process (default 4).
+  const variants = [['shipped', undefined, {}], ['without', noReread, {}], ['wideReads', undefined, { IOTDA_LIST_CONCURRENCY: '32' }]];
+  for (const [variant, wrap, extra] of variants) {
+    const sim = await startSim(args);
+    const prefix = uniquePrefix('reread');
+    const env = iotdaEnv(sim.url, prefix, { IOTDA_CONCURRENCY: '32', ...extra });
+    await janitorRun(env, 'produce');
+    const before = (await sim.stats()).counters.iotda;
+    const started = performance.now();
+    await janitorWork(env, wrap);
+    const ms = performance.now() - started;
+    const seen = await deletesSince(sim, before);
+    measured[variant] = { rate: steadyRate(seen.times), deletes: seen.deletes, reads: seen.after.get - before.get, ms };
+    await sim.stop();
+    await dropPrefix(prefix);
+  }
+  const { shipped, without, wideReads } = measured;
+  // Each of the 32 slots spends concurrency / rate seconds per delete; the difference is the re-read's share.
+  const addedMs = (m) => ((32 / m.rate - 32 / without.rate) * 1000).toFixed(0);
+  const describe = (m) => `${m.rate.toFixed(0)}/s, ${(m.reads / Math.max(m.deletes, 1)).toFixed(2)} reads per delete, drained in ${(m.ms / 1000).toFixed(1)} s`;
+  record({
+    measurement: `fresh re-read before each delete, IoTDA (ShowBatchTask), 20 ms latency, concurrency 32, ${shipped.deletes} deletes: delete rate; re-reads per delete; time added per delete`,
+    baseline: `same janitor without the re-read (bench variant): ${describe(without)}`,
+    result: `as shipped (IOTDA_LIST_CONCURRENCY=4 caps re-reads in flight): ${describe(shipped)}, ${addedMs(shipped)} ms added per delete; with IOTDA_LIST_CONCURRENCY=32: ${describe(wideReads)}, ${addedMs(wideReads)} ms added per delete (${f2(wideReads.rate / without.rate)})`,
+    ratio: f2(shipped.rate / without.rate), goal: 'measured (its price: one read call per delete)',
+  });
+}
+
 const SECTIONS = {
   overhead: async () => { await overhead(20, 0.95); await overhead(0, 0.9); },
-  rate: rateFidelity, adaptive, sequential,
-  scan: () => scanSection(record), memory: () => memorySection(record),
+  rate: rateFidelity, adaptive, sequential, reread,
+  scan: () => scanSection(record), 'listing-1m': () => listingMillionSection(record),
+  memory: () => memorySection(record), 'memory-run': () => runMemorySection(record),
 };
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const chosen = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
