@@ -17,7 +17,7 @@ Options:
   --seed N          seed of the deterministic task generator (default 42)
   --latency MS      added latency per request (default 0)
   --error-rate R    probability 0..1 of a provider 5xx per request (default 0)
-  --rate-limit N    requests per second per provider before throttling answers (default 0 = off)
+  --rate-limit N    requests per second per provider and API operation before throttling answers (default 0 = off)
   --clock-skew S    seconds the simulated providers' clock (HTTP Date header) is ahead, negative behind (default 0)`;
 
 function number(name: string, raw: string | undefined, fallback: number, max: number): number {

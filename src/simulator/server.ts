@@ -23,7 +23,11 @@ export interface Knobs {
   latencyMs: number;
   /** Probability (0..1) that a request answers with the provider's 5xx. */
   errorRate: number;
-  /** Requests per second per provider before answering with the provider's throttling error; 0 = unlimited. */
+  /**
+   * Requests per second per provider and API operation (list, get, delete, ...) before answering
+   * with the provider's throttling error; 0 = unlimited. Per operation, as the clouds meter each API
+   * on its own: a delete's re-read does not eat the delete quota.
+   */
   rateLimitPerSecond: number;
   /** How far the simulated provider's clock is off (ms, + ahead): shifts the HTTP Date header every answer carries. */
   clockSkewMs: number;
@@ -144,7 +148,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const requests: ReceivedCall[] = [];
   const faults: Fault[] = [];
   const hooks: { match: RequestMatch; seen: number; action: () => void }[] = [];
-  const windows = new Map<ProviderName, { second: number; count: number }>();
+  const windows = new Map<string, { second: number; count: number }>();
   const pagingFaults = new Map<ProviderName, PagingFault>();
   const storeKey = (provider: ProviderName, project: string) => `${provider}/${project}`;
 
@@ -196,10 +200,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (knobs.rateLimitPerSecond > 0) {
       const second = Math.floor(Date.now() / 1000);
-      const window = windows.get(api.provider);
+      const windowKey = `${api.provider} ${op.op}`;
+      const window = windows.get(windowKey);
       const current = window && window.second === second ? window : { second, count: 0 };
       current.count += 1;
-      windows.set(api.provider, current);
+      windows.set(windowKey, current);
       if (current.count > knobs.rateLimitPerSecond) {
         count.throttled += 1;
         return { ...api.throttled(requestId), requestId, api };
