@@ -71,10 +71,11 @@ describe('on a real three-master Redis Cluster', () => {
     expect(report.stats.every((s) => Object.keys(s.failed).length === 0)).toBe(true);
   });
 
-  it('keeps every queue key and every claim of a hash-tagged prefix in the prefix\'s slot', async () => {
+  it('keeps every queue key, every claim and every sighting of a hash-tagged prefix in the prefix\'s slot', async () => {
     const sim = await fixture.start({ tasksPerProject: 40, seed: 42 });
     const prefix = `{${uniquePrefix('tag')}}`;
-    const env = clusterEnv(simulatorEnv(sim, ['vias', 'mpc'], prefix), prefix);
+    // IoTDA in observed mode: its first sightings are kept in a hash under the prefix too.
+    const env = clusterEnv(simulatorEnv(sim, ['vias', 'mpc', 'iotda'], prefix, { IOTDA_AGE_FROM: 'observed' }), prefix);
     // produce only: jobs and claims stay in Redis for inspection.
     const report = await runJanitor(env, { mode: 'produce' });
     expect(report.stats.reduce((n, s) => n + s.enqueued, 0)).toBeGreaterThan(10);
@@ -85,6 +86,7 @@ describe('on a real three-master Redis Cluster', () => {
     probe.disconnect();
     expect(keys.filter((k) => k.key.includes('claim')).length).toBeGreaterThan(10);
     expect(keys.some((k) => k.key.includes(':delete-vias:')) && keys.some((k) => k.key.includes(':delete-mpc:'))).toBe(true);
+    expect(keys.filter((k) => k.key.includes(':delete-iotda:observed:'))).toHaveLength(1);
     expect(keys.filter((k) => k.slot !== slot)).toEqual([]);
   });
 
