@@ -12,6 +12,7 @@ import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
 import { assertRedisReachable, createRedisClient, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
+import { guardDeploymentScope } from './scope-guard.js';
 import type { Shutdown } from './shutdown.js';
 import { exitCodeFor, type ExitCode, type TargetStats } from './summary.js';
 import { startDeleteWorker } from './worker.js';
@@ -45,6 +46,7 @@ export async function openQueues(config: Config, redis: RedisClient, shutdown: S
     await queue.setGlobalConcurrency(pc.concurrency);
     queues.set(pc.name, queue);
   }
+  await guardDeploymentScope(config, redis, queues, shutdown);
   return queues;
 }
 
