@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import {
-  canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
+  canonicalState, IOTDA_EXTRA_TASK_TYPES, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
 import { needsDerivedSigning } from './providers/signing/huawei-aksk.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
@@ -367,7 +367,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     }));
     const iotda = name === 'iotda' ? {
       instanceId: isSet(`${P}_TARGETS`) ? undefined : scopes[0]?.instanceId,
-      taskTypes: read('IOTDA_TASK_TYPES', subsetOf(IOTDA_TASK_TYPES, 'task type')) ?? [...IOTDA_TASK_TYPES],
+      taskTypes: read('IOTDA_TASK_TYPES', subsetOf([...IOTDA_TASK_TYPES, ...IOTDA_EXTRA_TASK_TYPES], 'task type')) ?? [...IOTDA_TASK_TYPES],
       signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
     } : undefined;
     if (iotda?.signing === 'derived' && region === undefined && !isSet(`${P}_TARGETS`)) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');

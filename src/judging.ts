@@ -3,7 +3,7 @@
 import type { PageSightings } from './observations.js';
 import { judgeTask, type PolicyRule, type Verdict } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
-import type { CloudTask, Provider } from './providers/provider.js';
+import type { CloudTask, ListWarningSink, Provider } from './providers/provider.js';
 import { clockSkewRefusal, keepLatestGroupOf, NewestKeeper, type CapGate } from './valves.js';
 
 /** One listed task and what the policy (and P_KEEP_LATEST) decided about it. */
@@ -29,6 +29,8 @@ export interface ListingDeps {
   /** Observed mode (P_AGE_FROM=observed): each page's first sightings; absent, none is known. */
   readonly sightings?: PageSightings;
   readonly signal?: AbortSignal;
+  /** Told what the listing left out without failing (an IoTDA task type the endpoint refuses). */
+  readonly onWarning?: ListWarningSink;
 }
 
 /**
@@ -40,7 +42,7 @@ export interface ListingDeps {
 export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPage> {
   const keeper = new NewestKeeper<Decision>(deps.keepLatest);
   let now = deps.now();
-  for await (const page of deps.provider.listTasks(deps.target, deps.signal)) {
+  for await (const page of deps.provider.listTasks(deps.target, deps.signal, deps.onWarning)) {
     now = deps.now();
     const decisions: Decision[] = [];
     const sightings = await deps.sightings?.(page, now);

@@ -97,6 +97,10 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
     const sightings = pageSightings(deps.sightings, deps.config.queuePrefix, provider.name, target, rule);
     const listing = judgeListing({
       provider, target, rule, keepLatest: providerConfig.keepLatest, now: deps.now, ...(sightings ? { sightings } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
+      onWarning: ({ event, message, fields }) => {
+        stats.listWarnings.push(message);
+        log.warn(fields, event);
+      },
     });
     for await (const { listed, decisions, now } of listing) {
       stats.listed += listed;

@@ -27,6 +27,8 @@ export interface TargetStats {
   /** This run's tasks whose job was still pending when the run ended (deadline or signal). */
   unsettled: number;
   listError?: string;
+  /** What the listing left out without failing (an IoTDA task type the endpoint refuses): reported, exit code unchanged. */
+  listWarnings: string[];
   /** Listing stopped early by a signal or the run deadline. */
   interrupted?: boolean;
   /** The run ended (deadline or signal) before it listed this target at all. */
@@ -48,7 +50,7 @@ export function newTargetStats(provider: ProviderName, target: string, now: numb
   return {
     provider, target, ...(scope ? { scope: { region: scope.region, project: scope.project, ...(scope.instanceId ? { instanceId: scope.instanceId } : {}) } } : {}), listed: 0, candidates: 0, enqueued: 0, alreadyQueued: 0, skipped: {},
     otherRuns: { deleted: 0, gone: 0, skipped: 0, failed: 0, pending: 0 },
-    deleted: 0, gone: 0, failed: {}, retries: 0, unsettled: 0, heldBack: 0, startedAt: now,
+    deleted: 0, gone: 0, failed: {}, retries: 0, unsettled: 0, heldBack: 0, listWarnings: [], startedAt: now,
   };
 }
 
@@ -108,6 +110,7 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     const skipped = Object.entries(s.skipped).map(([reason, n]) => `${reason} ${n}`);
     if (skipped.length > 0) lines.push(`  skipped: ${skipped.join(', ')}`);
     for (const [reason, n] of Object.entries(s.failed)) lines.push(`  failed ${n}: ${reason}`);
+    for (const warning of s.listWarnings) lines.push(`  WARNING: ${warning}`);
     if (s.listError) lines.push(`  LIST FAILED: ${s.listError}`);
     if (s.formatDrift !== undefined) lines.push(`  FORMAT DRIFT: ${s.formatDrift} of ${s.listed} listed records could not be judged (invalid or missing timestamp, unknown state); has the API changed?`);
     if (s.refused !== undefined) lines.push(`  REFUSED (${s.heldBack} candidate(s) not deleted): ${s.refused}`);

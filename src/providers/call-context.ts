@@ -65,10 +65,10 @@ export function observeProvider(provider: Provider, observer: ProviderCallObserv
   return {
     name: provider.name,
     serverClock: clock,
-    listTasks(target, signal) {
+    listTasks(target, signal, onWarning) {
       return {
         [Symbol.asyncIterator]() {
-          const pages = provider.listTasks(target, signal)[Symbol.asyncIterator]();
+          const pages = provider.listTasks(target, signal, onWarning)[Symbol.asyncIterator]();
           return {
             next: () => within('list', () => pages.next()),
             return: () => within('list', async () => (await pages.return?.()) ?? { done: true as const, value: undefined }),

@@ -81,12 +81,17 @@ export const PROVIDER_FACTS: Readonly<Record<ProviderName, ProviderFacts>> = {
   },
 };
 
-/** IoTDA's ListBatchTasks requires task_type; these are all the values the docs and SDKs list (§3a). */
+/**
+ * IoTDA's ListBatchTasks requires task_type: the default walk is the official SDK's enum for it
+ * (ListBatchTasksRequest and CreateBatchTask, §3a), in the SDK's order.
+ */
 export const IOTDA_TASK_TYPES = [
-  'softwareUpgrade', 'firmwareUpgrade', 'moduleUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices',
-  'unfreezeDevices', 'createCommands', 'createAsyncCommands', 'createMessages', 'updateDeviceShadows',
-  'updateDevices', 'changeGateway',
+  'softwareUpgrade', 'firmwareUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices', 'unfreezeDevices',
+  'createCommands', 'createAsyncCommands', 'updateDeviceShadows',
 ] as const;
+
+/** Values some IoTDA doc pages name but the SDK's enum does not (§3a): accepted in IOTDA_TASK_TYPES, never walked by default. */
+export const IOTDA_EXTRA_TASK_TYPES = ['moduleUpgrade', 'createMessages', 'updateDevices', 'changeGateway'] as const;
 
 /** Workspace sub-job types the batch-delete API refuses (§5b): never candidates. */
 export const WORKSPACE_UNDELETABLE_TYPES = ['changeAccessVpc', 'cancelWorkspace', 'applyWorkspace'] as const;

@@ -52,24 +52,32 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
   };
   const base = (project: string) => `/v5/iot/${encodeURIComponent(project)}/batchtasks`;
 
-  async function* listTaskType(project: string, taskType: string, signal?: AbortSignal): AsyncGenerator<CloudTask[]> {
+  /** One task type's marker walk; returns the endpoint's refusal of the type itself, if it refused it. */
+  async function* listTaskType(project: string, taskType: string, signal?: AbortSignal): AsyncGenerator<CloudTask[], ProviderError | undefined> {
     let marker = INITIAL_MARKER;
     const enter = pageGuard(`ListBatchTasks (task_type ${taskType})`, 'marker', pageCapOf(config.maxListPages));
     enter(marker);
-    for (;;) {
-      const response = await withListRetries(async () => {
-        const r = await call(project, {
-          method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
-        }, signal);
-        if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
-        return r;
-      }, signal ? { signal } : {});
+    for (let first = true; ; first = false) {
+      let response;
+      try {
+        response = await withListRetries(async () => {
+          const r = await call(project, {
+            method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
+          }, signal);
+          if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
+          return r;
+        }, signal ? { signal } : {});
+      } catch (err) {
+        // An endpoint without this task type answers its first page with 400 (IOTDA.000006, invalid input).
+        if (first && err instanceof ProviderError && err.kind === 'permanent' && err.details.status === 400) return err;
+        throw err;
+      }
       const items = listField(response, 'batchtasks');
       if (items.length > 0) yield items.map(toCloudTask);
       const next = textField(((response.body as Record<string, unknown>).page ?? {}) as Record<string, unknown>, 'marker');
       // The marker is the smallest record id returned; a short page or no marker ends the walk, one
       // seen before (the API cycling) stops it.
-      if (items.length < PAGE_LIMIT || next === undefined) return;
+      if (items.length < PAGE_LIMIT || next === undefined) return undefined;
       enter(next);
       marker = next;
     }
@@ -77,8 +85,30 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
 
   return {
     name: 'iotda',
-    // Task types are walked side by side, up to IOTDA_LIST_CONCURRENCY at once (each a marker walk).
-    listTasks: (project, signal) => mergePages(options.taskTypes.map((taskType) => () => listTaskType(project, taskType, signal)), config.listConcurrency),
+    /**
+     * Task types are walked side by side, up to IOTDA_LIST_CONCURRENCY at once, each on its own: a
+     * type the endpoint refuses is a warning, and a type that fails does not stop the others (its
+     * failure is thrown once they are done). Only when every type is refused does the target fail,
+     * with the first refusal in the configured order.
+     */
+    async *listTasks(project, signal, onWarning) {
+      const refusals: (ProviderError | undefined)[] = [];
+      let failure: { readonly error: unknown } | undefined;
+      async function* walkType(taskType: string, index: number): AsyncGenerator<CloudTask[]> {
+        try {
+          refusals[index] = yield* listTaskType(project, taskType, signal);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      yield* mergePages(options.taskTypes.map((taskType, index) => () => walkType(taskType, index)), config.listConcurrency);
+      const refused = options.taskTypes.flatMap((taskType, index) => { const error = refusals[index]; return error ? [{ taskType, error }] : []; });
+      if (refused.length === options.taskTypes.length && refused[0]) throw refused[0].error;
+      for (const { taskType, error } of refused) {
+        onWarning?.({ event: 'task type refused by the list API', message: `task_type ${taskType} refused by the list API (${error.message}); its tasks were not listed`, fields: { taskType, code: error.details.code, error: error.message } });
+      }
+      if (failure) throw failure.error;
+    },
     deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       return deleteOneByOne(taskIds, async (id) => {
         const response = await call(project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });

@@ -92,12 +92,18 @@ export interface ServerClockReading {
   skewMs(): number | undefined;
 }
 
+/** Receives a listing's warnings: the log event's message and fields, and a sentence for the summary. */
+export type ListWarningSink = (warning: { readonly event: string; readonly message: string; readonly fields: Readonly<Record<string, unknown>> }) => void;
+
 export interface Provider {
   readonly name: ProviderName;
   /** Set by the registry: the skew its list answers showed. */
   readonly serverClock?: ServerClockReading;
-  /** Streams one target's tasks a page at a time; throws ProviderError when listing fails. */
-  listTasks(target: string, signal?: AbortSignal): AsyncIterable<readonly CloudTask[]>;
+  /**
+   * Streams one target's tasks a page at a time; throws ProviderError when listing fails. Told to
+   * `onWarning`: what the listing had to leave out without failing (an IoTDA task type the endpoint refuses).
+   */
+  listTasks(target: string, signal?: AbortSignal, onWarning?: ListWarningSink): AsyncIterable<readonly CloudTask[]>;
   /** Deletes up to the provider's batch size of tasks in one call (one id for most providers). */
   deleteTasks(target: string, taskIds: readonly string[]): Promise<DeleteBatchResult>;
   /** Re-reads one task just before deleting it; throws ProviderError as listing does. */

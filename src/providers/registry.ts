@@ -64,7 +64,7 @@ function routeByTarget(pc: ProviderConfig, build: (scoped: ProviderConfig) => Pr
   };
   return {
     name: pc.name,
-    listTasks: (key, signal) => { const r = route(key); return r.adapter.listTasks(r.scope.project, signal); },
+    listTasks: (key, signal, onWarning) => { const r = route(key); return r.adapter.listTasks(r.scope.project, signal, onWarning); },
     deleteTasks: async (key, ids) => { const r = route(key); return r.adapter.deleteTasks(r.scope.project, ids); },
     getTask: async (key, task) => { const r = route(key); return r.adapter.getTask(r.scope.project, task); },
   };
