@@ -95,7 +95,7 @@ export async function decideValves(
 }
 
 function overCap(candidates: number, who: string, cap: DeleteCap, listed: number): string {
-  return `${candidates} deletion candidates in ${who} exceed ${describeCap(cap, listed)}; nothing of it is deleted (JANITOR_MAX_DELETES_MODE=refuse). Check the retention and states, then raise the cap or set JANITOR_MAX_DELETES_MODE=truncate`;
+  return `${candidates} deletion candidates in ${who} exceed ${describeCap(cap, listed)} (JANITOR_MAX_DELETES_MODE=refuse: nothing of it is deleted)`;
 }
 
 function concat(arrays: readonly Float64Array[]): Float64Array {

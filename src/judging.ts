@@ -10,6 +10,8 @@ import { clockSkewRefusal, keepLatestGroupOf, NewestKeeper, type CapGate } from 
 export interface Decision {
   readonly task: CloudTask;
   readonly verdict: Verdict;
+  /** Observed mode: when the janitor first saw the task terminal, as judged. */
+  readonly firstSeenTerminal?: Date;
 }
 
 /** Decisions released by one listed page; `listed` counts the page's tasks (0 for the final release). */
@@ -47,7 +49,8 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
     const decisions: Decision[] = [];
     const sightings = await deps.sightings?.(page, now);
     for (const task of page) {
-      const decision = { task, verdict: judgeTask(task, deps.rule, now, sightings?.get(task.id)) };
+      const seen = sightings?.get(task.id);
+      const decision: Decision = { task, verdict: judgeTask(task, deps.rule, now, seen), ...(seen ? { firstSeenTerminal: seen } : {}) };
       // Kept only for their age, they still count among their group's newest.
       const ranked = decision.verdict.candidate || decision.verdict.reason === 'too-recent' || decision.verdict.reason === 'observed-recently';
       const released = ranked && task.agedFrom.kind === 'ok' && deps.keepLatest > 0
@@ -63,7 +66,16 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
 
 function newestKept(provider: ProviderName, task: CloudTask, n: number): Verdict {
   const group = keepLatestGroupOf(provider, task);
-  return { candidate: false, reason: 'newest-kept', detail: `among the newest ${n} of ${group ? `task type ${group} in ` : ''}its project (P_KEEP_LATEST)` };
+  return { candidate: false, reason: 'newest-kept', detail: `newest ${n} kept (${provider.toUpperCase()}_KEEP_LATEST${group ? `, task type ${group}` : ''})` };
+}
+
+/** One decision as the producer made it, for `plan` and `explain`: the verdict, and for a candidate what the valves did. */
+export interface DecisionEvent extends Decision {
+  readonly provider: ProviderName;
+  readonly target: string;
+  /** Absent for a kept task (the valves only see candidates). */
+  readonly valve?: ValveOutcome;
+  readonly now: Date;
 }
 
 /** A provider's valves for one run: a refusal decided before listing (cap), its cap gates, its clock bound. */

@@ -13,6 +13,7 @@ import { createProviders } from './providers/registry.js';
 import { DependencyError } from './redis.js';
 import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
 import { redactText } from './redact.js';
+import { EXPLAIN_HELP, PLAN_HELP, runPlanCommand } from './plan-command.js';
 import { createShutdown } from './shutdown.js';
 import { renderSummary } from './summary.js';
 
@@ -26,6 +27,8 @@ Commands:
   produce    list providers and enqueue delete jobs, then exit
   work       run delete workers until SIGTERM (scale-out Deployment)
   daemon     produce on JANITOR_SCHEDULE (cron) and run workers, in one long-running process
+  plan       what a run would do, per task with its reason in words, totals and a sample; needs no Redis
+  explain <provider> <task id>  the full decision path of one task
   check      prove each provider's endpoint, region, project and credentials with one read, and Redis
   config     print the effective configuration, defaults filled in, secrets redacted
   status     queue counts, rate, throttling and the latest failures per provider (--json)
@@ -41,6 +44,8 @@ JANITOR_MAX_DELETES / P_MAX_DELETES, or a provider's clock is off by more than J
 
 const COMMAND_HELP: Record<string, string> = {
   ...QUEUE_COMMAND_HELP,
+  plan: PLAN_HELP,
+  explain: EXPLAIN_HELP,
   run: `Usage: task-janitor run\n\nLists every provider in JANITOR_PROVIDERS, enqueues the stale terminal tasks, deletes them with\nin-process workers, waits until every candidate it found has settled, including those an earlier or\nsimultaneous run had already queued (or JANITOR_MAX_RUNTIME), prints a summary and exits 0 (every candidate\nit saw is gone), 1 (a deletion failed or is still pending, or a project was cut short or not reached),\n2 (bad configuration), 3 (Redis or a list API unreachable), 4 (format drift: most records of a project could\nnot be judged), 5 (a safety valve refused: over a deletion cap, or a provider's clock is off). With JANITOR_DRY_RUN=true (the default) it only reports what would be deleted.`,
   produce: `Usage: task-janitor produce\n\nLists providers and enqueues delete jobs for stale terminal tasks, then exits. Jobs are processed by\n'task-janitor work'. A task already queued by an earlier run is not enqueued again.`,
   work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
@@ -80,7 +85,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 0;
   }
   if (command === 'status' || command === 'retry-failed') return runQueueCommand(command, rest, env);
-  if (rest.length > 0) {
+  const takesArguments = command === 'plan' || command === 'explain';
+  if (rest.length > 0 && !takesArguments) {
     process.stderr.write(`task-janitor ${command}: unexpected argument ${JSON.stringify(rest[0])}; configuration comes from environment variables (see --help)\n`);
     return 2;
   }
@@ -102,6 +108,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     for (const warning of config.warnings) process.stderr.write(`task-janitor: warning: ${warning}\n`);
     process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
     return 0;
+  }
+
+  if (command === 'plan' || command === 'explain') {
+    for (const warning of config.warnings) process.stderr.write(`task-janitor: warning: ${warning}\n`);
+    // `plan --json | head` closes the pipe early: that is the reader being done, not a failure.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+    });
+    try {
+      return await runPlanCommand(command, rest, config, { write: (text) => process.stdout.write(text), warn: (text) => process.stderr.write(text) });
+    } catch (err) {
+      process.stderr.write(`task-janitor: unexpected failure: ${redactText((err as Error).message)}\n`);
+      return 1;
+    }
   }
 
   const logger = createLogger(config.logLevel);

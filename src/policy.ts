@@ -2,6 +2,7 @@
 import type { AgeFrom, ProviderConfig } from './config.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask } from './providers/provider.js';
+import { formatDuration } from './units.js';
 
 /** A P_INCLUDE or P_EXCLUDE regular expression, with the variable it came from (named in every reason). */
 export interface TaskPattern {
@@ -88,26 +89,37 @@ export type Verdict =
   | { readonly candidate: true; readonly ageMs: number; readonly agedFrom: { readonly field: string; readonly at: Date } }
   | { readonly candidate: false; readonly reason: KeepReason; readonly detail: string; readonly ageMs?: number };
 
+/** One check a task passed, as `explain` shows it: what was checked and the value it had. */
+export interface PolicyStep {
+  readonly check: string;
+  readonly value: string;
+}
+
 // A clock skew allowance would let a future timestamp through; any timestamp ahead of `now` is refused.
 /**
  * Decides one task. The order of checks is the order of the reasons a human would ask about.
  * `firstSeenTerminal` (observed mode only): when the janitor first saw it in a selected state;
  * undefined means no record, so it counts as seen just now and is never old enough.
+ * `passed`, when given, is told of every check the task passed (the failing one is the verdict).
  */
-export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date, firstSeenTerminal?: Date): Verdict {
+export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date, firstSeenTerminal?: Date, passed?: (step: PolicyStep) => void): Verdict {
   // States arrive in the catalog's spelling (adapters canonicalise once); any other spelling is unknown.
   if (task.id.trim() === '') return keep('missing-id', 'the task has no id');
+  passed?.({ check: 'id', value: task.id });
   // What the operator protected is settled before anything about the task's state or age.
   const excluded = rule.exclude && patternMatch(rule.exclude, task);
   if (rule.exclude && excluded) return keep('protected', `protected by ${describePattern(rule.exclude)}: ${excluded} matches`);
-  if (rule.include && patternMatch(rule.include, task) === undefined) {
-    return keep('not-included', `not matched by ${describePattern(rule.include)} (${matchedFields(task).map(([f]) => f).join(', ')} checked)`);
-  }
+  const fields = () => matchedFields(task).map(([f]) => f).join(', ');
+  if (rule.exclude) passed?.({ check: rule.exclude.variable, value: `${String(rule.exclude.regex)} matches none of ${fields()}` });
+  const included = rule.include && patternMatch(rule.include, task);
+  if (rule.include && included === undefined) return keep('not-included', `not matched by ${describePattern(rule.include)} (${fields()} checked)`);
+  if (rule.include) passed?.({ check: rule.include.variable, value: `${String(rule.include.regex)} matches ${included ?? ''}` });
   if (task.states.length === 0) return keep('unknown-state', 'the task has no state');
   for (const state of task.states) {
     if (!rule.knownStates.includes(state)) return keep('unknown-state', `state ${JSON.stringify(state)} is not one the API documents`);
     if (!rule.states.includes(state)) return keep('state-not-selected', `state ${state} is not selected for deletion`);
   }
+  passed?.({ check: 'state', value: `${task.states.join(' + ')} (selected: ${rule.states.join(', ')})` });
   if (task.undeletableBecause !== undefined) return keep('not-deletable-type', task.undeletableBecause);
 
   const aged = task.agedFrom;
@@ -115,16 +127,19 @@ export function judgeTask(task: CloudTask, rule: PolicyRule, now: Date, firstSee
   if (aged.kind === 'invalid' || !Number.isFinite(aged.at.getTime())) {
     return keep('invalid-timestamp', `${aged.field} ${JSON.stringify(aged.kind === 'invalid' ? aged.raw : String(aged.at))} does not parse`);
   }
+  passed?.({ check: 'age from', value: `${aged.field} ${aged.at.toISOString()}` });
   const ageMs = now.getTime() - aged.at.getTime();
   if (ageMs < 0) return keep('future-timestamp', `${aged.field} ${aged.at.toISOString()} is in the future`);
   // Strictly older than the retention: a task exactly at the retention age is kept one more run.
   if (ageMs <= rule.retentionMs) return { ...keep('too-recent', `${aged.field} is ${Math.floor(ageMs / 1000)}s old`), ageMs };
+  passed?.({ check: 'age', value: `${formatDuration(ageMs)} > retention ${formatDuration(rule.retentionMs)}` });
   if (rule.ageFrom === 'observed') {
     // Age from the later of the two: a record that finished long after it was created is young.
     if (firstSeenTerminal === undefined) return keep('observed-recently', 'observed terminal just now (no record)');
     const observedMs = now.getTime() - firstSeenTerminal.getTime();
     // Not a number (a corrupt record) or in the future (another pod's clock) is never old enough.
     if (!(observedMs > rule.retentionMs)) return keep('observed-recently', `first seen terminal ${Math.floor(observedMs / 1000)}s ago`);
+    passed?.({ check: 'observed', value: `first seen terminal ${formatDuration(observedMs)} ago > retention ${formatDuration(rule.retentionMs)}` });
     if (observedMs < ageMs) return { candidate: true, ageMs: observedMs, agedFrom: { field: OBSERVED_FIELD, at: firstSeenTerminal } };
   }
   return { candidate: true, ageMs, agedFrom: { field: aged.field, at: aged.at } };

@@ -2,7 +2,7 @@
 import type { Queue } from 'bullmq';
 import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { judgeListing, openValves, passValves, type ProviderValves, type ValveOutcome } from './judging.js';
+import { judgeListing, openValves, passValves, type DecisionEvent, type ProviderValves, type ValveOutcome } from './judging.js';
 import { dropSightings, pageSightings, sweepSightings, type SightingAccess } from './observations.js';
 import { policyRuleFor, type PolicyRule } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
@@ -32,6 +32,8 @@ export interface ProducerDeps {
   readonly signal?: AbortSignal;
   /** The provider's cap gates, refusal and clock bound; absent: no cap, clock checked against JANITOR_MAX_CLOCK_SKEW. */
   readonly valves?: ProviderValves;
+  /** Told of every listed task's decision (plan, explain). */
+  readonly onDecision?: (event: DecisionEvent) => void;
   /** Told of every job that holds a candidate of this run: its own (before they are added) and other runs' pending jobs. */
   readonly onJob?: (job: HeldJob, stats: TargetStats) => void;
   /** Told when an own job announced by `onJob` could not be added after all. */
@@ -105,8 +107,10 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
     for await (const { listed, decisions, now } of listing) {
       stats.listed += listed;
       const candidates: JobTask[] = [];
-      for (const { task, verdict } of decisions) {
+      for (const decision of decisions) {
+        const { task, verdict } = decision;
         if (!verdict.candidate) {
+          deps.onDecision?.({ ...decision, provider: provider.name, target, now });
           countInto(stats.skipped, verdict.reason);
           log.debug({ taskId: task.id, reason: verdict.reason, detail: verdict.detail }, 'task kept');
           continue;
@@ -114,6 +118,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
         stats.candidates += 1;
         const at = now.getTime() - verdict.ageMs;
         const valve = passValves(valves, provider, at);
+        deps.onDecision?.({ ...decision, provider: provider.name, target, valve, now });
         if (!valve.pass) {
           heldBack(stats, valve);
           continue;

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
 import { decideValves } from './caps.js';
+import type { DecisionEvent } from './judging.js';
 import { enqueueCandidates, type HeldJob } from './producer.js';
 import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
 import type { ProviderName } from './providers/catalog.js';
@@ -27,6 +28,8 @@ export interface RunDeps {
   readonly onProgress?: (stats: readonly TargetStats[], pending: number) => void;
   /** Metrics and audit trail: told about workers, listings and the finished run. */
   readonly observer?: RunObserver;
+  /** Told of every listed task's decision (`plan`, `explain`). */
+  readonly onDecision?: (event: DecisionEvent) => void;
 }
 
 export interface RunReport {
@@ -116,7 +119,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   // Caps need every candidate counted before the first enqueue: a counting listing first (only when a cap is set).
   const valves = await decideValves(config, deps.providers, { now, signal: abort.signal, logger, ...(sightings ? { sightings } : {}) });
   const perProvider = await Promise.all(config.providers.map((pc) => enqueueCandidates({
-    config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name),
+    config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name), ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
     ...(sightings ? { sightings } : {}),
     ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id) } : {}),
