@@ -1,7 +1,7 @@
 // `plan` and `explain` output: each listed task's decision in words, totals, a bounded sample, a decision path.
 import type { Config, ProviderConfig } from './config.js';
 import type { DecisionEvent } from './judging.js';
-import { judgeTask, policyRuleFor, type PolicyStep } from './policy.js';
+import { judgeTask, OBSERVED_FIELD, policyRuleFor, type PolicyStep } from './policy.js';
 import type { TargetStats } from './summary.js';
 import { formatDuration } from './units.js';
 
@@ -23,6 +23,7 @@ export interface PlanRow {
 
 /** How an age reference reads in a sentence: `end_time` ended, `create_time` created. */
 export function agedVerb(field: string): string {
+  if (field === OBSERVED_FIELD) return 'first seen terminal';
   if (/end/i.test(field)) return 'ended';
   if (/update/i.test(field)) return 'updated';
   if (/begin|start/i.test(field)) return 'began';
