@@ -371,7 +371,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
     } : undefined;
     if (iotda?.signing === 'derived' && region === undefined && !isSet(`${P}_TARGETS`)) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
-    else if (iotda?.signing === 'auto' && region === undefined && endpointOverride !== undefined && needsDerivedSigning(new URL(endpointOverride).host)) {
+    else if (iotda?.signing === 'auto' && region === undefined && !isSet(`${P}_TARGETS`) && endpointOverride !== undefined && needsDerivedSigning(new URL(endpointOverride).host)) {
       // The SDK signs such hosts with V11-HMAC-SHA256, whose key is scoped to the region: without one every call is refused (401).
       problems.push(`IOTDA_REGION: is required with IOTDA_ENDPOINT=${new URL(endpointOverride).origin}, an instance endpoint signed with V11-HMAC-SHA256 (its key is scoped to the region); expected the instance's region id like cn-north-4, or IOTDA_SIGNING=standard`);
     }
