@@ -63,7 +63,7 @@ export function iotdaEnv(simUrl, prefix, extra = {}) {
 export async function janitorRun(env, mode) {
   const config = loadConfig(env);
   const logger = createLogger('silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 30_000, handleSignals: false });
+  const shutdown = createShutdown(logger, { graceMs: 30_000, handleSignals: false });
   const limiter = limiterFor(config);
   shutdown.onClose('limiter', () => limiter.close());
   const started = performance.now();
@@ -89,10 +89,10 @@ export async function drained(queue, timeoutMs = 600_000) {
 export async function janitorWork(env, wrap = (provider) => provider) {
   const config = loadConfig(env);
   const logger = createLogger('silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 30_000, handleSignals: false });
+  const shutdown = createShutdown(logger, { graceMs: 30_000, handleSignals: false });
   const limiter = limiterFor(config);
   shutdown.onClose('limiter', () => limiter.close());
-  const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
+  const queues = await openQueues(config, await connectRedis(config, shutdown, logger), shutdown, logger);
   const providers = new Map([...createProviders(config, undefined, undefined, limiter)].map(([name, provider]) => [name, wrap(provider)]));
   startWorkers({ config, logger, providers, shutdown }, queues);
   await drained(queues.get('iotda'));

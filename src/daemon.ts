@@ -23,6 +23,6 @@ export function scheduleProduce(deps: RunDeps, opened?: { readonly redis: RedisC
       running = false;
     }
   }, { timezone: 'UTC' });
-  deps.shutdown.onClose('schedule', async () => { await task.stop(); });
+  deps.shutdown.onStop('schedule', async () => { await task.stop(); });
   logger.info({ schedule: config.schedule }, 'schedule started (UTC)');
 }

@@ -47,7 +47,7 @@ async function demo(): Promise<number> {
     const config = loadConfig(env);
     out(`redis ${redis.url}, queue prefix ${prefix}, dry run ${config.dryRun}, retention ${env.JANITOR_RETENTION ?? '7d'}`);
     const logger = createLogger(config.logLevel);
-    const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
+    const shutdown = createShutdown(logger, { graceMs: config.shutdownGraceMs });
     const tty = process.stdout.isTTY;
     const report = await runCleanup({
       config, logger, providers: createProviders(config), shutdown,

@@ -8,6 +8,7 @@ import { ProviderError } from './providers/provider.js';
 import { budgetParamsFor, effectiveRate, onThrottled, perSecond, reserveSlot, type BudgetParams, type BudgetState } from './budget.js';
 import { RedisBudgetStore } from './limiter-redis.js';
 import { openRedis } from './redis.js';
+import { watchRedisErrors } from './redis-errors.js';
 import type { Rate } from './units.js';
 
 /** Which budget a call draws on: providers meter their delete and read APIs separately. */
@@ -82,7 +83,7 @@ export function limiterFor(config: Config): CallLimiter {
   const rates = providerRatesOf(config);
   if (config.dryRun) return createCallLimiter(rates, { store: new MemoryBudgetStore(), keyPrefix: config.queuePrefix });
   const redis = openRedis(config.redis);
-  redis.on('error', () => undefined); // surfaced by the calls that wait on it
+  watchRedisErrors(redis, () => undefined); // named by the calls that wait on it
   return createCallLimiter(rates, { store: new RedisBudgetStore(redis, { owned: true }), keyPrefix: config.queuePrefix });
 }
 

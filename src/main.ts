@@ -11,7 +11,7 @@ import { startObservability } from './observability.js';
 import { QUEUE_COMMAND_HELP, runQueueCommand } from './queue-commands.js';
 import { createProviders } from './providers/registry.js';
 import { DependencyError } from './redis.js';
-import { connectRedis, openQueues, runCleanup, startWorkers } from './run.js';
+import { connectRedis, openQueues, runCleanup, startWorkers, type RunReport } from './run.js';
 import { redactText } from './redact.js';
 import { EXPLAIN_HELP, PLAN_HELP, runPlanCommand } from './plan-command.js';
 import { createShutdown } from './shutdown.js';
@@ -126,7 +126,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn({ problem: warning }, 'unknown variable ignored');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
+  const shutdown = createShutdown(logger, { graceMs: config.shutdownGraceMs });
   try {
     if (command === 'check') {
       // Deletes nothing and serves nothing: no metrics server, no queues.
@@ -140,7 +140,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     shutdown.onClose('call limiter', () => limiter.close());
     const observability = startObservability({ config, logger, shutdown, limiter, version: VERSION, longRunning: command === 'work' || command === 'daemon', tty: process.stderr.isTTY ? process.stderr : undefined });
     const providers = createProviders(config, undefined, observability.providerCalls, limiter);
-    const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update };
+    // A second signal or a hung shutdown still prints what the run did so far.
+    const onRunStarted = (snapshot: () => RunReport) => shutdown.onForcedExit(() => {
+      const report = snapshot();
+      observability.progress.finish();
+      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun })}\n`);
+      return report.exitCode === 0 ? 1 : report.exitCode;
+    });
+    const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update,
+      ...(command === 'run' || command === 'produce' ? { onRunStarted } : {}) };
     if (command === 'run' || command === 'produce') {
       const report = await runCleanup(deps, command);
       observability.progress.finish();
@@ -157,8 +165,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       await observability.serve();
       scheduleProduce(deps);
     } else {
-      const redis = await connectRedis(config, shutdown);
-      const queues = await openQueues(config, redis, shutdown);
+      const redis = await connectRedis(config, shutdown, logger);
+      const queues = await openQueues(config, redis, shutdown, logger);
       await observability.serve(redis);
       startWorkers(deps, queues);
       // Registered after the workers so that shutdown stops the schedule first.

@@ -33,6 +33,7 @@ export function notificationFor(run: { readonly command: string; readonly runId:
     const where = `${s.provider} ${s.target}`;
     const lines = Object.entries(s.failed).map(([reason, n]) => `${where}: ${n} failed (${reason.slice(0, 120)})`);
     if (s.listError) lines.push(`${where}: listing failed (${s.listError.slice(0, 120)})`);
+    if (s.redisError) lines.push(`${where}: enqueueing failed (${s.redisError.slice(0, 160)})`);
     return lines;
   });
   const head = `task-janitor ${run.command} ${run.runId}${run.dryRun ? ' (dry run)' : ''}: deleted ${totals.deleted}, already gone ${totals.gone}, failed ${totals.failed}`

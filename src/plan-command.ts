@@ -103,7 +103,7 @@ export async function runPlanCommand(command: 'plan' | 'explain', args: readonly
   }
   // The plan's own output says everything the log would (list failures, refusals, drift); logs only when debugging.
   const logger = createLogger(['debug', 'trace'].includes(loaded.logLevel) ? loaded.logLevel : 'silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
+  const shutdown = createShutdown(logger, { graceMs: config.shutdownGraceMs });
   const limiter = limiterFor(config);
   shutdown.onClose('call limiter', () => limiter.close());
   const retention = new Map(config.providers.map((p) => [p.name, p.retentionMs]));

@@ -9,7 +9,8 @@ import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimTasks, confirmClaims, releaseClaims } from './claims.js';
 import { DELETE_JOB_NAME, jobBelongsToRun, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
-import type { RedisClient } from './redis.js';
+import { describeRedis, type RedisClient } from './redis.js';
+import { describeRedisError, isRedisError } from './redis-errors.js';
 import { scopeOf } from './scope.js';
 import { countInto, formatDriftOf, newTargetStats, type TargetStats } from './summary.js';
 
@@ -36,6 +37,8 @@ export interface ProducerDeps {
   readonly onDecision?: (event: DecisionEvent) => void;
   /** Told of every job that holds a candidate of this run: its own (before they are added) and other runs' pending jobs. */
   readonly onJob?: (job: HeldJob, stats: TargetStats) => void;
+  /** Told of each target's counters as its listing starts (a forced exit reports them as they are). */
+  readonly onTargetStarted?: (stats: TargetStats) => void;
   /** Told when an own job announced by `onJob` could not be added after all. */
   readonly onJobNotAdded?: (jobId: string) => void;
 }
@@ -90,6 +93,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
   const { provider, providerConfig, logger } = deps;
   const stats = newTargetStats(provider.name, target, Date.now(), scopeOf(providerConfig.scopes, target));
   const valves = deps.valves ?? openValves(deps.config.maxClockSkewMs);
+  deps.onTargetStarted?.(stats);
   const log = logger.child({ provider: provider.name, target });
   const listingStartedAt = deps.now();
   let complete = false;
@@ -134,6 +138,10 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
       // Stopped by SIGTERM or JANITOR_MAX_RUNTIME, not by the provider: what was enqueued stands.
       stats.interrupted = true;
       log.warn('listing interrupted by shutdown or the run deadline');
+    } else if (isRedisError(err)) {
+      // The queue, a claim or a call budget could not be written: Redis failed, not the provider's list API.
+      stats.redisError = describeRedisError(describeRedis(deps.config.redis), err, deps.redis);
+      log.error({ cause: stats.redisError }, 'enqueueing stopped: Redis failed');
     } else {
       stats.listError = (err as Error).message;
       log.error({ err }, 'listing failed');

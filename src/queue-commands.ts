@@ -42,9 +42,9 @@ export async function runQueueCommand(command: QueueCommand, args: readonly stri
   }
 
   const logger = createLogger(config.logLevel);
-  const shutdown = createShutdown(logger, { stepTimeoutMs: config.shutdownGraceMs });
+  const shutdown = createShutdown(logger, { graceMs: config.shutdownGraceMs });
   try {
-    const redis = await connectRedis(config, shutdown);
+    const redis = await connectRedis(config, shutdown, logger);
     // Plain handles on the queues: unlike the workers' openQueues, these change no queue setting.
     const queues = new Map(config.providers.map((pc) => {
       const queue = new Queue<DeleteJobData>(queueNameFor(pc.name), { connection: redis, prefix: config.queuePrefix });

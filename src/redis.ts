@@ -4,6 +4,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ConfigError, type RedisConfig } from './config.js';
 import { optionalSecretReader } from './providers/credentials.js';
 import { redactText } from './redact.js';
+import { redisCause, watchRedisErrors } from './redis-errors.js';
 
 /** Thrown when a dependency (Redis, a provider's list API) cannot be reached; main exits 3. */
 export class DependencyError extends Error {
@@ -18,22 +19,28 @@ export type RedisClient = Redis | Cluster;
 
 /**
  * What each connection is for:
- * - shared: queues, claims and job reads. BullMQ requires maxRetriesPerRequest: null.
+ * - shared: queues, claims, job reads and call budgets. Every command is bounded (REDIS_COMMAND_TIMEOUT_MS,
+ *   and a failed reconnect fails it), so a Redis that is gone for good cannot keep a run past its
+ *   deadline or its signal; BullMQ needs `maxRetriesPerRequest: null` only on blocking connections.
  * - worker: a lazy template for Worker and QueueEvents, which duplicate it into their own
  *   blocking connections (and close those); the template itself never connects.
  * - probe: fails within the timeout, no reconnects, no offline queue.
- * - admin: short maintenance commands (prefix cleanup).
+ * - admin: short maintenance commands (prefix cleanup), bounded like shared ones.
  */
 export type RedisPurpose = 'shared' | 'worker' | 'probe' | 'admin';
+
+/** The longest any non-blocking Redis command may wait (queued while reconnecting, or unanswered). */
+export const REDIS_COMMAND_TIMEOUT_MS = 5_000;
 
 // Options that ioredis's Cluster takes at its own level; the rest go to each node's connection.
 const CLUSTER_LEVEL = ['lazyConnect', 'enableAutoPipelining', 'enableOfflineQueue'] as const;
 
-function tuningFor(purpose: RedisPurpose, timeoutMs: number): RedisOptions {
+/** The connection options of each purpose (exported for the tests that prove every wait is bounded). */
+export function tuningFor(purpose: RedisPurpose, timeoutMs = 3_000): RedisOptions {
   switch (purpose) {
-    case 'shared': return { maxRetriesPerRequest: null, enableAutoPipelining: true };
+    case 'shared': return { maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, enableAutoPipelining: true };
     case 'worker': return { maxRetriesPerRequest: null, lazyConnect: true };
-    case 'admin': return { maxRetriesPerRequest: 1 };
+    case 'admin': return { maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS };
     case 'probe': return {
       lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false,
       retryStrategy: () => null, sentinelRetryStrategy: () => null,
@@ -95,7 +102,7 @@ export function singleNode(url: string): RedisConfig {
 /** Pings Redis once with a short timeout and no reconnects; throws DependencyError within seconds. */
 export async function assertRedisReachable(redis: RedisConfig, timeoutMs = 3_000): Promise<void> {
   const probe = createRedisClient(redis, 'probe', timeoutMs);
-  probe.on('error', () => undefined); // reported through the rejected connect below
+  watchRedisErrors(probe, () => undefined); // its cause is named by the rejected connect below
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs * 2);
@@ -107,7 +114,7 @@ export async function assertRedisReachable(redis: RedisConfig, timeoutMs = 3_000
     }
   } catch (err) {
     if (err instanceof DependencyError || err instanceof ConfigError) throw err;
-    throw new DependencyError(`Redis at ${describeRedis(redis)} is unreachable: ${(err as Error).message}`);
+    throw new DependencyError(`Redis at ${describeRedis(redis)} is unreachable: ${redisCause(err, probe)}`);
   } finally {
     clearTimeout(timer);
     probe.disconnect();

@@ -14,8 +14,11 @@ import type { Provider } from './providers/provider.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
 import { assertRedisReachable, createRedisClient, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
 import { guardDeploymentScope } from './scope-guard.js';
+import { redisCause, watchRedisErrors } from './redis-errors.js';
+import { repeatLimitedLog } from './repeat-log.js';
 import type { Shutdown } from './shutdown.js';
-import { exitCodeFor, type ExitCode, type TargetStats } from './summary.js';
+import { scopeOf } from './scope.js';
+import { exitCodeFor, newTargetStats, type ExitCode, type TargetStats } from './summary.js';
 import { startDeleteWorker } from './worker.js';
 
 export interface RunDeps {
@@ -30,6 +33,8 @@ export interface RunDeps {
   readonly observer?: RunObserver;
   /** Told of every listed task's decision (`plan`, `explain`). */
   readonly onDecision?: (event: DecisionEvent) => void;
+  /** Handed the run's live report as it starts: what a forced exit (second signal, watchdog) prints. */
+  readonly onRunStarted?: (snapshot: () => RunReport) => void;
 }
 
 export interface RunReport {
@@ -41,10 +46,12 @@ export interface RunReport {
 export type Queues = ReadonlyMap<ProviderName, Queue<DeleteJobData>>;
 
 /** Opens one queue per configured provider, with the provider's global concurrency cap. */
-export async function openQueues(config: Config, redis: RedisClient, shutdown: Shutdown): Promise<Queues> {
+export async function openQueues(config: Config, redis: RedisClient, shutdown: Shutdown, logger: Logger): Promise<Queues> {
   const queues = new Map<ProviderName, Queue<DeleteJobData>>();
   for (const pc of config.providers) {
     const queue = new Queue<DeleteJobData>(queueNameFor(pc.name), { connection: redis, prefix: config.queuePrefix });
+    const logError = repeatLimitedLog(logger, 'error');
+    queue.on('error', (err) => logError(redisCause(err, redis), { provider: pc.name, redis: describeRedis(config.redis), cause: redisCause(err, redis) }, 'queue error'));
     shutdown.onClose(`queue ${pc.name}`, () => queue.close());
     await queue.setGlobalConcurrency(pc.concurrency);
     queues.set(pc.name, queue);
@@ -64,17 +71,20 @@ export function startWorkers(deps: RunDeps, queues: Queues): Worker<DeleteJobDat
       config: deps.config, providerConfig: pc, provider: providerOf(deps, pc.name), queue: queues.get(pc.name) as Queue<DeleteJobData>,
       logger: deps.logger, now: deps.now ?? (() => new Date()), connection,
     });
-    deps.shutdown.onClose(`worker ${pc.name}`, () => worker.close());
+    // A stop step: on shutdown every worker stops taking jobs at once; in-flight deletes finish within the grace.
+    deps.shutdown.onStop(`worker ${pc.name}`, () => worker.close());
     deps.observer?.workerStarted?.(worker, pc);
     return worker;
   });
 }
 
 /** Connects to Redis (exit 3 within seconds if it is down) and registers its close. */
-export async function connectRedis(config: Config, shutdown: Shutdown): Promise<RedisClient> {
+export async function connectRedis(config: Config, shutdown: Shutdown, logger: Logger): Promise<RedisClient> {
   await assertRedisReachable(config.redis);
   const redis = openRedis(config.redis);
-  redis.on('error', () => undefined); // surfaced by the commands that fail; ioredis keeps reconnecting
+  // ioredis keeps reconnecting; the commands that fail say what they could not do, this says why.
+  const logError = repeatLimitedLog(logger, 'warn');
+  watchRedisErrors(redis, (err) => logError(redisCause(err), { redis: describeRedis(config.redis), cause: redisCause(err) }, 'Redis connection error'));
   shutdown.onClose('redis', () => redis.quit());
   return redis;
 }
@@ -99,15 +109,19 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   void deps.shutdown.signalled.then(() => abort.abort());
   const timer = setTimeout(() => abort.abort(), config.maxRuntimeMs);
   timer.unref();
+  // A run that opened its own connections is the process's job: its deadline starts the shutdown budget.
+  if (!opened) abort.signal.addEventListener('abort', () => deps.shutdown.startGrace(), { once: true });
   logger.info({ runId, mode, dryRun: config.dryRun, providers: config.providers.map((p) => p.name), redis: describeRedis(config.redis), queuePrefix: config.queuePrefix }, 'run started');
 
   let queues = opened?.queues;
   let redis = opened?.redis;
   let workers: Worker<DeleteJobData, DeleteJobResult>[] = [];
   let tracker: OutcomeTracker | undefined;
+  const started = new Map<string, TargetStats>();
+  deps.onRunStarted?.(() => liveReport(runId, config, started, tracker));
   if (!config.dryRun && !opened) {
-    redis = await connectRedis(config, deps.shutdown);
-    queues = await openQueues(config, redis, deps.shutdown);
+    redis = await connectRedis(config, deps.shutdown, logger);
+    queues = await openQueues(config, redis, deps.shutdown, logger);
   }
   const sightings = config.dryRun ? await dryRunSightings(config, logger, opened?.redis) : redis && { redis, access: 'record' as const };
   if (mode === 'run' && queues && redis) {
@@ -120,6 +134,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   const valves = await decideValves(config, deps.providers, { now, signal: abort.signal, logger, ...(sightings ? { sightings } : {}) });
   const perProvider = await Promise.all(config.providers.map((pc) => enqueueCandidates({
     config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name), ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
+    onTargetStarted: (stats) => started.set(targetKey(stats), stats),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
     ...(sightings ? { sightings } : {}),
     ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id) } : {}),
@@ -129,9 +144,11 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
 
   if (tracker) {
     await tracker.waitUntilSettled(abort.signal, deps.onProgress && ((pending) => deps.onProgress?.(stats, pending)));
-    // Stop taking jobs and let in-flight deletes finish, so the summary counts what they did.
-    await stopWorkers(workers, config.shutdownGraceMs, logger);
-    await tracker.finish();
+    // Stop taking jobs and let in-flight deletes finish, within what is left of the one shutdown budget,
+    // so the summary counts what they did.
+    if (!opened) deps.shutdown.startGrace();
+    await stopWorkers(workers, deps.shutdown.graceLeftMs(), logger);
+    await tracker.finish(deps.shutdown.graceLeftMs());
   }
   clearTimeout(timer);
   if (sightings && sightings.redis !== redis) sightings.redis.disconnect();
@@ -163,6 +180,29 @@ async function dryRunSightings(config: Config, logger: Logger, opened: RedisClie
   redis.on('error', () => undefined); // surfaced by the reads that fail
   logger.info({ providers: observed }, 'dry run reads the first sightings real runs recorded, and records none');
   return { redis, access: 'read' };
+}
+
+const targetKey = (s: Pick<TargetStats, 'provider' | 'target'>) => `${s.provider}\n${s.target}`;
+
+/**
+ * The report of a run that has to end before it finished (a second signal, the watchdog): every
+ * configured target, listed or not, with what it has done so far and what is still pending.
+ */
+function liveReport(runId: string, config: Config, started: ReadonlyMap<string, TargetStats>, tracker: OutcomeTracker | undefined): RunReport {
+  const pending = tracker?.pendingByTarget() ?? new Map<TargetStats, { own: number; other: number }>();
+  const now = Date.now();
+  const stats = config.providers.flatMap((pc) => pc.targets.map((target): TargetStats => {
+    const live = started.get(targetKey({ provider: pc.name, target }));
+    if (!live) return { ...newTargetStats(pc.name, target, now, scopeOf(pc.scopes, target)), notReached: true, finishedAt: now };
+    const copy = structuredClone(live);
+    const waiting = pending.get(live);
+    copy.unsettled += waiting?.own ?? 0;
+    copy.otherRuns.pending += waiting?.other ?? 0;
+    if (copy.listedAt === undefined) copy.interrupted = true;
+    copy.finishedAt = now;
+    return copy;
+  }));
+  return { runId, stats, exitCode: exitCodeFor(stats) };
 }
 
 /** Closes the run's own workers within `graceMs` (in-flight deletes finish; no new job is taken). */

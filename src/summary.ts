@@ -29,6 +29,8 @@ export interface TargetStats {
   listError?: string;
   /** What the listing left out without failing (an IoTDA task type the endpoint refuses): reported, exit code unchanged. */
   listWarnings: string[];
+  /** Redis failed while this target was listed or enqueued (OOM, auth, unreachable…), named by describeRedisError. */
+  redisError?: string;
   /** Listing stopped early by a signal or the run deadline. */
   interrupted?: boolean;
   /** The run ended (deadline or signal) before it listed this target at all. */
@@ -75,13 +77,13 @@ export function formatDriftOf(stats: Pick<TargetStats, 'listed' | 'skipped'>): n
 export type ExitCode = 0 | 1 | 3 | 4 | 5;
 
 /**
- * 3 a list API failed; 4 format drift (most records of a target could not be judged); 5 a safety
+ * 3 a list API or Redis failed; 4 format drift (most records of a target could not be judged); 5 a safety
  * valve refused to delete (more candidates than a cap in refuse mode, or the provider's clock is off); 1 some
  * candidate is not gone (a delete failed, is still pending, or a target was cut short or not reached);
  * 0 every candidate this run saw is gone.
  */
 export function exitCodeFor(stats: readonly TargetStats[]): ExitCode {
-  if (stats.some((s) => s.listError !== undefined)) return 3;
+  if (stats.some((s) => s.listError !== undefined || s.redisError !== undefined)) return 3;
   if (stats.some((s) => s.formatDrift !== undefined)) return 4;
   if (stats.some((s) => s.refused !== undefined)) return 5;
   if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0 || s.interrupted === true || s.notReached === true
@@ -112,6 +114,7 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     for (const [reason, n] of Object.entries(s.failed)) lines.push(`  failed ${n}: ${reason}`);
     for (const warning of s.listWarnings) lines.push(`  WARNING: ${warning}`);
     if (s.listError) lines.push(`  LIST FAILED: ${s.listError}`);
+    if (s.redisError) lines.push(`  REDIS FAILED (the rest is left for the next run): ${s.redisError}`);
     if (s.formatDrift !== undefined) lines.push(`  FORMAT DRIFT: ${s.formatDrift} of ${s.listed} listed records could not be judged (invalid or missing timestamp, unknown state); has the API changed?`);
     if (s.refused !== undefined) lines.push(`  REFUSED (${s.heldBack} candidate(s) not deleted): ${s.refused}`);
     if (s.capped !== undefined) lines.push(`  capped: ${s.heldBack} candidate(s) over ${s.capped} left for a later run (JANITOR_MAX_DELETES_MODE=truncate deletes the oldest first)`);

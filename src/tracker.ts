@@ -6,6 +6,8 @@ import { PROVISIONAL_CLAIM_MS } from './claims.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { workerConnection, type RedisClient } from './redis.js';
+import { redisCause } from './redis-errors.js';
+import { repeatLimitedLog } from './repeat-log.js';
 import type { HeldJob } from './producer.js';
 import type { ProviderName } from './providers/catalog.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type TaskResult } from './queue.js';
@@ -36,8 +38,10 @@ export interface OutcomeTracker {
   listen(worker: Worker<DeleteJobData, DeleteJobResult>): void;
   /** Resolves when every tracked job has settled, or when `signal` aborts. */
   waitUntilSettled(signal: AbortSignal, onProgress?: (pendingTasks: number) => void): Promise<void>;
-  /** Stops listening and counts what is still pending, in tasks, into each target's stats. */
-  finish(): Promise<void>;
+  /** Counts what is still pending, in tasks, into each target's stats, then stops listening (within `budgetMs`). */
+  finish(budgetMs?: number): Promise<void>;
+  /** Tasks still pending per target's counters (this run's own, and other runs' jobs it waits for). */
+  pendingByTarget(): Map<TargetStats, { own: number; other: number }>;
 }
 
 // Quiet this long with jobs outstanding: ask Redis once (an event may have been missed in a reconnect).
@@ -78,7 +82,8 @@ export async function createOutcomeTracker(deps: {
   const connection = workerConnection(config.redis);
   for (const provider of queues.keys()) {
     const queueEvents = new QueueEvents(queueNameFor(provider), { connection: connection, prefix: config.queuePrefix });
-    queueEvents.on('error', (err) => logger.warn({ provider, err }, 'job events unavailable; outcomes will be reconciled'));
+    const logError = repeatLimitedLog(logger, 'warn');
+    queueEvents.on('error', (err) => logError(redisCause(err), { provider, cause: redisCause(err) }, 'job events unavailable; outcomes will be reconciled'));
     // Only jobs no worker of this process settled reach the fetch: one read per job, never a poll.
     const onFinal = ({ jobId }: { jobId: string }) => {
       if (tracked.has(jobId)) void fetchAndSettle(jobId).catch(() => undefined);
@@ -156,14 +161,25 @@ export async function createOutcomeTracker(deps: {
       }
       onProgress?.(pendingTasks());
     },
-    async finish() {
-      await Promise.all(events.map((e) => bounded(e.close()).catch(() => undefined)));
-      connection.disconnect();
+    async finish(budgetMs = REDIS_WAIT_MS) {
+      // Counted first: an outcome that arrives while the events close must not change a finished count.
       for (const entry of tracked.values()) {
         if (entry.own) entry.stats.unsettled += entry.tasks;
         else entry.stats.otherRuns.pending += entry.tasks;
       }
       tracked.clear();
+      await Promise.all(events.map((e) => bounded(e.close(), Math.min(budgetMs, REDIS_WAIT_MS)).catch(() => undefined)));
+      connection.disconnect();
+    },
+    pendingByTarget() {
+      const pending = new Map<TargetStats, { own: number; other: number }>();
+      for (const entry of tracked.values()) {
+        const counts = pending.get(entry.stats) ?? { own: 0, other: 0 };
+        if (entry.own) counts.own += entry.tasks;
+        else counts.other += entry.tasks;
+        pending.set(entry.stats, counts);
+      }
+      return pending;
     },
   };
 
@@ -216,11 +232,11 @@ function* takeFirst<K, V>(map: Map<K, V>, n: number): Generator<[K, V]> {
   }
 }
 
-/** A Redis wait the deadline must be able to end: undefined after REDIS_WAIT_MS. */
-async function bounded<T>(promise: Promise<T>): Promise<T | undefined> {
+/** A Redis wait the deadline must be able to end: undefined after `ms`. */
+async function bounded<T>(promise: Promise<T>, ms = REDIS_WAIT_MS): Promise<T | undefined> {
   const timeout = new AbortController();
   try {
-    return await Promise.race([promise, sleep(REDIS_WAIT_MS, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    return await Promise.race([promise, sleep(ms, undefined, { signal: timeout.signal }).catch(() => undefined)]);
   } finally {
     timeout.abort();
   }

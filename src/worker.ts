@@ -8,6 +8,8 @@ import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
+import { redisCause, watchRedisErrors } from './redis-errors.js';
+import { repeatLimitedLog } from './repeat-log.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -26,8 +28,11 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   // A settled job frees its tasks' claims, so a later run may enqueue them again (a task kept or failed).
   // Its own lazy connection: whatever runs the worker (run, work, daemon) releases claims the same way.
   // Observed mode reads and drops first sightings through it too.
-  const claims = createRedisClient(config.redis, 'worker');
-  claims.on('error', () => undefined); // reported by the release that fails
+  const claims = createRedisClient(config.redis, 'admin'); // bounded: a release or read never hangs a worker's close
+  watchRedisErrors(claims, () => undefined); // named by the release that fails
+  const where = describeRedis(config.redis);
+  const logReleaseFailure = repeatLimitedLog(deps.logger, 'warn');
+  const logWorkerError = repeatLimitedLog(deps.logger, 'error');
   const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
@@ -44,7 +49,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   worker.on('closed', () => { void Promise.allSettled(releasing).then(() => claims.disconnect()); });
   const release = (job: Job<DeleteJobData>) => {
     const done = releaseClaims(claims, config.queuePrefix, job.data.provider, job.data.target, job.data.tasks.map((t) => t.id), job.id ?? '')
-      .catch((err: unknown) => deps.logger.warn({ provider: providerConfig.name, jobId: job.id, err }, 'could not release claims; a later run takes them over'))
+      .catch((err: unknown) => logReleaseFailure(redisCause(err, claims), { provider: providerConfig.name, jobId: job.id, redis: where, cause: redisCause(err, claims) }, 'could not release claims; a later run takes them over'))
       .finally(() => releasing.delete(done));
     releasing.add(done);
   };
@@ -55,7 +60,8 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
       deps.logger.error({ provider: providerConfig.name, target: job.data.target, taskIds: job.data.tasks.map((t) => t.id), attempts: job.attemptsMade, reason: err.message }, 'delete failed');
     }
   });
-  worker.on('error', (err) => deps.logger.error({ provider: providerConfig.name, redis: describeRedis(config.redis), err }, 'worker error'));
+  // BullMQ retries its Redis calls in a loop: one line per cause and window, not one per attempt.
+  worker.on('error', (err) => logWorkerError(redisCause(err), { provider: providerConfig.name, redis: where, cause: redisCause(err) }, 'worker error'));
   return worker;
 }
 

@@ -103,7 +103,9 @@ describe('true summaries', () => {
   });
 
   it('counts deletions that finish while the run closes at its deadline, and pending tasks, not jobs', async () => {
-    const sim = await fixture.start({ latencyMs: 1_200 });
+    // One batch of 25: its 25 re-reads and its delete take about 8 s, so the delete lands while the run
+    // closes (deadline 3 s), inside the one shutdown budget (10 s in runJanitor).
+    const sim = await fixture.start({ latencyMs: 300 });
     putWorkspace(sim, 25);
     const report = await runJanitor(simulatorEnv(sim, ['workspace'], fixture.prefix(), { JANITOR_MAX_RUNTIME: '3s', WORKSPACE_CONCURRENCY: '1' }));
     expect(report.exitCode).toBe(1);

@@ -80,9 +80,9 @@ describe('status and retry-failed', () => {
 
     const config = loadConfig(env);
     const logger = createLogger('silent');
-    const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
+    const shutdown = createShutdown(logger, { graceMs: 5_000, handleSignals: false });
     fixture.onCleanup(() => shutdown.close());
-    startWorkers({ config, logger, providers: createProviders(config), shutdown }, await openQueues(config, await connectRedis(config, shutdown), shutdown));
+    startWorkers({ config, logger, providers: createProviders(config), shutdown }, await openQueues(config, await connectRedis(config, shutdown, logger), shutdown, logger));
     for (let i = 0; i < 100 && !sim.deleted.some((d) => d.id === REFUSED); i++) await sleep(100);
     expect(sim.deleted.filter((d) => d.id === REFUSED)).toHaveLength(1);
 

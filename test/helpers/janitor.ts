@@ -80,11 +80,11 @@ export async function startWorkersWithQueue(
   const prefix = fixture.prefix(prefixLabel);
   const config = loadConfig(simulatorEnv(sim, [provider], prefix, extra));
   const logger = createLogger('silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
+  const shutdown = createShutdown(logger, { graceMs: 5_000, handleSignals: false });
   fixture.onCleanup(() => shutdown.close());
   const limiter = limiterFor(config);
   shutdown.onClose('call limiter', () => limiter.close());
-  const queues = await openQueues(config, await connectRedis(config, shutdown), shutdown);
+  const queues = await openQueues(config, await connectRedis(config, shutdown, logger), shutdown, logger);
   startWorkers({ config, logger, providers: createProviders(config, undefined, undefined, limiter), shutdown }, queues);
   const queue = new Queue<DeleteJobData>(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
   const events = new QueueEvents(queueNameFor(provider), { connection: { url: REDIS_URL }, prefix });
@@ -102,11 +102,11 @@ export async function startWorkersWithQueue(
 export async function produceOnly(fixture: SimulatorFixture, env: Record<string, string>, options: { now?: () => Date } = {}) {
   const config = loadConfig(env);
   const logger = createLogger('silent');
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 5_000, handleSignals: false });
+  const shutdown = createShutdown(logger, { graceMs: 5_000, handleSignals: false });
   fixture.onCleanup(() => shutdown.close());
   const deps = { config, logger, providers: createProviders(config), shutdown, ...(options.now ? { now: options.now } : {}) };
-  const redis = await connectRedis(config, shutdown);
-  const queues = await openQueues(config, redis, shutdown);
+  const redis = await connectRedis(config, shutdown, logger);
+  const queues = await openQueues(config, redis, shutdown, logger);
   const report = await runCleanup(deps, 'produce', { redis, queues });
   return { report, queues, shutdown, startWorkers: () => startWorkers(deps, queues) };
 }
@@ -127,7 +127,7 @@ export function captureLogs(): { lines: Record<string, unknown>[]; stream: Writa
 export async function runJanitor(env: Record<string, string>, options: { mode?: 'run' | 'produce'; logs?: Writable; logLevel?: string; now?: () => Date } = {}): Promise<RunReport> {
   const config = loadConfig(env);
   const logger = createLogger(options.logLevel ?? (options.logs ? 'debug' : 'silent'), options.logs);
-  const shutdown = createShutdown(logger, { stepTimeoutMs: 10_000, handleSignals: false });
+  const shutdown = createShutdown(logger, { graceMs: 10_000, handleSignals: false });
   // As main wires it: budgets shared through Redis (in memory for a dry run), closed after the workers.
   const limiter = limiterFor(config);
   shutdown.onClose('call limiter', () => limiter.close());

@@ -1,0 +1,44 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { iotdaTime } from '../../src/simulator/iotda.js';
+import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+
+const IOTDA = DEFAULT_SIM_PROJECTS.iotda[0] as string;
+const MPC = DEFAULT_SIM_PROJECTS.mpc[0] as string;
+const fixture = useSimulators('shutdown');
+
+function seed(sim: Simulator, count: number): void {
+  for (let n = 1; n <= count; n++) {
+    sim.put('iotda', IOTDA, { task_id: n.toString(16).padStart(24, '0'), task_type: 'createDevices', status: 'Success', create_time: iotdaTime(new Date(Date.now() - 30 * 86_400_000)) });
+    sim.put('mpc', MPC, { task_id: String(100_000 + n), status: 'SUCCEED', create_time: '20200101000000', end_time: '20200101000000' });
+  }
+}
+
+describe('shutdown within one grace budget', () => {
+  it('work: on SIGTERM every worker stops taking jobs at once, and the process ends within JANITOR_SHUTDOWN_GRACE', async () => {
+    const sim = await fixture.start();
+    seed(sim, 30);
+    const env = simulatorEnv(sim, ['iotda', 'mpc'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: '2', MPC_CONCURRENCY: '2', JANITOR_SHUTDOWN_GRACE: '2s', LOG_LEVEL: 'info',
+    });
+    expect((await runCli(['produce'], env)).code).toBe(0);
+    // Every call now takes 1.5 s: each worker has deletes in flight when the signal comes.
+    sim.knobs.latencyMs = 1_500;
+    const work = startCli(['work'], env);
+    fixture.onCleanup(() => Promise.resolve(work.child.kill('SIGKILL')));
+    for (let i = 0; i < 200 && sim.counters.iotda.deleteTimes.length + sim.counters.mpc.deleteTimes.length < 4; i++) await sleep(50);
+    const signalledAt = Date.now();
+    const reReadsAtSignal = sim.counters.iotda.get + sim.counters.mpc.get;
+    work.child.kill('SIGTERM');
+    const result = await work.done;
+    const tookMs = Date.now() - signalledAt;
+    expect(result.code).toBe(0);
+    // One budget for the whole shutdown (2 s), not one per close step, plus a margin for exiting.
+    expect(tookMs).toBeLessThan(2_000 + 2_500);
+    // No job started after the signal: a job's first call is its re-read.
+    expect(sim.counters.iotda.get + sim.counters.mpc.get).toBe(reReadsAtSignal);
+    expect(result.stderr).toContain('"msg":"shutdown requested"');
+  }, 60_000);
+});
