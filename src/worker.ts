@@ -26,7 +26,7 @@ export interface WorkerDeps {
 export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, DeleteJobResult> {
   const { config, providerConfig } = deps;
   // A settled job frees its tasks' claims, so a later run may enqueue them again (a task kept or failed).
-  // Its own lazy connection: whatever runs the worker (run, work, daemon) releases claims the same way.
+  // Its own connection: whatever runs the worker (run, work, daemon) releases claims the same way.
   // Observed mode reads and drops first sightings through it too.
   const claims = createRedisClient(config.redis, 'admin'); // bounded: a release or read never hangs a worker's close
   watchRedisErrors(claims, () => undefined); // named by the release that fails
