@@ -5,8 +5,8 @@ import { z } from 'zod';
 import {
   canonicalState, IOTDA_EXTRA_TASK_TYPES, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
-import { needsDerivedSigning } from './providers/signing/huawei-aksk.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
+import { AUTH_SCHEMES, huaweiAuthFor, type AuthScheme, type HuaweiCredentials } from './provider-auth.js';
 import { redactText } from './redact.js';
 import { prefixFor, queuePrefix, readRedisConfig, type RedisConfig } from './redis-config.js';
 import { formatDuration, parseDuration, parseRate, type Rate } from './units.js';
@@ -69,6 +69,8 @@ export interface ProviderConfig {
   /** P_MAX_DELETES: more candidates than this and nothing of the provider is deleted (or the oldest N: JANITOR_MAX_DELETES_MODE). */
   readonly maxDeletes: DeleteCap | undefined;
   readonly iotda?: { readonly instanceId: string | undefined; readonly taskTypes: readonly string[]; readonly signing: IotdaSigning };
+  /** Huawei providers: the credentials this provider uses (P_AUTH, else AK/SK when set, else the IAM token). */
+  readonly huaweiAuth?: HuaweiAuthConfig;
 }
 
 export type { RedisConfig, RedisEndpoint, RedisTopology } from './redis-config.js';
@@ -103,6 +105,7 @@ export interface Config {
   readonly maxDeletesMode: 'refuse' | 'truncate';
   /** JANITOR_MAX_CLOCK_SKEW: a provider whose Date header disagrees with the local clock by more is not deleted from. */
   readonly maxClockSkewMs: number;
+  /** The Huawei credentials a provider without P_AUTH uses (AK/SK when set, else the IAM token); each provider's own is `huaweiAuth` there. */
   readonly huaweiAuth: HuaweiAuthConfig | undefined;
   readonly alibabaAuth: AlibabaAuthConfig | undefined;
   /** Variables set but never read (typos, unselected providers): logged at start, shown by `config`. */
@@ -286,10 +289,17 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
 
   const redis = readRedisConfig({ problems, given: (name) => (get(name) ?? '') !== '', read, secret, boolean, list });
   const maxListPages = read('JANITOR_MAX_LIST_PAGES', intIn(1, 1_000_000), '10000') ?? 10_000;
-  const providers = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
-  const clouds = new Set<Cloud>(providers.map((p) => PROVIDER_FACTS[p.name].cloud));
+  const readProviders = (providerNames ?? []).map((name) => readProvider(name, retentionMs ?? 0));
+  const clouds = new Set<Cloud>(readProviders.map((p) => PROVIDER_FACTS[p.name].cloud));
   const withCredentials = options.credentials !== false;
-  const huaweiAuth = clouds.has('huawei') && withCredentials ? readHuaweiAuth() : undefined;
+  const huaweiCredentials = clouds.has('huawei') && withCredentials ? readHuaweiCredentials() : undefined;
+  // Today's default for every Huawei provider without P_AUTH: AK/SK when set, else the IAM token.
+  const huaweiAuth = huaweiCredentials && (huaweiCredentials.aksk ?? huaweiCredentials.token);
+  const providers: ProviderConfig[] = readProviders.map(({ authScheme, ...pc }) => {
+    if (PROVIDER_FACTS[pc.name].cloud !== 'huawei') return pc;
+    const auth = huaweiCredentials && huaweiAuthFor(pc, authScheme, huaweiCredentials, problems);
+    return auth ? { ...pc, huaweiAuth: auth } : pc;
+  });
   const alibabaAuth = clouds.has('alibaba') && withCredentials ? readAlibabaAuth() : undefined;
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -329,7 +339,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     return explicitMs ?? fitsMs;
   }
 
-  function readProvider(name: ProviderName, globalRetentionMs: number): ProviderConfig {
+  function readProvider(name: ProviderName, globalRetentionMs: number): ProviderConfig & { authScheme?: AuthScheme } {
     const facts = PROVIDER_FACTS[name];
     const P = name.toUpperCase();
     const region = read(`${P}_REGION`, z.string().regex(REGION_PATTERN, 'expected a region id like cn-north-4'));
@@ -370,11 +380,6 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       taskTypes: read('IOTDA_TASK_TYPES', subsetOf([...IOTDA_TASK_TYPES, ...IOTDA_EXTRA_TASK_TYPES], 'task type')) ?? [...IOTDA_TASK_TYPES],
       signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
     } : undefined;
-    if (iotda?.signing === 'derived' && region === undefined && !isSet(`${P}_TARGETS`)) problems.push('IOTDA_REGION: is required when IOTDA_SIGNING=derived (the derived key is scoped to the region)');
-    else if (iotda?.signing === 'auto' && region === undefined && !isSet(`${P}_TARGETS`) && endpointOverride !== undefined && needsDerivedSigning(new URL(endpointOverride).host)) {
-      // The SDK signs such hosts with V11-HMAC-SHA256, whose key is scoped to the region: without one every call is refused (401).
-      problems.push(`IOTDA_REGION: is required with IOTDA_ENDPOINT=${new URL(endpointOverride).origin}, an instance endpoint signed with V11-HMAC-SHA256 (its key is scoped to the region); expected the instance's region id like cn-north-4, or IOTDA_SIGNING=standard`);
-    }
     return {
       name, region, endpoint: endpoint ?? '', targets: scopes.map((s) => s.key), scopes,
       retentionMs: providerRetention(`${P}_RETENTION`) ?? globalRetentionMs,
@@ -391,6 +396,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
       maxDeletes: read(`${P}_MAX_DELETES`, deleteCap(`${P}_MAX_DELETES`)),
       attempts: read(`${P}_ATTEMPTS`, intIn(1, 50), '5') ?? 5,
       ...(iotda ? { iotda } : {}),
+      ...(facts.cloud === 'huawei' ? { authScheme: read(`${P}_AUTH`, oneOf(AUTH_SCHEMES)) } : {}),
     };
   }
 
@@ -415,19 +421,24 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     return value ? { name, kind: 'env', value } : undefined;
   }
 
-  function readHuaweiAuth(): HuaweiAuthConfig | undefined {
+  /** Every Huawei credential that is set (each provider picks one with P_AUTH); undefined after a problem. */
+  function readHuaweiCredentials(): HuaweiCredentials | undefined {
     const accessKey = secret('HUAWEICLOUD_SDK_AK');
     const secretKey = secret('HUAWEICLOUD_SDK_SK');
     const securityToken = secret('HUAWEICLOUD_SDK_SECURITY_TOKEN');
     const token = secret('HUAWEICLOUD_AUTH_TOKEN');
-    if (accessKey && secretKey) return { kind: 'aksk', accessKey, secretKey, ...(securityToken ? { securityToken } : {}) };
-    if (accessKey || secretKey) {
+    if ((accessKey === undefined) !== (secretKey === undefined)) {
       problems.push(`${accessKey ? 'HUAWEICLOUD_SDK_SK' : 'HUAWEICLOUD_SDK_AK'}: is required with ${accessKey ? 'HUAWEICLOUD_SDK_AK' : 'HUAWEICLOUD_SDK_SK'}; expected the other half of the AK/SK pair (or its _FILE)`);
       return undefined;
     }
-    if (token) return { kind: 'token', token };
-    problems.push('HUAWEICLOUD_SDK_AK: Huawei Cloud credentials are required for the selected providers; expected HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK (or their _FILE), or HUAWEICLOUD_AUTH_TOKEN');
-    return undefined;
+    if (!accessKey && !token) {
+      problems.push('HUAWEICLOUD_SDK_AK: Huawei Cloud credentials are required for the selected providers; expected HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK (or their _FILE), or HUAWEICLOUD_AUTH_TOKEN');
+      return undefined;
+    }
+    return {
+      ...(accessKey && secretKey ? { aksk: { kind: 'aksk' as const, accessKey, secretKey, ...(securityToken ? { securityToken } : {}) } } : {}),
+      ...(token ? { token: { kind: 'token' as const, token } } : {}),
+    };
   }
 
   function readAlibabaAuth(): AlibabaAuthConfig | undefined {

@@ -103,9 +103,11 @@ describe('loadConfig', () => {
   });
 
   it('validates the cron schedule and refuses derived IoTDA signing without a region', () => {
-    const problems = problemsOf({ ...BASE, JANITOR_SCHEDULE: 'every day', IOTDA_REGION: '', IOTDA_ENDPOINT: 'https://x.example.com', IOTDA_SIGNING: 'derived' });
+    const problems = problemsOf({ ...BASE, JANITOR_SCHEDULE: 'every day', IOTDA_REGION: '', IOTDA_ENDPOINT: 'https://x.example.com', IOTDA_SIGNING: 'derived', HUAWEICLOUD_SDK_AK: 'ak', HUAWEICLOUD_SDK_SK: 'sk' });
     expect(problems.join('\n')).toContain('JANITOR_SCHEDULE: got "every day"');
     expect(problems.join('\n')).toContain('IOTDA_REGION: is required when IOTDA_SIGNING=derived');
+    // With only the IAM token nothing is signed: the signing setting itself is the contradiction.
+    expect(problemsOf({ ...BASE, IOTDA_SIGNING: 'derived' })).toEqual([expect.stringMatching(/^IOTDA_SIGNING: is derived, but IoTDA sends an IAM token \(only HUAWEICLOUD_AUTH_TOKEN/)]);
     expect(loadConfig({ ...BASE, JANITOR_SCHEDULE: '0 3 * * *' }).schedule).toBe('0 3 * * *');
   });
 

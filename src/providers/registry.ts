@@ -23,17 +23,17 @@ export interface ProviderDeps {
 
 type ProviderFactory = (providerConfig: ProviderConfig, deps: ProviderDeps) => Provider;
 
-function huaweiAuth(config: Config) {
-  if (!config.huaweiAuth) throw new Error('Huawei Cloud credentials missing (config validation should have caught this)');
-  return huaweiAuthFrom(config.huaweiAuth);
+function huaweiAuth(pc: ProviderConfig) {
+  if (!pc.huaweiAuth) throw new Error(`Huawei Cloud credentials missing for ${pc.name} (config validation should have caught this)`);
+  return huaweiAuthFrom(pc.huaweiAuth);
 }
 
 const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
   imm: (pc, deps) => createImmProvider(pc, { http: deps.http, auth: alibabaAuthFrom(deps.config.alibabaAuth), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  mpc: (pc, deps) => createMpcProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  vias: (pc, deps) => createViasProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(deps.config), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  mpc: (pc, deps) => createMpcProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  vias: (pc, deps) => createViasProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
 };
 
 /**

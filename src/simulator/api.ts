@@ -70,6 +70,11 @@ export interface ApiSim {
   readonly cloud: 'huawei' | 'alibaba';
   /** The record field holding the id the delete API takes. */
   readonly idField: string;
+  /**
+   * Huawei only: the authentication its docs show (default both). An API documented with the IAM
+   * token alone (VIAS, §2d) refuses AK/SK-signed calls as APIG refuses a call without a token.
+   */
+  readonly authSchemes?: readonly ('aksk' | 'token')[];
   /** Classifies a request as this API's operation, or undefined when the path is not this API's. */
   route(req: SimRequest): OperationKind | undefined;
   handle(req: SimRequest, op: OperationKind, ctx: ApiContext): SimResponse;

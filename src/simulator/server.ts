@@ -74,6 +74,8 @@ export interface ReceivedCall extends OperationKind {
   readonly status: number;
   /** IoTDA's `Instance-Id` header, when sent. */
   readonly instanceId?: string;
+  /** How the call authenticated: the Authorization scheme (`SDK-HMAC-SHA256`, `V11-HMAC-SHA256`, `ACS3-HMAC-SHA256`), `token` (X-Auth-Token) or `none`. */
+  readonly scheme: string;
 }
 
 export interface ProviderCounters {
@@ -133,6 +135,13 @@ export const DEFAULT_SIM_PROJECTS: Record<ProviderName, readonly string[]> = {
 
 const newCounters = (): ProviderCounters => ({ list: 0, cancel: 0, restart: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
 
+/** How a request authenticated: its Authorization scheme, `token` for an X-Auth-Token, else `none`. */
+function schemeOf(req: SimRequest): string {
+  const authorization = req.headers.authorization;
+  if (typeof authorization === 'string' && authorization !== '') return authorization.split(' ')[0] ?? '';
+  return req.headers['x-auth-token'] !== undefined ? 'token' : 'none';
+}
+
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const now = options.now ?? (() => new Date());
   const seed = options.seed ?? 42;
@@ -186,7 +195,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         iamToken: SIMULATOR_CREDENTIALS.huawei.token, ...(api.provider === 'iotda' ? { derivedServiceName: 'iotdm' } : {}),
       })
       : verifyAlibabaRequest(req, new Map([[SIMULATOR_CREDENTIALS.alibaba.accessKeyId, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret]]), now(), { seenNonce: alibabaNonces.check });
-    const scheme = String(req.headers.authorization ?? '').split(' ')[0] ?? '';
+    const scheme = schemeOf(req);
+    if (api.cloud === 'huawei' && api.authSchemes !== undefined && !api.authSchemes.includes(scheme === 'token' ? 'token' : 'aksk')) {
+      count.authFailures += 1;
+      return { ...huaweiError(401, 'APIGW.0301', 'Incorrect IAM authentication information: x-auth-token not found', requestId), requestId, api };
+    }
     const schemeRefused = api.cloud === 'huawei' && options.huaweiSchemes !== undefined && scheme.endsWith('-HMAC-SHA256')
       && !(options.huaweiSchemes as readonly string[]).includes(scheme);
     if (schemeRefused) count.authFailures += 1;
@@ -263,7 +276,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         if (routed.op) {
           requests.push({
             ...routed.op, method: sim.method, path: sim.path, rawQuery: sim.rawQuery, body: sim.body.toString('utf8'), status: out.status,
-            ...(typeof instanceId === 'string' ? { instanceId } : {}),
+            ...(typeof instanceId === 'string' ? { instanceId } : {}), scheme: schemeOf(sim),
           });
         }
         const headers: Record<string, string> = { ...out.headers };

@@ -69,6 +69,8 @@ export const viasSim: ApiSim = {
   provider: 'vias',
   cloud: 'huawei',
   idField: 'id',
+  // The VIAS API reference shows only X-Auth-Token (§2d); AK/SK is unconfirmed, so it is refused here.
+  authSchemes: ['token'],
   route(req) {
     const start = START_PATH.exec(req.path);
     if (start && req.method === 'PUT') return { provider: 'vias', op: 'restart', project: decodeURIComponent(start[1] ?? ''), taskId: decodeURIComponent(start[2] ?? '') };

@@ -20,8 +20,8 @@ const fixture = useSimulators('vias-unit');
 function providerFor(s: Simulator, extra: Record<string, string> = {}): Provider {
   const config = loadConfig(simulatorEnv(s, ['vias'], 'unused', extra));
   const pc = config.providers[0];
-  if (!pc || !config.huaweiAuth) throw new Error('vias config missing');
-  return createViasProvider(pc, { http: createHttpClient({ timeoutMs: 5_000 }), auth: huaweiAuthFrom(config.huaweiAuth), now: () => new Date() });
+  if (!pc?.huaweiAuth) throw new Error('vias config missing');
+  return createViasProvider(pc, { http: createHttpClient({ timeoutMs: 5_000 }), auth: huaweiAuthFrom(pc.huaweiAuth), now: () => new Date() });
 }
 
 const hexId = (n: number) => n.toString(16).padStart(32, '0');
@@ -143,13 +143,13 @@ describe('VIAS listing', () => {
     expect(aged(null).kind).toBe('missing');
   });
 
-  it('signs with AK/SK and with an IAM token', async () => {
+  it('sends an IAM token, the only scheme VIAS documents, and is refused when it signs with AK/SK', async () => {
     const sim = await fixture.start();
     putBatch(sim, 1);
-    expect(await listAll(providerFor(sim))).toHaveLength(1);
     const token = { HUAWEICLOUD_SDK_AK: '', HUAWEICLOUD_SDK_SK: '', HUAWEICLOUD_AUTH_TOKEN: SIMULATOR_CREDENTIALS.huawei.token };
     expect(await listAll(providerFor(sim, token))).toHaveLength(1);
     expect(sim.counters.vias.authFailures).toBe(0);
+    await expect(listAll(providerFor(sim, { VIAS_AUTH: 'aksk' }))).rejects.toThrow(/APIGW\.0301: .*x-auth-token not found/);
   });
 
   it('retries a throttled or failing page, and fails on a permanent error keeping code and message', async () => {
