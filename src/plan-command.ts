@@ -1,5 +1,6 @@
 // `plan` and `explain`: a dry run through the run's own path (same listing, policy and valves), reported
-// per task. Needs no Redis: a dry run opens no queue and meters calls in process.
+// per task. Needs no Redis: a dry run opens no queue and meters calls in process (with P_AGE_FROM=observed
+// it reads the first sightings real runs recorded, when Redis answers).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
@@ -14,7 +15,8 @@ import { createShutdown } from './shutdown.js';
 
 export const PLAN_HELP = `Usage: task-janitor plan [--json] [--output <file>] [--task <id>]
 
-What a run would do, without doing it and without Redis: lists every provider as a run does and, for
+What a run would do, without doing it and without Redis (a provider with P_AGE_FROM=observed reads the first
+sightings real runs recorded, when Redis answers, and says so): lists every provider as a run does and, for
 every listed task, prints the decision and its reason in words (delete: Success, created 12d ago > 7d;
 keep: state Running; keep: protected by IOTDA_EXCLUDE (...); keep: newest 5 kept ...). On a terminal:
 totals per provider and project, totals by reason and a sample; the full list goes to --output <file>
@@ -137,7 +139,7 @@ export async function runPlanCommand(command: 'plan' | 'explain', args: readonly
   }
   if (options.json) {
     io.write(`${JSON.stringify({
-      kind: 'totals', at: at.toISOString(), exitCode: report.exitCode, byReason: Object.fromEntries(tally.byReason),
+      kind: 'totals', at: at.toISOString(), exitCode: report.exitCode, byReason: Object.fromEntries(tally.byReason), ...(report.sightings ? { sightings: report.sightings } : {}),
       targets: report.stats.map((s) => ({
         provider: s.provider, target: s.target, listed: s.listed, candidates: s.candidates, delete: s.candidates - s.heldBack, skipped: s.skipped,
         ...(s.refused !== undefined ? { refused: s.refused } : {}), ...(s.capped !== undefined ? { capped: s.capped } : {}),
@@ -145,7 +147,7 @@ export async function runPlanCommand(command: 'plan' | 'explain', args: readonly
       })),
     })}\n`);
   } else {
-    io.write(`${renderPlan(config, report.stats, tally, { at, ...(options.output !== undefined ? { output: options.output } : {}) })}\n`);
+    io.write(`${renderPlan(config, report.stats, tally, { at, ...(options.output !== undefined ? { output: options.output } : {}), ...(report.sightings ? { sightings: report.sightings } : {}) })}\n`);
   }
   return report.exitCode;
 }

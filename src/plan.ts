@@ -2,6 +2,7 @@
 import type { Config, ProviderConfig } from './config.js';
 import type { DecisionEvent } from './judging.js';
 import { judgeTask, OBSERVED_FIELD, policyRuleFor, type PolicyStep } from './policy.js';
+import type { RunReport } from './run.js';
 import type { TargetStats } from './summary.js';
 import { formatDuration } from './units.js';
 
@@ -69,6 +70,7 @@ function keepWords(reason: string, detail: string, t: { states: string; field: s
   switch (reason) {
     case 'state-not-selected': return `state ${t.states}`;
     case 'too-recent': return `${t.age} (retention ${formatDuration(t.retentionMs)})`;
+    case 'observed-recently': return `${detail}; the retention (${formatDuration(t.retentionMs)}) counts from the first sighting`;
     case 'missing-timestamp': return `no ${t.field}`;
     case 'invalid-timestamp': return `unparseable ${t.field}`;
     case 'missing-id': return 'no task id';
@@ -76,8 +78,8 @@ function keepWords(reason: string, detail: string, t: { states: string; field: s
   }
 }
 
-/** Per-provider lines heading a plan: what the policy and valves are set to. */
-export function planHeaderLines(config: Config): string[] {
+/** Per-provider lines heading a plan: what the policy and valves are set to, and how ages are measured. */
+export function planHeaderLines(config: Config, sightings?: RunReport['sightings']): string[] {
   const lines: string[] = [];
   for (const pc of config.providers) {
     const P = pc.name.toUpperCase();
@@ -86,12 +88,25 @@ export function planHeaderLines(config: Config): string[] {
     if (pc.include !== undefined) parts.push(`${P}_INCLUDE /${pc.include}/`);
     if (pc.keepLatest > 0) parts.push(`${P}_KEEP_LATEST ${pc.keepLatest}`);
     if (pc.maxDeletes) parts.push(`${pc.maxDeletes.variable} ${pc.maxDeletes.kind === 'count' ? pc.maxDeletes.count : `${pc.maxDeletes.percent}%`}`);
-    // Further lines about how ages are measured (e.g. an observed-age mode and its trade-off) belong here.
     lines.push(`${pc.name}: ${parts.join('; ')}`);
+    if (pc.ageFrom === 'observed') lines.push(...observedAgeLines(pc, sightings));
   }
   if (config.maxDeletes) lines.push(`run: ${config.maxDeletes.variable} ${config.maxDeletes.kind === 'count' ? config.maxDeletes.count : `${config.maxDeletes.percent}%`} (mode ${config.maxDeletesMode})`);
   lines.push(`clock: a provider whose Date header is more than ${formatDuration(config.maxClockSkewMs)} off the local clock is refused`);
   return lines;
+}
+
+/** The observed-age trade-off of one provider, and what this plan knew of its first sightings. */
+function observedAgeLines(pc: ProviderConfig, sightings: RunReport['sightings']): string[] {
+  const P = pc.name.toUpperCase();
+  const retention = formatDuration(pc.retentionMs);
+  const known = sightings === 'read'
+    ? 'this plan read the sightings real runs recorded in Redis (and recorded none)'
+    : 'Redis did not answer, so this plan knows no sighting: every terminal task counts as seen just now and is kept';
+  return [
+    `  ${P}_AGE_FROM=observed: age from the later of the API's time and when the janitor first saw the task terminal; ${known}.`,
+    `  Trade-off: a task is deleted only ${retention} after the janitor first saw it terminal, so the first ${retention} after enabling it (or after Redis lost its data) delete nothing of ${pc.name}; dry runs and plans never record sightings.`,
+  ];
 }
 
 /** The reason a row is counted under: `delete`, or `keep: <reason>`. */
@@ -115,8 +130,9 @@ export class PlanTally {
 }
 
 /** The plan as a person reads it: settings, totals per provider and project, totals by reason, a sample. */
-export function renderPlan(config: Config, stats: readonly TargetStats[], tally: PlanTally, options: { readonly at: Date; readonly output?: string }): string {
-  const lines = [`task-janitor plan at ${options.at.toISOString()} (nothing is deleted; needs no Redis)`, ...planHeaderLines(config), ''];
+export function renderPlan(config: Config, stats: readonly TargetStats[], tally: PlanTally, options: { readonly at: Date; readonly output?: string; readonly sightings?: RunReport['sightings'] }): string {
+  const redis = options.sightings === undefined ? 'needs no Redis' : 'reads first sightings from Redis when it answers, writes nothing';
+  const lines = [`task-janitor plan at ${options.at.toISOString()} (nothing is deleted; ${redis})`, ...planHeaderLines(config, options.sightings), ''];
   const rows = stats.map((s) => ({ provider: s.provider, project: s.target, listed: s.listed, candidates: s.candidates, del: s.candidates - s.heldBack, keep: s.listed - (s.candidates - s.heldBack) }));
   const sum = (key: 'listed' | 'candidates' | 'del' | 'keep') => rows.reduce((n, r) => n + r[key], 0);
   const table = [['provider', 'project', 'listed', 'candidates', 'delete', 'keep'], ...rows.map((r) => [r.provider, r.project, r.listed, r.candidates, r.del, r.keep].map(String))];
@@ -199,6 +215,7 @@ function checkNameOf(reason: string, P: string): string {
     case 'not-deletable-type': return 'type';
     case 'missing-timestamp': case 'invalid-timestamp': case 'future-timestamp': return 'age from';
     case 'too-recent': return 'age';
+    case 'observed-recently': return 'first seen terminal';
     default: return reason;
   }
 }

@@ -41,6 +41,12 @@ export interface RunReport {
   readonly runId: string;
   readonly stats: readonly TargetStats[];
   readonly exitCode: ExitCode;
+  /**
+   * Set when a provider ages from observation (P_AGE_FROM=observed): its first sightings were
+   * `recorded` (a real run), `read` (a dry run with Redis), or `unknown` (a dry run without Redis:
+   * every terminal task counted as seen just now).
+   */
+  readonly sightings?: 'recorded' | 'read' | 'unknown';
 }
 
 export type Queues = ReadonlyMap<ProviderName, Queue<DeleteJobData>>;
@@ -157,7 +163,9 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   const exitCode = exitCodeFor(stats);
   logger.info({ runId, exitCode, stats }, 'run finished');
   deps.observer?.runFinished?.({ runId, mode, stats, exitCode, durationMs: finishedAt - startedAt });
-  return { runId, stats, exitCode };
+  const observed = config.providers.some((p) => p.ageFrom === 'observed');
+  const sightingsUsed = sightings === undefined ? 'unknown' : sightings.access === 'record' ? 'recorded' : 'read';
+  return { runId, stats, exitCode, ...(observed ? { sightings: sightingsUsed } : {}) };
 }
 
 /**

@@ -9,6 +9,7 @@ import { huaweiError } from '../../src/simulator/api.js';
 import { immTime } from '../../src/simulator/imm.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
+import { freePort, runCli } from '../helpers/cli.js';
 import { captureLogs, produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 import { REDIS_URL } from '../helpers/redis.js';
 
@@ -239,5 +240,41 @@ describe('a dry run in observed mode', () => {
     expect(logs.lines.filter((l) => l.msg === 'task would be deleted').map((l) => l.taskId)).toEqual([seen]);
     expect(await sightingsOf(env, 'vias')).toEqual(recorded);
     expect(sim.counters.vias.delete).toBe(0);
+  });
+});
+
+describe('plan in observed mode', () => {
+  it('states the trade-off, keeps everything without Redis, and with Redis reads the sightings without writing any', async () => {
+    const sim = await fixture.start({ projects: { vias: [project('vias')] } });
+    const old = ID.vias('6');
+    const fresh = ID.vias('7');
+    sim.put('vias', project('vias'), RECORDS.vias(old, true, 30 * DAY));
+    sim.put('vias', project('vias'), RECORDS.vias(fresh, true, 30 * DAY));
+    const env = envFor(sim, 'vias', 'observed');
+
+    const blind = await runCli(['plan', '--output', '/dev/null'], { ...env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    expect(blind.code).toBe(0);
+    expect(blind.stdout).toContain('VIAS_AGE_FROM=observed: age from the later of the API\'s time and when the janitor first saw the task terminal; Redis did not answer');
+    expect(blind.stdout).toContain('Trade-off: a task is deleted only 7d after the janitor first saw it terminal');
+    expect(blind.stdout).toMatch(new RegExp(`vias +${project('vias')} +2 +0 +0 +2`));
+    expect(blind.stdout).toContain('keep: observed terminal just now (no record); the retention (7d) counts from the first sighting');
+
+    // A real run records both; one record is then made 8 days old, as if that run had been 8 days ago.
+    await runJanitor(env);
+    const eightDaysAgo = Math.floor((Date.now() - 8 * DAY) / 1000);
+    await redis.hset(observationKeyFor(env.JANITOR_QUEUE_PREFIX ?? '', 'vias', project('vias')), old, `${eightDaysAgo}:${eightDaysAgo}`);
+    const recorded = await sightingsOf(env, 'vias');
+    const seeing = await runCli(['plan', '--json'], { ...env, JANITOR_DRY_RUN: 'false' });
+    expect(seeing.code).toBe(0);
+    const records = seeing.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.find((r) => r.id === old)).toMatchObject({ decision: 'delete', words: expect.stringMatching(/^delete: failed, first seen terminal 8d(\d+s)? ago > 7d$/) });
+    expect(records.find((r) => r.id === fresh)).toMatchObject({ decision: 'keep', reason: 'observed-recently' });
+    expect(records.at(-1)).toMatchObject({ kind: 'totals', sightings: 'read', byReason: { delete: 1 } });
+    expect(await sightingsOf(env, 'vias')).toEqual(recorded);
+    expect(sim.counters.vias.delete).toBe(0);
+
+    const text = await runCli(['plan'], env);
+    expect(text.stdout).toContain('(nothing is deleted; reads first sightings from Redis when it answers, writes nothing)');
+    expect(text.stdout).toContain('this plan read the sightings real runs recorded in Redis (and recorded none)');
   });
 });
