@@ -4,6 +4,8 @@ import { loadConfig } from '../../src/config.js';
 import { limiterFor } from '../../src/limiter.js';
 import { huaweiError } from '../../src/simulator/api.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
+import { DEFAULT_SIM_PROJECTS } from '../../src/simulator/server.js';
+import { WKS_CODES, wksError, workspaceTime } from '../../src/simulator/workspace.js';
 import { runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
@@ -43,5 +45,22 @@ describe('delete call budget', () => {
     // The Retry-After of one second held every IoTDA delete: the throttled calls were re-sent after it.
     const iotdaTimes = s.counters.iotda.deleteTimes;
     expect(iotdaTimes.length).toBe(22);
+  });
+  it('counts each call of Workspace\'s per-id fallback against WORKSPACE_RATE_LIMIT, not the job once', async () => {
+    const s = await fixture.start();
+    const project = DEFAULT_SIM_PROJECTS.workspace[0] as string;
+    for (let n = 0; n < 10; n++) {
+      s.put('workspace', project, { id: `ff80800${n}`, job_id: `parent-${n}`, job_type: 'createDesktops', status: 'SUCCESS', begin_time: workspaceTime(OLD), end_time: workspaceTime(OLD) });
+    }
+    // The batch call is refused with a code that may concern one id: the provider retries id by id.
+    s.inject({ provider: 'workspace', op: 'delete', times: 1, response: wksError(400, WKS_CODES.subJobNotDeletable, 'The sub job cannot be deleted.') });
+    const report = await runJanitor(simulatorEnv(s, ['workspace'], fixture.prefix('budget-wks'), { WORKSPACE_RATE_LIMIT: '4/s', WORKSPACE_CONCURRENCY: '1' }));
+    expect(report.exitCode).toBe(0);
+    expect(s.deleted.filter((d) => d.provider === 'workspace')).toHaveLength(10);
+    // One batch call and ten single-id calls, each taking a slot of 4/s: at least 10 slot intervals
+    // between the first and the last (a lower bound, so a loaded machine cannot make it flaky).
+    const times = s.counters.workspace.deleteTimes;
+    expect(times).toHaveLength(11);
+    expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(10 * 250 * 0.95);
   });
 });
