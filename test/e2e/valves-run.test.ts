@@ -1,8 +1,10 @@
+import { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import type { DeleteJobData } from '../../src/queue.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { renderSummary } from '../../src/summary.js';
-import { runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { runJanitor, simulatorEnv, startWorkersWithQueue, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
@@ -47,6 +49,17 @@ describe('P_EXCLUDE and P_INCLUDE', () => {
     expect(report.exitCode).toBe(0);
     expect(deletedIds(sim)).toEqual([scratch]);
     expect(report.stats[0]?.skipped).toEqual({ 'not-included': 1 });
+  });
+
+  it('is applied again by the worker: a job queued before the pattern was set is not deleted', async () => {
+    const sim = await fixture.start({ projects: { iotda: [PROJECT] } });
+    const id = put(sim, 30, { name: 'prod-nightly' });
+    const { queue, events } = await startWorkersWithQueue(fixture, sim, 'iotda', 'valves', { IOTDA_EXCLUDE: '^prod-', IOTDA_ATTEMPTS: '1' });
+    const task = { id, states: ['Success'], name: 'prod-nightly', type: 'createDevices', agedFrom: { field: 'create_time', at: new Date(Date.now() - 30 * DAY).toISOString() } };
+    const job = await queue.add('delete', { provider: 'iotda', target: PROJECT, runId: 'earlier', tasks: [task] } satisfies DeleteJobData, { jobId: 'earlier-1', attempts: 1 });
+    await job.waitUntilFinished(events);
+    expect((await Job.fromId(queue, 'earlier-1'))?.returnvalue).toMatchObject({ results: [{ result: 'skipped', reason: 'changed-before-delete', detail: expect.stringContaining('protected by IOTDA_EXCLUDE') }] });
+    expect(sim.counters.iotda.delete).toBe(0);
   });
 });
 
