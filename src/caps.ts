@@ -1,22 +1,31 @@
 // Blast-radius caps (P_MAX_DELETES, JANITOR_MAX_DELETES): a counting listing decides, before anything
 // is enqueued, whether each provider may delete all its candidates, the oldest N, or nothing.
 import type { Config, DeleteCap, ProviderConfig } from './config.js';
-import { judgeListing, type ProviderValves } from './judging.js';
+import type { ProviderValves } from './judging.js';
 import type { Logger } from './logger.js';
-import { pageSightings, type SightingAccess } from './observations.js';
-import { policyRuleFor } from './policy.js';
+import type { SightingAccess } from './observations.js';
+import { enqueueCandidates } from './producer.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
+import type { TargetStats } from './summary.js';
 import { CapGate, capLimit, describeCap, TimeList } from './valves.js';
 
 /** What the counting listing found for one provider. */
 interface ProviderCount {
-  listed: number;
-  candidates: number;
+  readonly listed: number;
+  readonly candidates: number;
   /** Candidate times (ms), only in truncate mode: 8 bytes each, the one thing kept per candidate. */
   readonly times: TimeList | undefined;
   /** Why the count is not complete (a target's listing failed or was cut short). */
-  incomplete?: string;
+  readonly incomplete?: string;
+  /** The counting listing's own per-target stats: the report of a provider that is refused without a second listing. */
+  readonly stats: readonly TargetStats[];
+}
+
+/** The valves of every provider, and what the counting listing found per target (empty without caps). */
+export interface ValveDecision {
+  readonly valves: ReadonlyMap<ProviderName, ProviderValves>;
+  readonly counted: ReadonlyMap<ProviderName, readonly TargetStats[]>;
 }
 
 /** Whether any cap is configured: only then does a run list twice. */
@@ -28,20 +37,20 @@ export function capsConfigured(config: Config): boolean {
  * Decides every provider's valves for the run. The cap needs the full count before the first enqueue,
  * so the providers are listed once to count (keeping only counters, and in truncate mode one 8-byte
  * time per candidate to find the oldest N), then listed again by the producer, which enqueues through
- * the gates decided here. Two listings cost twice the read calls, but memory stays bounded whatever
+ * the gates decided here. A provider refused here need not be listed again: its counting stats report it. Two listings cost twice the read calls, but memory stays bounded whatever
  * the number of tasks (holding the candidates themselves would not fit a million into the heap).
  */
 export async function decideValves(
   config: Config, providers: ReadonlyMap<ProviderName, Provider>,
   deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly logger: Logger; readonly sightings?: SightingAccess },
-): Promise<Map<ProviderName, ProviderValves>> {
+): Promise<ValveDecision> {
   const valves = new Map<ProviderName, ProviderValves>(config.providers.map((pc) => [pc.name, { gates: [], maxClockSkewMs: config.maxClockSkewMs }]));
-  if (!capsConfigured(config)) return valves;
+  if (!capsConfigured(config)) return { valves, counted: new Map() };
   const truncate = config.maxDeletesMode === 'truncate';
   const counts = new Map(await Promise.all(config.providers.map(async (pc) => {
     const provider = providers.get(pc.name);
     if (!provider) throw new Error(`provider ${pc.name} was not built`);
-    return [pc.name, await countCandidates(pc, provider, truncate, { ...deps, prefix: config.queuePrefix })] as const;
+    return [pc.name, await countCandidates(config, pc, provider, truncate, deps)] as const;
   })));
 
   // Per provider first: its own cap, on its own listing.
@@ -91,7 +100,7 @@ export async function decideValves(
     const count = counts.get(name) as ProviderCount;
     deps.logger.info({ provider: name, listed: count.listed, candidates: count.candidates, refused: v.refusedBecause, caps: v.gates.map((g) => g.describe()) }, 'candidates counted for the deletion caps');
   }
-  return valves;
+  return { valves, counted: new Map([...counts].map(([name, count]) => [name, count.stats])) };
 }
 
 function overCap(candidates: number, who: string, cap: DeleteCap, listed: number): string {
@@ -108,29 +117,27 @@ function concat(arrays: readonly Float64Array[]): Float64Array {
   return all;
 }
 
-/** The counting listing of one provider: its targets one after another, through the shared judging path. */
+/**
+ * The counting listing of one provider: the producer's own dry run (same listing, policy, keep-latest;
+ * its per-candidate log lines held back), keeping the counts and, in truncate mode, each candidate's time.
+ */
 async function countCandidates(
-  pc: ProviderConfig, provider: Provider, truncate: boolean,
-  deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly sightings?: SightingAccess; readonly prefix: string },
+  config: Config, pc: ProviderConfig, provider: Provider, truncate: boolean,
+  deps: { readonly now: () => Date; readonly signal?: AbortSignal; readonly sightings?: SightingAccess; readonly logger: Logger },
 ): Promise<ProviderCount> {
-  const count: ProviderCount = { listed: 0, candidates: 0, times: truncate ? new TimeList() : undefined };
-  const rule = policyRuleFor(pc);
-  for (const target of pc.targets) {
+  const times = truncate ? new TimeList() : undefined;
+  // Only warnings and errors of the counting listing are logged (the dry run's per-task lines are not its job).
+  const logger = deps.logger.levelVal >= 40 ? deps.logger : deps.logger.child({ listing: 'counting for the deletion caps' }, { level: 'warn' });
+  const stats = await enqueueCandidates({
+    config, provider, providerConfig: pc, logger, now: deps.now, runId: 'count',
+    ...(deps.signal ? { signal: deps.signal } : {}),
     // Observed mode: counting reads the sightings and records none; the enqueueing listing records them.
-    const sightings = pageSightings(deps.sightings && { redis: deps.sightings.redis, access: 'read' }, deps.prefix, pc.name, target, rule);
-    try {
-      for await (const page of judgeListing({ provider, target, rule, keepLatest: pc.keepLatest, now: deps.now, ...(sightings ? { sightings } : {}), ...(deps.signal ? { signal: deps.signal } : {}) })) {
-        count.listed += page.listed;
-        for (const { verdict } of page.decisions) {
-          if (!verdict.candidate) continue;
-          count.candidates += 1;
-          count.times?.push(page.now.getTime() - verdict.ageMs);
-        }
-      }
-    } catch (err) {
-      count.incomplete = `${target}: ${deps.signal?.aborted ? 'interrupted' : (err as Error).message}`;
-      return count;
-    }
-  }
-  return count;
+    ...(deps.sightings ? { sightings: { redis: deps.sightings.redis, access: 'read' as const } } : {}),
+    onDecision: (event) => { if (event.verdict.candidate) times?.push(event.verdict.agedFrom.at.getTime()); },
+  });
+  const unfinished = stats.find((s) => s.listError !== undefined || s.interrupted === true || s.notReached === true);
+  return {
+    listed: stats.reduce((n, s) => n + s.listed, 0), candidates: stats.reduce((n, s) => n + s.candidates, 0), times, stats,
+    ...(unfinished ? { incomplete: `${unfinished.target}: ${unfinished.listError ?? 'interrupted'}` } : {}),
+  };
 }

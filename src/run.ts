@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
 import { decideValves } from './caps.js';
-import type { DecisionEvent } from './judging.js';
+import type { DecisionEvent, ProviderValves } from './judging.js';
 import { enqueueCandidates, type HeldJob } from './producer.js';
 import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
 import type { ProviderName } from './providers/catalog.js';
@@ -137,8 +137,8 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     for (const worker of workers) tracker.listen(worker);
   }
   // Caps need every candidate counted before the first enqueue: a counting listing first (only when a cap is set).
-  const valves = await decideValves(config, deps.providers, { now, signal: abort.signal, logger, ...(sightings ? { sightings } : {}) });
-  const perProvider = await Promise.all(config.providers.map((pc) => enqueueCandidates({
+  const { valves, counted } = await decideValves(config, deps.providers, { now, signal: abort.signal, logger, ...(sightings ? { sightings } : {}) });
+  const perProvider = await Promise.all(config.providers.map(async (pc) => refusedByCount(pc.name, valves.get(pc.name), counted, deps, (stats) => started.set(targetKey(stats), stats)) ?? enqueueCandidates({
     config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name), ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
     onTargetStarted: (stats) => started.set(targetKey(stats), stats),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
@@ -211,6 +211,21 @@ function liveReport(runId: string, config: Config, started: ReadonlyMap<string, 
     return copy;
   }));
   return { runId, stats, exitCode: exitCodeFor(stats) };
+}
+
+/**
+ * The report of a provider the caps refused on its counting listing: nothing of it would be enqueued,
+ * so it is not listed again. `plan` (onDecision) still lists it again, to give every task its row.
+ */
+function refusedByCount(
+  name: ProviderName, valves: ProviderValves | undefined, counted: ReadonlyMap<ProviderName, readonly TargetStats[]>, deps: RunDeps, onTargetStarted: (stats: TargetStats) => void,
+): TargetStats[] | undefined {
+  const refused = valves?.refusedBecause;
+  const stats = counted.get(name);
+  if (refused === undefined || stats === undefined || deps.onDecision) return undefined;
+  const report = stats.map((s) => ({ ...s, refused, heldBack: s.candidates }));
+  for (const s of report) onTargetStarted(s);
+  return report;
 }
 
 /** Closes the run's own workers within `graceMs` (in-flight deletes finish; no new job is taken). */

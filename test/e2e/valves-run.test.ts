@@ -94,7 +94,9 @@ describe('P_MAX_DELETES and JANITOR_MAX_DELETES', () => {
     const report = await runJanitor(env(sim, { IOTDA_MAX_DELETES: '4' }));
     expect(report.exitCode).toBe(5);
     expect(sim.counters.iotda.delete).toBe(0);
-    expect(report.stats[0]).toMatchObject({ candidates: 5, enqueued: 0, heldBack: 5 });
+    expect(report.stats[0]).toMatchObject({ listed: 6, candidates: 5, enqueued: 0, heldBack: 5, skipped: { 'too-recent': 1 } });
+    // Refused on the counting listing, it is not listed a second time: one list call per task type.
+    expect(sim.counters.iotda.list).toBe(2);
     expect(renderSummary(report.stats, { dryRun: false })).toContain('REFUSED (5 candidate(s) not deleted): 5 deletion candidates in iotda exceed IOTDA_MAX_DELETES=4');
   });
 
@@ -104,6 +106,8 @@ describe('P_MAX_DELETES and JANITOR_MAX_DELETES', () => {
     const report = await runJanitor(env(sim, { JANITOR_MAX_DELETES: '90%' }));
     expect(report.exitCode).toBe(0);
     expect(deletedIds(sim)).toEqual([...byAge].sort());
+    // A counting listing, then the enqueueing one (two task types each).
+    expect(sim.counters.iotda.list).toBe(4);
   });
 
   it('refuses the whole run over JANITOR_MAX_DELETES given as a share', async () => {
