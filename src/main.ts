@@ -10,7 +10,8 @@ import { createLogger } from './logger.js';
 import { startObservability } from './observability.js';
 import { QUEUE_COMMAND_HELP, runQueueCommand } from './queue-commands.js';
 import { createProviders } from './providers/registry.js';
-import { DependencyError } from './redis.js';
+import { DependencyError, describeRedis } from './redis.js';
+import { describeRedisError, isRedisError } from './redis-errors.js';
 import { connectRedis, openQueues, runCleanup, startWorkers, type RunReport } from './run.js';
 import { redactText } from './redact.js';
 import { EXPLAIN_HELP, PLAN_HELP, runPlanCommand } from './plan-command.js';
@@ -185,6 +186,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (err instanceof DependencyError) {
       logger.error({ err: { message: err.message } }, 'dependency unreachable');
       process.stderr.write(`task-janitor: ${redactText(err.message)}\n`);
+      return 3;
+    }
+    if (isRedisError(err)) {
+      // Reachable, but refusing (READONLY replica, OOM, NOPERM…) while the run sets its queues up.
+      const cause = describeRedisError(describeRedis(config.redis), err);
+      logger.error({ cause }, 'Redis failed');
+      process.stderr.write(`task-janitor: ${redactText(cause)}\n`);
       return 3;
     }
     logger.error({ err }, 'unexpected failure');

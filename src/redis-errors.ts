@@ -48,6 +48,7 @@ function replyCode(err: Error): string | undefined {
 /** Whether `err` came from Redis or its client (a refused command, a lost connection), not from a provider. */
 export function isRedisError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  if (err.cause instanceof Error) return isRedisError(err.cause);
   return err.name === 'ReplyError' || err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError'
     || CONNECTION_MESSAGES.some((m) => m.test(err.message));
 }
@@ -55,6 +56,7 @@ export function isRedisError(err: unknown): boolean {
 /** The cause of a Redis failure in words; `client` lends its last connection error when `err` says only "closed". */
 export function redisCause(err: unknown, client?: RedisClient): string {
   if (!(err instanceof Error)) return String(err);
+  if (err.cause instanceof Error && isRedisError(err.cause)) return redisCause(err.cause, client);
   const code = replyCode(err);
   if (code !== undefined) return REPLY_CAUSES[code] ?? `refused the command (${code}): ${err.message}`;
   const socket = (err as NodeJS.ErrnoException).code;

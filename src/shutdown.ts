@@ -1,12 +1,12 @@
 // Ends a process within one grace budget: on SIGTERM/SIGINT, the run's deadline or its end, intake stops
-// first (workers, the schedule), then resources close side by side; what is not closed by the end of
+// first (workers, the schedule, all at once), then resources close in reverse order; what is not closed by the end of
 // JANITOR_SHUTDOWN_GRACE is abandoned. A second signal, or a shutdown that hangs anyway, forces the exit.
 import type { Logger } from './logger.js';
 
 export interface Shutdown {
   /** Registers a step that stops taking new work (a worker, the schedule); every one starts first, together. */
   onStop(name: string, stop: () => Promise<unknown>): void;
-  /** Registers a resource's close; they run together once every stop step has ended (or the budget is spent). */
+  /** Registers a resource's close; they run last-registered first once every stop step has ended (or the budget is spent). */
   onClose(name: string, close: () => Promise<unknown>): void;
   /** Starts the one grace budget; the first call wins (a signal, the run's deadline, or its end). */
   startGrace(): void;
@@ -60,8 +60,8 @@ export function createShutdown(logger: Logger, options: {
     if (processLevel) setTimeout(() => forceExit('the shutdown overran JANITOR_SHUTDOWN_GRACE'), options.graceMs + WATCHDOG_MARGIN_MS).unref();
   };
 
-  /** Runs steps side by side, each until it ends or the budget does (then it is abandoned, not awaited). */
-  const runWithinBudget = (steps: readonly Step[]) => Promise.all(steps.map(async (step) => {
+  /** Runs one step until it ends or the budget does (then it is abandoned, not awaited). */
+  const runWithinBudget = async (step: Step) => {
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<'abandoned'>((resolve) => { timer = setTimeout(() => resolve('abandoned'), graceLeftMs()); });
     try {
@@ -73,13 +73,15 @@ export function createShutdown(logger: Logger, options: {
     } finally {
       clearTimeout(timer);
     }
-  }));
+  };
 
   const close = () => {
     closing ??= (async () => {
       startGrace();
-      await runWithinBudget(stops);
-      await runWithinBudget(closes);
+      // Intake stops everywhere at once; resources then close last-registered first (a registration
+      // must be removed before the connection it uses closes), all within the same budget.
+      await Promise.all(stops.map(runWithinBudget));
+      for (const step of closes.reverse()) await runWithinBudget(step);
     })();
     return closing;
   };

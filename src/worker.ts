@@ -8,7 +8,7 @@ import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
 import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
-import { redisCause, watchRedisErrors } from './redis-errors.js';
+import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
 import { repeatLimitedLog } from './repeat-log.js';
 
 export interface WorkerDeps {
@@ -33,7 +33,15 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   const where = describeRedis(config.redis);
   const logReleaseFailure = repeatLimitedLog(deps.logger, 'warn');
   const logWorkerError = repeatLimitedLog(deps.logger, 'error');
-  const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims }, job), {
+  const logRedisFailure = repeatLimitedLog(deps.logger, 'warn');
+  // A job that failed on Redis (a call budget, progress) is retried by BullMQ like any other, but its
+  // reason names Redis, and a Redis outage logs one line per cause and window, not one per job.
+  const redisFailed = (err: unknown) => {
+    const cause = redisCause(err, claims);
+    logRedisFailure(cause, { provider: providerConfig.name, redis: where, cause }, 'delete attempt failed on Redis; will retry');
+    return new Error(`Redis at ${where}: ${cause}`);
+  };
+  const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
     concurrency: providerConfig.concurrency,
@@ -67,7 +75,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
 
 
 /** The processor. It throws on failure and never swallows: BullMQ owns retries. */
-export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: RedisClient }, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
+export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error }, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
   const { provider, providerConfig, queue } = deps;
   const data = job.data;
   // A job in Redis is input too: never act on one outside this worker's configured scope.
@@ -84,6 +92,7 @@ export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: 
     try {
       skip = await recheck(deps, data, task);
     } catch (err) {
+      if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
       // A failed re-read is a provider failure like a failed delete: the same mapping, one place.
       const failures = [{ id: task.id, error: asProviderError(err) }];
       await keepProgress(job, done, failures);
@@ -111,8 +120,11 @@ export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: 
         }, outcome.result === 'deleted' ? 'task deleted' : 'task already gone');
       }
     } catch (err) {
+      if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
       failures = toDelete.map((id) => ({ id, error: asProviderError(err) }));
     }
+    const onRedis = failures.find((f) => isRedisError(f.error));
+    if (onRedis && deps.redisFailed) throw deps.redisFailed(onRedis.error);
     if (failures.length > 0) {
       await keepProgress(job, done, failures);
       await forgetDeleted(deps, data.target, done, log);

@@ -70,7 +70,11 @@ export class ProviderError extends Error {
 
 /** Any thrown value as a ProviderError; an unclassified one (a bug, a network fault) is transient. */
 export function asProviderError(err: unknown): ProviderError {
-  return err instanceof ProviderError ? err : new ProviderError('transient', (err as Error).message || String(err));
+  if (err instanceof ProviderError) return err;
+  const wrapped = new ProviderError('transient', (err as Error).message || String(err));
+  // Kept, so a caller can tell a failure that was not the provider's (its call budget's Redis, say).
+  wrapped.cause = err;
+  return wrapped;
 }
 
 /** The result of deleting one task: gone means the API said it no longer exists. */
