@@ -42,7 +42,7 @@ export function renderProgressLine(progress: readonly ProviderProgress[]): strin
 
 export interface ProgressReporter {
   /** The run's progress callback: called about once a second while jobs settle. */
-  readonly update: (stats: readonly TargetStats[], pending: number) => void;
+  readonly update: (stats: readonly TargetStats[], pendingTasks: number) => void;
   /** Ends the live line (a newline on a TTY). */
   readonly finish: () => void;
 }
@@ -64,11 +64,11 @@ export function createProgressReporter(options: {
       startedAt ??= at;
       const progress = progressOf(stats, at - startedAt);
       if (options.tty) {
-        options.tty.write(`\r${renderProgressLine(progress)}  pending jobs ${pending}\u001b[K`);
+        options.tty.write(`\r${renderProgressLine(progress)}  pending tasks ${pending}\u001b[K`);
         drawn = true;
       } else if (lastLogAt === undefined || at - lastLogAt >= options.intervalMs) {
         // The first call only sets the clock: a log event says something once a rate exists.
-        if (lastLogAt !== undefined) options.logger.info({ progress, pendingJobs: pending }, 'progress');
+        if (lastLogAt !== undefined) options.logger.info({ progress, pendingTasks: pending }, 'progress');
         lastLogAt = at;
       }
     },

@@ -28,7 +28,7 @@ export interface RunDeps {
   readonly shutdown: Shutdown;
   readonly now?: () => Date;
   /** Called about once a second while jobs settle, for a live display. */
-  readonly onProgress?: (stats: readonly TargetStats[], pending: number) => void;
+  readonly onProgress?: (stats: readonly TargetStats[], pendingTasks: number) => void;
   /** Metrics and audit trail: told about workers, listings and the finished run. */
   readonly observer?: RunObserver;
   /** Told of every listed task's decision (`plan`, `explain`). */

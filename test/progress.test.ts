@@ -37,7 +37,7 @@ describe('progress', () => {
     now = 2_000;
     reporter.update([stats('iotda', 'a', { deleted: 10 }, 20)], 10);
     reporter.finish();
-    expect(written).toBe('\riotda 0/20 0/s ETA ?  pending jobs 20\u001b[K\riotda 10/20 5/s ETA 2s  pending jobs 10\u001b[K\n');
+    expect(written).toBe('\riotda 0/20 0/s ETA ?  pending tasks 20\u001b[K\riotda 10/20 5/s ETA 2s  pending tasks 10\u001b[K\n');
   });
 
   it('without a TTY logs a progress event once per interval, not on every update', () => {
