@@ -55,7 +55,9 @@ export async function guardDeploymentScope(
   }
   const timer = setInterval(() => { beat().catch(() => undefined); }, HEARTBEAT_MS);
   timer.unref();
-  shutdown.onClose('scope registration', async () => {
+  // With intake, first: once this process takes no new job, another scope may start; waiting for
+  // the close steps could leave the registration behind when the grace runs out.
+  shutdown.onStop('scope registration', async () => {
     clearInterval(timer);
     await unregister();
   });

@@ -21,7 +21,9 @@ const NODE = process.env.JANITOR_IMAGE_NODE ?? process.execPath;
 
 function settingsFor(sim: Simulator, prefix: string): string {
   const lines = [
+    // VIAS documents only the IAM token (X-Auth-Token), and the simulator holds it to that.
     'JANITOR_DRY_RUN=false', `JANITOR_PROVIDERS=${PROVIDER_NAMES.join(',')}`, 'JANITOR_RETENTION=7d',
+    'VIAS_AUTH=token', 'HUAWEICLOUD_AUTH_TOKEN_FILE=/var/run/secrets/task-janitor/huaweicloud-auth-token',
     `JANITOR_QUEUE_PREFIX=${prefix}`, 'JANITOR_ACTIVE_DEADLINE_SECONDS=600', 'LOG_LEVEL=warn',
   ];
   for (const p of PROVIDER_NAMES) {
@@ -35,6 +37,7 @@ function settingsFor(sim: Simulator, prefix: string): string {
 const credentials = `redis-url=${REDIS_URL}
 huaweicloud-sdk-ak=${SIMULATOR_CREDENTIALS.huawei.accessKey}
 huaweicloud-sdk-sk=${SIMULATOR_CREDENTIALS.huawei.secretKey}
+huaweicloud-auth-token=${SIMULATOR_CREDENTIALS.huawei.token}
 alibaba-cloud-access-key-id=${SIMULATOR_CREDENTIALS.alibaba.accessKeyId}
 alibaba-cloud-access-key-secret=${SIMULATOR_CREDENTIALS.alibaba.accessKeySecret}
 `;
