@@ -48,6 +48,8 @@ export async function runQueueCommand(command: QueueCommand, args: readonly stri
     // Plain handles on the queues: unlike the workers' openQueues, these change no queue setting.
     const queues = new Map(config.providers.map((pc) => {
       const queue = new Queue<DeleteJobData>(queueNameFor(pc.name), { connection: redis, prefix: config.queuePrefix });
+      // Its errors are the shared connection's, logged by connectRedis; without a listener BullMQ prints them raw.
+      queue.on('error', () => undefined);
       shutdown.onClose(`queue ${pc.name}`, () => queue.close());
       return [pc.name, queue] as const;
     }));

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { iotdaTime } from '../../src/simulator/iotda.js';
@@ -40,5 +42,26 @@ describe('shutdown within one grace budget', () => {
     // No job started after the signal: a job's first call is its re-read.
     expect(sim.counters.iotda.get + sim.counters.mpc.get).toBe(reReadsAtSignal);
     expect(result.stderr).toContain('"msg":"shutdown requested"');
+  }, 60_000);
+});
+
+describe('the shutdown watchdog', () => {
+  it('exits with the summary when something still hangs past JANITOR_SHUTDOWN_GRACE (a Pushgateway that never answers)', async () => {
+    const sim = await fixture.start();
+    seed(sim, 2);
+    // Accepts connections and never answers: the push waits for its own 10 s timeout.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    fixture.onCleanup(() => new Promise((resolve) => { silent.closeAllConnections(); silent.close(resolve); }));
+    const port = (silent.address() as AddressInfo).port;
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: 'createDevices', JANITOR_SHUTDOWN_GRACE: '1s', JANITOR_PUSHGATEWAY_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
+    }));
+    // Forced: not a clean exit, though every candidate was deleted; the summary is printed all the same.
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/iotda .*: listed 2, candidates 2, deleted 2/);
+    expect(result.stderr).toContain('"msg":"forced exit"');
+    // The push would have waited 10 s; the watchdog ends it 1 s (grace) + 5 s (margin) after the run stopped.
+    expect(result.ms).toBeLessThan(9_500);
   }, 60_000);
 });
