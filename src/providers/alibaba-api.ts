@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { AlibabaAuthConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
 import { optionalSecretReader, secretReader } from './credentials.js';
-import { header, parseJson, queryString, retryAfterMs, send, type ApiResponse, type HttpClient } from './http.js';
+import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
 import { signAcs3Request } from './signing/alibaba-acs3.js';
 
@@ -81,6 +81,9 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
   const parsed = parseJson(response.text);
   const { code, requestId } = alibabaErrorBody(parsed);
   const received = { ...response, body: parsed, requestId: requestId ?? header(response.headers, 'x-acs-request-id') };
+  // Every RPC answer, deletes included, is a JSON object with its RequestId.
+  const unreadable = unreadableAnswer(response, true, received.requestId);
+  if (unreadable) throw unreadable;
   if (deps.budget && code !== undefined && THROTTLING.test(code)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
   return received;
 }

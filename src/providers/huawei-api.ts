@@ -2,7 +2,7 @@
 import type { HuaweiAuthConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
 import { optionalSecretReader, secretReader } from './credentials.js';
-import { header, parseJson, queryString, retryAfterMs, send, type ApiResponse, type HttpClient } from './http.js';
+import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
 import { needsDerivedSigning, signHuaweiRequest } from './signing/huawei-aksk.js';
 
@@ -83,6 +83,9 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
     release?.();
   }
   const received = { ...response, body: parseJson(response.text), requestId: header(response.headers, 'x-request-id') };
+  // A delete may answer 204 with no body; every read answers JSON.
+  const unreadable = unreadableAnswer(response, call.method === 'GET', received.requestId);
+  if (unreadable) throw unreadable;
   if (deps.budget && isHuaweiThrottling(received, deps.throttlingCodes)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
   return received;
 }

@@ -15,6 +15,13 @@ export interface SimResponse {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Fault injection only: a body sent byte for byte instead of `body` as JSON (an HTML error page from
+   * a proxy, JSON cut off mid-way, an empty body), with the given Content-Type.
+   */
+  readonly raw?: { readonly text: string; readonly contentType: string };
+  /** Fault injection only: no answer at all; the connection stays open until the client gives up. */
+  readonly hang?: true;
 }
 
 /** What the seeder decided for one task, kept so tests can compute the expected deletions independently. */

@@ -55,6 +55,8 @@ export interface Fault {
   readonly taskId?: string;
   times: number;
   readonly response: SimResponse;
+  /** The request is carried out first, then answered with `response` (the provider acted; its answer got lost or garbled). */
+  readonly applied?: true;
 }
 
 /** Which requests a test hook waits for: the `nth` (default first) matching one. */
@@ -233,21 +235,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     try {
       if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
+      const handle = (routedApi: ApiSim, routedOp: OperationKind) => routedApi.handle(req, routedOp, {
+        now: now(),
+        store: (project) => stores.get(storeKey(routedOp.provider, project)),
+        onDeleted: (project, id) => deleted.push({ provider: routedOp.provider, project, id }),
+        ...(pagingFaults.has(routedOp.provider) ? { pagingFault: pagingFaults.get(routedOp.provider) } : {}),
+      });
       if (fault) {
         fault.times -= 1;
+        if (fault.applied) handle(api, op);
         return { ...fault.response, requestId, api };
       }
       if (knobs.errorRate > 0 && random() < knobs.errorRate) {
         count.serverErrors += 1;
         return { ...api.serverError(requestId), requestId, api };
       }
-      const response = api.handle(req, op, {
-        now: now(),
-        store: (project) => stores.get(storeKey(op.provider, project)),
-        onDeleted: (project, id) => deleted.push({ provider: op.provider, project, id }),
-        ...(pagingFaults.has(op.provider) ? { pagingFault: pagingFaults.get(op.provider) } : {}),
-      });
-      return { ...response, requestId, api };
+      return { ...handle(api, op), requestId, api };
     } finally {
       if (deleting) count.inFlightDeletes -= 1;
     }
@@ -266,7 +269,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const routed: { op?: OperationKind } = {};
       answer(sim, routed).then((out) => {
         // Serialised before any hook runs: a hook changes the store, never an answer already given.
-        const body = out.body === undefined ? '' : JSON.stringify(out.body);
+        const body = out.raw ? out.raw.text : out.body === undefined ? '' : JSON.stringify(out.body);
         const op = routed.op;
         for (const hook of op ? hooks.filter((h) => h.match.provider === op.provider && h.match.op === op.op && (h.match.taskId === undefined || h.match.taskId === op.taskId)) : []) {
           hook.seen += 1;
@@ -283,8 +286,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         if (out.api?.cloud !== 'alibaba') headers['X-Request-Id'] = out.requestId;
         // Every HTTP/1.1 origin server sends Date (RFC 9110 §6.6.1), from its own clock.
         headers.Date = new Date(Date.now() + knobs.clockSkewMs).toUTCString();
-        if (body) headers['Content-Type'] = 'application/json;charset=UTF-8';
-        response.writeHead(out.status, headers).end(body);
+        if (out.raw) headers['Content-Type'] = out.raw.contentType;
+        else if (body) headers['Content-Type'] = 'application/json;charset=UTF-8';
+        // A hanging answer is never written; close() ends its connection.
+        if (!out.hang) response.writeHead(out.status, headers).end(body);
       }).catch((err: unknown) => {
         response.writeHead(500, { 'Content-Type': 'text/plain' }).end(`simulator error: ${(err as Error).message}`);
       });
