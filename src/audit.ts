@@ -5,6 +5,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
+import { labelOf } from './queue.js';
 import { scopeOf } from './scope.js';
 import { formatDuration } from './units.js';
 
@@ -97,7 +98,7 @@ export function auditEventFor(outcome: TaskOutcome): AuditEvent | undefined {
     target: outcome.target,
     ...(scope?.instanceId ? { instanceId: scope.instanceId } : {}),
     taskId: task.id,
-    label: task.label ?? null,
+    label: labelOf(task) ?? null,
     state: task.states.join('+'),
     agedFrom: task.agedFrom,
     ageMs,

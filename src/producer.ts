@@ -5,10 +5,9 @@ import type { Logger } from './logger.js';
 import { judgeListing, openValves, passValves, type DecisionEvent, type ProviderValves, type ValveOutcome } from './judging.js';
 import { dropSightings, pageSightings, sweepSightings, type SightingAccess } from './observations.js';
 import { policyRuleFor, type PolicyRule } from './policy.js';
-import { PROVIDER_FACTS } from './providers/catalog.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimTasks, confirmClaims, releaseClaims } from './claims.js';
-import { DELETE_JOB_NAME, jobBelongsToRun, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
+import { DELETE_JOB_NAME, jobBelongsToRun, jobIdFor, jobOptionsFor, TASKS_PER_JOB, type DeleteJobData, type JobTask } from './queue.js';
 import { describeRedis, type RedisClient } from './redis.js';
 import { describeRedisError, isRedisError } from './redis-errors.js';
 import { scopeOf } from './scope.js';
@@ -186,7 +185,8 @@ async function sweepAfterCompleteListing(deps: ProducerDeps, rule: PolicyRule, t
 function toJobTask(task: CloudTask, agedFrom: { readonly field: string; readonly at: Date }): JobTask {
   return {
     id: task.id, states: task.states, agedFrom: { field: agedFrom.field, at: agedFrom.at.toISOString() },
-    ...(task.label ? { label: task.label } : {}), ...(task.lookup ? { lookup: task.lookup } : {}),
+    // The label only when neither the type nor the name already says it (labelOf reads it back).
+    ...(task.label && task.label !== (task.type ?? task.name) ? { label: task.label } : {}), ...(task.lookup ? { lookup: task.lookup } : {}),
     ...(task.name ? { name: task.name } : {}), ...(task.type ? { type: task.type } : {}),
   };
 }
@@ -196,10 +196,9 @@ async function enqueuePage(
 ): Promise<void> {
   const { provider, providerConfig, config, runId } = deps;
   const prefix = config.queuePrefix;
-  const batchSize = PROVIDER_FACTS[provider.name].maxBatchSize;
   const planned: { jobId: string; batch: JobTask[] }[] = [];
-  for (let i = 0; i < candidates.length; i += batchSize) {
-    const batch = candidates.slice(i, i + batchSize);
+  for (let i = 0; i < candidates.length; i += TASKS_PER_JOB) {
+    const batch = candidates.slice(i, i + TASKS_PER_JOB);
     planned.push({ jobId: jobIdFor(provider.name, target, batch.map((t) => t.id), runId), batch });
   }
   // The whole page is claimed in one atomic script: no other producer can slip in between.

@@ -9,6 +9,7 @@ export interface JobTask {
   readonly states: readonly string[];
   /** The timestamp field and value the age was measured from (ISO-8601). */
   readonly agedFrom: { readonly field: string; readonly at: string };
+  /** Absent when it equals `type` or `name` (every byte of a queued task is paid for in Redis): read it with labelOf. */
   readonly label?: string;
   /** Name and type as listed (CloudTask), so the worker's re-check applies P_INCLUDE/P_EXCLUDE as the producer did. */
   readonly name?: string;
@@ -61,7 +62,20 @@ export interface DeleteJobResult {
   readonly results: readonly TaskResult[];
 }
 
+/** A task's label as listed: its own, else its type or name, which the producer leaves it to when they match. */
+export function labelOf(task: JobTask): string | undefined {
+  return task.label ?? task.type ?? task.name;
+}
+
 export const DELETE_JOB_NAME = 'delete';
+
+/**
+ * Tasks one delete job carries, for every provider: a job costs about a kilobyte of Redis and several
+ * round trips whatever it holds, so ten tasks share them (bench/RESULTS.md). Workspace deletes them in
+ * one batch call; the other APIs take one id per call, each task re-read just before its own delete.
+ * Jobs run one at a time per P_CONCURRENCY slot, so deletes in flight stay within P_CONCURRENCY.
+ */
+export const TASKS_PER_JOB = 10;
 
 /** One queue per provider, so BullMQ's rate limit and global concurrency are per provider. */
 export function queueNameFor(provider: ProviderName): string {

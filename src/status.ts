@@ -71,7 +71,8 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       rateLimitPerSecond: (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs,
       effectiveRatePerSecond: !budget || budget.pausedUntil > Date.now() ? 0 : Math.round(budget.effectivePerSecond * 100) / 100,
       throttledForMs: Math.max(0, throttledForMs),
-      recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 100) / 100,
+      // Three decimals: a job carries up to ten tasks, so job rates run ten times below task rates.
+      recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 1000) / 1000,
       latestFailures: failed.filter((job): job is Job<DeleteJobData> => job !== undefined).map(failureOf),
     };
   }));

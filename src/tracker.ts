@@ -162,11 +162,10 @@ export async function createOutcomeTracker(deps: {
       onProgress?.(pendingTasks());
     },
     async finish(budgetMs = REDIS_WAIT_MS) {
-      // Counted first: an outcome that arrives while the events close must not change a finished count.
-      for (const entry of tracked.values()) {
-        if (entry.own) entry.stats.unsettled += entry.tasks;
-        else entry.stats.otherRuns.pending += entry.tasks;
-      }
+      // A job of several tasks may have settled some before it went back to the queue (throttled, run closing): count those.
+      const progress = await progressOfUnsettled(Math.min(budgetMs, REDIS_WAIT_MS)).catch(() => new Map<string, readonly TaskResult[]>());
+      // Counted before the events close: an outcome that arrives meanwhile must not change a finished count.
+      for (const [jobId, entry] of tracked) recordUnsettled(entry, progress.get(jobId) ?? []);
       tracked.clear();
       await Promise.all(events.map((e) => bounded(e.close(), Math.min(budgetMs, REDIS_WAIT_MS)).catch(() => undefined)));
       connection.disconnect();
@@ -182,6 +181,27 @@ export async function createOutcomeTracker(deps: {
       return pending;
     },
   };
+
+  /** The tasks each still-tracked job has settled so far (its `done`), read in bounded batches; a job not read counts as not started. */
+  async function progressOfUnsettled(budgetMs: number): Promise<Map<string, readonly TaskResult[]>> {
+    const progress = new Map<string, readonly TaskResult[]>();
+    const entries = [...tracked];
+    const until = Date.now() + budgetMs;
+    for (let i = 0; i < entries.length && Date.now() < until; i += RECONCILE_BATCH) {
+      const batch = entries.slice(i, i + RECONCILE_BATCH);
+      const pipeline = redis.pipeline();
+      for (const [jobId, entry] of batch) pipeline.hget(`${config.queuePrefix}:${queueNameFor(entry.provider)}:${jobId}`, 'data');
+      const answers = await bounded(pipeline.exec(), Math.max(1, until - Date.now()));
+      if (!answers) break;
+      batch.forEach(([jobId], k) => {
+        const [err, text] = answers[k] ?? [];
+        if (err || typeof text !== 'string') return;
+        const done = (JSON.parse(text) as Partial<DeleteJobData>).done;
+        if (done && done.length > 0) progress.set(jobId, done);
+      });
+    }
+    return progress;
+  }
 
   function pendingTasks(): number {
     let n = 0;
@@ -211,17 +231,32 @@ function recordOwn(stats: TargetStats, outcome: Outcome): void {
 
 /** Another run's job: only the tasks this run found count, under `otherRuns`, never as this run's deletions. */
 function recordOther(entry: Entry, outcome: Outcome): void {
+  entry.stats.otherRuns.failed += (entry.taskIds?.length ?? 0) - countOthers(entry, outcome.results);
+}
+
+/** Counts the results of this run's candidates among another run's job's results; returns how many there were. */
+function countOthers(entry: Entry, results: readonly TaskResult[]): number {
   const mine = new Set(entry.taskIds);
   const o = entry.stats.otherRuns;
-  const settled = new Set<string>();
-  for (const r of outcome.results) {
+  let counted = 0;
+  for (const r of results) {
     if (!mine.has(r.id)) continue;
-    settled.add(r.id);
+    counted += 1;
     if (r.result === 'deleted') o.deleted += 1;
     else if (r.result === 'gone') o.gone += 1;
     else o.skipped += 1;
   }
-  o.failed += [...mine].filter((id) => !settled.has(id)).length;
+  return counted;
+}
+
+/** A job still pending when the run ends: what it settled so far counts as settled, the rest as pending. */
+function recordUnsettled(entry: Entry, done: readonly TaskResult[]): void {
+  if (entry.own) {
+    recordOwn(entry.stats, { results: done, taskIds: [], attemptsMade: 0 });
+    entry.stats.unsettled += entry.tasks - done.length;
+    return;
+  }
+  entry.stats.otherRuns.pending += entry.tasks - countOthers(entry, done);
 }
 
 function* takeFirst<K, V>(map: Map<K, V>, n: number): Generator<[K, V]> {

@@ -5,8 +5,9 @@ import type { Config, ProviderConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
+import { PROVIDER_FACTS } from './providers/catalog.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
-import { PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
+import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
 import { repeatLimitedLog } from './repeat-log.js';
@@ -41,7 +42,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     logRedisFailure(cause, { provider: providerConfig.name, redis: where, cause }, 'delete attempt failed on Redis; will retry');
     return new Error(`Redis at ${where}: ${cause}`);
   };
-  const worker = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed }, job), {
+  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, closing: () => worker.closing !== undefined }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
     concurrency: providerConfig.concurrency,
@@ -74,8 +75,17 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
 }
 
 
-/** The processor. It throws on failure and never swallows: BullMQ owns retries. */
-export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error }, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
+/** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, whether the worker is closing. */
+type ProcessDeps = WorkerDeps & { readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly closing?: () => boolean };
+
+/**
+ * The processor. It throws on failure and never swallows: BullMQ owns retries. A job's tasks are
+ * deleted in groups of what one delete call takes (one task, or Workspace's ten), each group re-read
+ * just before its call; a task that fails does not stop the others, and a retry redoes only the
+ * tasks not settled yet. Throttling stops the job at once (the rest wait for the same back-off), and
+ * so does a closing worker: the delete in flight finishes, the rest of the job goes back to the queue.
+ */
+export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
   const { provider, providerConfig, queue } = deps;
   const data = job.data;
   // A job in Redis is input too: never act on one outside this worker's configured scope.
@@ -84,55 +94,68 @@ export async function processDeleteJob(deps: WorkerDeps & { readonly sightings: 
   }
   const log = deps.logger.child({ provider: provider.name, target: data.target, jobId: job.id, attempt: job.attemptsMade + 1 });
   const done: TaskResult[] = [...(data.done ?? [])];
-  const byId = new Map(data.tasks.map((t) => [t.id, t]));
-  const toDelete: string[] = [];
-  for (const task of data.tasks) {
-    if (done.some((d) => d.id === task.id)) continue;
+  const settled = new Set(done.map((d) => d.id));
+  const pending = data.tasks.filter((t) => !settled.has(t.id));
+  const failures: { id: string; error: ProviderError }[] = [];
+  const perCall = PROVIDER_FACTS[provider.name].maxBatchSize;
+  let next = 0;
+  for (; next < pending.length && !failures.some((f) => f.error.kind === 'throttled') && !deps.closing?.(); next += perCall) {
+    await deleteGroup(deps, data, pending.slice(next, next + perCall), done, failures, log);
+  }
+  if (failures.length > 0 || next < pending.length) await keepProgress(job, done, failures);
+  await forgetDeleted(deps, data.target, done, log);
+  if (failures.length > 0) await throwFailure(queue, failures.map((f) => f.error), log);
+  if (next < pending.length) {
+    // Stopped by shutdown: back to the queue without spending an attempt; what settled is kept in `done`.
+    log.info({ settled: done.length, left: data.tasks.length - done.length }, 'job left for another worker at shutdown');
+    throw Worker.RateLimitError();
+  }
+  return { results: done };
+}
+
+/** Re-reads each task of one delete call's group, then deletes those still selected; outcomes go to `done`, failures to `failures`. */
+async function deleteGroup(
+  deps: ProcessDeps, data: DeleteJobData, group: readonly JobTask[], done: TaskResult[], failures: { id: string; error: ProviderError }[], log: Logger,
+): Promise<void> {
+  const toDelete: JobTask[] = [];
+  for (const task of group) {
     let skip: TaskResult | undefined;
     try {
       skip = await recheck(deps, data, task);
     } catch (err) {
       if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
       // A failed re-read is a provider failure like a failed delete: the same mapping, one place.
-      const failures = [{ id: task.id, error: asProviderError(err) }];
-      await keepProgress(job, done, failures);
-      return throwFailure(queue, failures.map((f) => f.error), log);
+      const error = asProviderError(err);
+      failures.push({ id: task.id, error });
+      if (error.kind === 'throttled') return;
+      continue;
     }
     if (skip) {
       done.push(skip);
       log.info({ taskId: task.id, reason: skip.reason, detail: skip.detail }, skip.result === 'gone' ? 'task already gone' : 'task kept after re-check');
     } else {
-      toDelete.push(task.id);
+      toDelete.push(task);
     }
   }
-
-  if (toDelete.length > 0) {
-    let failures: readonly { id: string; error: ProviderError }[];
-    try {
-      const result = await provider.deleteTasks(data.target, toDelete);
-      failures = result.failures;
-      for (const outcome of result.outcomes) {
-        done.push(outcome);
-        const task = byId.get(outcome.id);
-        log.info({
-          taskId: outcome.id, state: task?.states.join('+'), label: task?.label, ageMs: task ? deps.now().getTime() - Date.parse(task.agedFrom.at) : undefined,
-          requestId: outcome.requestId,
-        }, outcome.result === 'deleted' ? 'task deleted' : 'task already gone');
-      }
-    } catch (err) {
-      if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
-      failures = toDelete.map((id) => ({ id, error: asProviderError(err) }));
+  if (toDelete.length === 0) return;
+  const byId = new Map(toDelete.map((t) => [t.id, t]));
+  try {
+    const result = await deps.provider.deleteTasks(data.target, toDelete.map((t) => t.id));
+    failures.push(...result.failures);
+    for (const outcome of result.outcomes) {
+      done.push(outcome);
+      const task = byId.get(outcome.id);
+      log.info({
+        taskId: outcome.id, state: task?.states.join('+'), label: task && labelOf(task), ageMs: task ? deps.now().getTime() - Date.parse(task.agedFrom.at) : undefined,
+        requestId: outcome.requestId,
+      }, outcome.result === 'deleted' ? 'task deleted' : 'task already gone');
     }
-    const onRedis = failures.find((f) => isRedisError(f.error));
-    if (onRedis && deps.redisFailed) throw deps.redisFailed(onRedis.error);
-    if (failures.length > 0) {
-      await keepProgress(job, done, failures);
-      await forgetDeleted(deps, data.target, done, log);
-      await throwFailure(queue, failures.map((f) => f.error), log);
-    }
+  } catch (err) {
+    if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
+    failures.push(...toDelete.map((t) => ({ id: t.id, error: asProviderError(err) })));
   }
-  await forgetDeleted(deps, data.target, done, log);
-  return { results: done };
+  const onRedis = failures.find((f) => isRedisError(f.error));
+  if (onRedis && deps.redisFailed) throw deps.redisFailed(onRedis.error);
 }
 
 /** Observed mode: a deleted (or gone) task's first sighting is dropped; housekeeping only, so a failure is logged, not thrown. */

@@ -21,9 +21,9 @@ const REFUSED = '00000000000000000000beef';
 
 const fixture = useSimulators('status');
 
-/** Ten stale tasks, one of which the API refuses to delete (403) `times` times. */
+/** Eleven stale tasks, two delete jobs (counts below are jobs), one task of which the API refuses to delete (403) `times` times. */
 function seed(sim: Simulator, times: number): void {
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 11; i++) {
     const id = i === 0 ? REFUSED : `0000000000000000000000${(0x10 + i).toString(16)}`;
     sim.put('iotda', PROJECT, { task_id: id, task_name: `t${i}`, task_type: 'createDevices', status: 'Success', create_time: iotdaTime(new Date(Date.now() - 30 * DAY)) });
   }
@@ -49,13 +49,13 @@ describe('status and retry-failed', () => {
     const report = JSON.parse(json.stdout) as StatusReport;
     expect(report.providers).toHaveLength(1);
     const iotda = report.providers[0];
-    expect(iotda).toMatchObject({ provider: 'iotda', counts: { waiting: 0, active: 0, delayed: 0, failed: 1, completed: 9 }, rateLimitPerSecond: 1000, effectiveRatePerSecond: 1000, throttledForMs: 0 });
+    expect(iotda).toMatchObject({ provider: 'iotda', counts: { waiting: 0, active: 0, delayed: 0, failed: 1, completed: 1 }, rateLimitPerSecond: 1000, effectiveRatePerSecond: 1000, throttledForMs: 0 });
     expect(iotda?.recentJobsPerSecond).toBeGreaterThan(0);
     expect(iotda?.latestFailures).toEqual([expect.objectContaining({ target: PROJECT, taskIds: [REFUSED], attempts: 1, code: 'IOTDA.000005', message: 'Forbidden by policy.' })]);
 
     const text = await runCli(['status'], withoutCredentials(env));
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain('iotda: waiting 0, active 0, delayed 0, failed 1, completed 9; workers 0');
+    expect(text.stdout).toContain('iotda: waiting 0, active 0, delayed 0, failed 1, completed 1; workers 0');
     expect(text.stdout).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${PROJECT} task ${REFUSED}, 1 attempt\\(s\\): IOTDA.000005: Forbidden by policy.`));
 
     // A worker elsewhere was throttled: status shows the shared limiter's pause, not the configured rate.
@@ -87,7 +87,7 @@ describe('status and retry-failed', () => {
     expect(sim.deleted.filter((d) => d.id === REFUSED)).toHaveLength(1);
 
     const status = JSON.parse((await runCli(['status', '--json'], withoutCredentials(env))).stdout) as StatusReport;
-    expect(status.providers[0]?.counts).toMatchObject({ failed: 0, completed: 10 });
+    expect(status.providers[0]?.counts).toMatchObject({ failed: 0, completed: 2 });
   }, 60_000);
 
   it('retry-failed leaves a failed job alone when a later run has queued its task again', async () => {
