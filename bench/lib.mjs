@@ -173,7 +173,7 @@ export function mostInAnyWindow(times, windowMs = 1000) {
 /** Deletes the simulator saw since `before` (a stats snapshot). */
 export async function deletesSince(sim, before) {
   const after = (await sim.stats()).counters.iotda;
-  return { times: after.deleteTimes.slice(before.deleteTimes.length), throttled: after.throttled - before.throttled, deletes: after.delete - before.delete, after };
+  return { times: after.deleteTimes.slice(before.deleteTimes.length), throttled: after.throttledDeletes - before.throttledDeletes, throttledReads: (after.throttled - after.throttledDeletes) - (before.throttled - before.throttledDeletes), deletes: after.delete - before.delete, after };
 }
 
 export const QUEUE_NAME = queueNameFor('iotda');

@@ -96,7 +96,9 @@ async function adaptive() {
   const args = ['--tasks', String(SIZE(600)), '--providers', 'iotda', '--latency', '20', '--seed', '7', '--rate-limit', String(L)];
   let sim = await startSim(args);
   const prefix = uniquePrefix('adaptive');
-  const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: '100/s', IOTDA_CONCURRENCY: '8' });
+  // The hidden limit holds every API on its own (deletes and the re-reads), as the clouds meter them;
+  // both budgets are configured far above it.
+  const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: '100/s', IOTDA_READ_RATE_LIMIT: '100/s', IOTDA_CONCURRENCY: '8' });
   await janitorRun(env, 'produce');
   let before = (await sim.stats()).counters.iotda;
   const { status } = await janitorWork(env);
@@ -115,10 +117,11 @@ async function adaptive() {
   const share = janitor.throttled / (janitor.throttled + janitor.deletes);
   const achieved = steadyRate(janitor.times) / L;
   const effective = status.find((s) => s.kind === 'delete')?.effectivePerSecond ?? 0;
+  const readShare = janitor.throttledReads / (janitor.throttledReads + janitor.deletes);
   record({
-    measurement: `hidden provider limit L=${L}/s, IOTDA_RATE_LIMIT=100/s, concurrency 8, ${janitor.deletes} deletes: throttled share of delete calls; achieved / L`,
+    measurement: `hidden provider limit L=${L}/s per API, IOTDA_RATE_LIMIT=100/s and IOTDA_READ_RATE_LIMIT=100/s, concurrency 8, ${janitor.deletes} deletes: throttled share of delete calls; achieved / L`,
     baseline: `plain BullMQ at 100/s: ${(100 * plain.throttled / (plain.throttled + plain.deletes)).toFixed(1)} % throttled, ${plain.deletes} of ${ids.length} deleted`,
-    result: `${(100 * share).toFixed(1)} %; ${f2(achieved)} (effective rate at the end ${effective.toFixed(1)}/s)`, ratio: f2(achieved),
+    result: `${(100 * share).toFixed(1)} %; ${f2(achieved)} (effective delete rate at the end ${effective.toFixed(1)}/s; re-reads throttled ${(100 * readShare).toFixed(1)} %)`, ratio: f2(achieved),
     goal: '≤ 5 %; ≥ 0.85', met: share <= 0.05 && achieved >= 0.85,
   });
 }

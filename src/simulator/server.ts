@@ -87,6 +87,8 @@ export interface ProviderCounters {
   delete: number;
   get: number;
   throttled: number;
+  /** Throttled answers to delete calls alone (the rest were reads). */
+  throttledDeletes: number;
   serverErrors: number;
   authFailures: number;
   inFlightDeletes: number;
@@ -135,7 +137,7 @@ export const DEFAULT_SIM_PROJECTS: Record<ProviderName, readonly string[]> = {
   workspace: ['3d4e5f60718293a4b5c6d7e8f90a1b2c'],
 };
 
-const newCounters = (): ProviderCounters => ({ list: 0, cancel: 0, restart: 0, delete: 0, get: 0, throttled: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
+const newCounters = (): ProviderCounters => ({ list: 0, cancel: 0, restart: 0, delete: 0, get: 0, throttled: 0, throttledDeletes: 0, serverErrors: 0, authFailures: 0, inFlightDeletes: 0, maxConcurrentDeletes: 0, deleteTimes: [] });
 
 /** How a request authenticated: its Authorization scheme, `token` for an X-Auth-Token, else `none`. */
 function schemeOf(req: SimRequest): string {
@@ -222,6 +224,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       windows.set(windowKey, current);
       if (current.count > knobs.rateLimitPerSecond) {
         count.throttled += 1;
+        if (op.op === 'delete') count.throttledDeletes += 1;
         return { ...api.throttled(requestId), requestId, api };
       }
     }
