@@ -133,15 +133,22 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
 
       async function takeSlot(kind: CallKind, signal: AbortSignal | undefined): Promise<void> {
           const params = paramsOf(provider, kind);
-          const maxWaitMs = kind === 'delete' ? MAX_DELETE_WAIT_MS : Number.POSITIVE_INFINITY;
-          const slot = await store.reserve(keyOf(provider, kind), params, maxWaitMs);
-          remember(provider, kind, params, slot.rate);
-          if (slot.refused) {
-            throw new ProviderError('throttled', `${provider} ${kind} calls are paused for ${Math.ceil(slot.waitMs)}ms after throttling; call not sent`, {
-              code: 'JANITOR.PAUSED', retryAfterMs: Math.ceil(slot.waitMs),
-            });
+          const deadline = kind === 'delete' ? Date.now() + MAX_DELETE_WAIT_MS : Number.POSITIVE_INFINITY;
+          for (;;) {
+            const slot = await store.reserve(keyOf(provider, kind), params, Math.max(0, deadline - Date.now()));
+            const answered = Date.now();
+            remember(provider, kind, params, slot.rate);
+            if (slot.refused) {
+              throw new ProviderError('throttled', `${provider} ${kind} calls are paused for ${Math.ceil(slot.waitMs)}ms after throttling; call not sent`, {
+                code: 'JANITOR.PAUSED', retryAfterMs: Math.ceil(slot.waitMs),
+              });
+            }
+            if (slot.waitMs >= 1) await sleep(slot.waitMs, undefined, signal ? { signal } : undefined);
+            // Slots are spaced so that a call sent up to guardMs after its slot still keeps every
+            // window at the rate. A wake-up later than that (a busy event loop) would bunch this call
+            // with the next ones: give the slot up and take a new one rather than send it late.
+            if (Date.now() - (answered + slot.waitMs) <= params.guardMs) return;
           }
-          if (slot.waitMs >= 1) await sleep(slot.waitMs, undefined, signal ? { signal } : undefined);
       }
     },
     status: () => [...known.values()],

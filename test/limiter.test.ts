@@ -144,3 +144,21 @@ describe('the effective-rate metric', () => {
     expect(lowered).toBeLessThan(40);
   });
 });
+
+describe('a slot woken up late', () => {
+  it('is given up and a new one taken, rather than sent bunched with the next calls', async () => {
+    const store = new MemoryBudgetStore();
+    let reservations = 0;
+    const counting = Object.assign(Object.create(store) as MemoryBudgetStore, {
+      reserve: (...args: Parameters<MemoryBudgetStore['reserve']>) => { reservations += 1; return store.reserve(...args); },
+    });
+    const limiter = createCallLimiter(rates(20), { store: counting, keyPrefix: 'late' });
+    const budget = limiter.budgetFor('iotda');
+    await budget.take('delete'); // the first slot is now; the next one 50 ms later
+    expect(reservations).toBe(1);
+    // Block the event loop well past the next slot and its 15 ms guard while the call waits for it.
+    setTimeout(() => { const until = Date.now() + 120; while (Date.now() < until) { /* a stalled process */ } }, 5);
+    await budget.take('delete');
+    expect(reservations).toBeGreaterThanOrEqual(3);
+  });
+});
