@@ -94,7 +94,8 @@ export function claimKeyFor(prefix: string, provider: ProviderName, target: stri
  */
 export function jobIdFor(provider: ProviderName, target: string, taskIds: readonly string[], runId: string): string {
   const safe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
-  const tasks = taskIds.length === 1 ? safe(taskIds[0] ?? '') : `${safe(taskIds[0] ?? '')}+${taskIds.length - 1}-${createHash('sha1').update(taskIds.join(',')).digest('hex').slice(0, 10)}`;
+  // Several tasks: their count and a digest of their ids. Short on purpose: every claim holds the job id.
+  const tasks = taskIds.length === 1 ? safe(taskIds[0] ?? '') : `${taskIds.length}t${createHash('sha1').update(taskIds.join(',')).digest('hex').slice(0, 10)}`;
   return `${provider}-${safe(target)}-${tasks}-${runId}`;
 }
 
