@@ -93,11 +93,17 @@ export function claimKeyFor(prefix: string, provider: ProviderName, target: stri
  * per-task claim (not the id) is what makes enqueueing idempotent.
  */
 export function jobIdFor(provider: ProviderName, target: string, taskIds: readonly string[], runId: string): string {
-  const safe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
   // Several tasks: their count and a digest of their ids. Short on purpose: every claim holds the job id.
-  const tasks = taskIds.length === 1 ? safe(taskIds[0] ?? '') : `${taskIds.length}t${createHash('sha1').update(taskIds.join(',')).digest('hex').slice(0, 10)}`;
-  return `${provider}-${safe(target)}-${tasks}-${runId}`;
+  const tasks = taskIds.length === 1 ? safeIdPart(taskIds[0] ?? '') : `${taskIds.length}t${createHash('sha1').update(taskIds.join(',')).digest('hex').slice(0, 10)}`;
+  return `${jobIdPrefixFor(provider, target)}${tasks}-${runId}`;
 }
+
+/** How every job id of one provider target starts (scope-guard.ts tells foreign jobs by it). */
+export function jobIdPrefixFor(provider: ProviderName, target: string): string {
+  return `${provider}-${safeIdPart(target)}-`;
+}
+
+const safeIdPart = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /** Whether a job id (from jobIdFor) was enqueued by the run `runId`. */
 export function jobBelongsToRun(jobId: string, runId: string): boolean {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { ConfigError, type Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
-import { jobIdFor, type DeleteJobData } from './queue.js';
+import { jobIdPrefixFor, type DeleteJobData } from './queue.js';
 import type { RedisClient } from './redis.js';
 import type { Shutdown } from './shutdown.js';
 import { formatDuration } from './units.js';
@@ -108,8 +108,7 @@ async function foreignPendingJobs(config: Config, redis: RedisClient, queues: Re
   for (const pc of config.providers) {
     const queue = queues.get(pc.name);
     if (!queue) continue;
-    // jobIdFor(provider, target, …) starts with `<provider>-<target>-`.
-    const ownPrefixes = pc.targets.map((t) => jobIdFor(pc.name, t, ['x'], 'r').slice(0, -'x-r'.length));
+    const ownPrefixes = pc.targets.map((t) => jobIdPrefixFor(pc.name, t));
     const foreign: string[] = [];
     let scanned = 0;
     for await (const ids of pendingJobIds(redis, queue)) {
