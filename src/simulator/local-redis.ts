@@ -1,7 +1,7 @@
 // Local infrastructure for the demo and the tests: use the Redis that answers, or start throwaway
 // redis-server processes on free ports: one node, a three-master Redis Cluster, or a master watched
 // by a Sentinel (never used by the production path).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,32 +52,63 @@ export interface LocalServer extends RedisEndpoint {
  * `config` lines written to its own config file, and waits until it answers PING.
  */
 export async function startRedisServer(config: readonly string[] = [], options: { sentinel?: boolean; password?: string } = {}): Promise<LocalServer> {
+  const { stop, ...endpoint } = await startRestartableRedis(config, options);
+  return { ...endpoint, stop };
+}
+
+/** A throwaway redis-server that can be killed and started again on the same port, config and data directory. */
+export interface RestartableServer extends LocalServer {
+  /** Its directory: the config file, and the RDB/AOF files when `config` turns persistence on. */
+  readonly dir: string;
+  /** SIGKILL (no save, no AOF rewrite: a crash); the directory stays. */
+  readonly kill: () => void;
+  /** Starts it again on the same port from the same directory and waits until it answers PING. */
+  readonly restart: () => Promise<void>;
+}
+
+/**
+ * startRedisServer, restartable: `config` lines come after the defaults (`save ""`, `appendonly no`), so
+ * `['appendonly yes', 'appendfsync always']` gives a server whose data survives `kill` and `restart`.
+ */
+export async function startRestartableRedis(config: readonly string[] = [], options: { sentinel?: boolean; password?: string } = {}): Promise<RestartableServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'janitor-redis-'));
   const file = join(dir, 'redis.conf');
   // Sentinel rewrites its config file, so every server gets its own, in its own directory.
   writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, ...(options.sentinel ? [] : ['save ""', 'appendonly no']), ...config, ''].join('\n'));
-  const child = spawn('redis-server', [file, ...(options.sentinel ? ['--sentinel'] : [])], { stdio: 'ignore' });
-  const stop = () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); };
-  let spawnError: Error | undefined;
-  child.once('error', (err) => { spawnError = err; });
+  let child: ChildProcess | undefined;
+  const kill = () => { child?.kill('SIGKILL'); };
+  const stop = () => { kill(); rmSync(dir, { recursive: true, force: true }); };
   const probeConfig: RedisConfig = { ...singleNode(`redis://127.0.0.1:${port}`), ...(options.password ? { password: { name: 'REDIS_PASSWORD', kind: 'env', value: options.password } } : {}) };
-  for (let attempt = 0; ; attempt++) {
-    if (spawnError) {
+  const launch = async () => {
+    const started = spawn('redis-server', [file, ...(options.sentinel ? ['--sentinel'] : [])], { stdio: 'ignore' });
+    child = started;
+    let spawnError: Error | undefined;
+    started.once('error', (err) => { spawnError = err; });
+    try {
+      await untilAnswering(probeConfig, port, () => spawnError);
+    } catch (err) {
       stop();
-      throw new Error(`redis-server could not be started: ${spawnError.message}`);
+      throw err;
     }
-    const probe = createRedisClient(probeConfig, 'probe', 500);
+  };
+  await launch();
+  return { host: '127.0.0.1', port, dir, stop, kill, restart: launch };
+}
+
+/** Waits (up to ~5 s) until the server behind `config` answers PING. */
+async function untilAnswering(config: RedisConfig, port: number, spawnError: () => Error | undefined): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const failed = spawnError();
+    if (failed) throw new Error(`redis-server could not be started: ${failed.message}`);
+    const probe = createRedisClient(config, 'probe', 500);
     probe.on('error', () => undefined);
     try {
       await probe.connect();
       await probe.ping();
-      return { host: '127.0.0.1', port, stop };
+      return;
     } catch (err) {
-      if (attempt >= 50) {
-        stop();
-        throw new Error(`the throwaway redis-server on port ${port} did not answer: ${(err as Error).message}`);
-      }
+      if (attempt >= 50) throw new Error(`the throwaway redis-server on port ${port} did not answer: ${(err as Error).message}`);
       await sleep(100);
     } finally {
       probe.disconnect();
