@@ -36,6 +36,8 @@ export interface OutcomeTracker {
   untrack(jobId: string): void;
   /** Learns outcomes straight from a worker of this process. */
   listen(worker: Worker<DeleteJobData, DeleteJobResult>): void;
+  /** What a worker of this process settled in one attempt (WorkerDeps.onTasksSettled): counted even if Redis loses it. */
+  noteSettled(jobId: string, done: readonly TaskResult[]): void;
   /** Resolves when every tracked job has settled, or when `signal` aborts. */
   waitUntilSettled(signal: AbortSignal, onProgress?: (pendingTasks: number) => void): Promise<void>;
   /** Counts what is still pending, in tasks, into each target's stats, then stops listening (within `budgetMs`). */
@@ -58,14 +60,20 @@ export async function createOutcomeTracker(deps: {
   const { config, redis, queues, logger } = deps;
   const tracked = new Map<string, Entry>();
   const recentlySettled = new Set<string>();
+  // Per job, the tasks this process's workers settled: Redis may lose them (restarted empty, or an attempt whose
+  // outcome could not be written), and a redone attempt reads this process's own deletions as "already gone".
+  const settledHere = new Map<string, readonly TaskResult[]>();
   let lastSettledAt = Date.now();
   let lastReconcileAt = Date.now();
 
-  const settle = (jobId: string, outcome: Outcome) => {
+  const settle = (jobId: string, fromRedis: Outcome) => {
+    const here = settledHere.get(jobId);
+    settledHere.delete(jobId);
     const entry = tracked.get(jobId);
     if (!entry) return;
     tracked.delete(jobId);
     lastSettledAt = Date.now();
+    const outcome = { ...fromRedis, results: withSettledHere(fromRedis.results, here) };
     if (entry.own) recordOwn(entry.stats, outcome);
     else recordOther(entry, outcome);
   };
@@ -138,6 +146,9 @@ export async function createOutcomeTracker(deps: {
     untrack(jobId) {
       tracked.delete(jobId);
     },
+    noteSettled(jobId, done) {
+      settledHere.set(jobId, withSettledHere(settledHere.get(jobId) ?? [], done));
+    },
     listen(worker) {
       worker.on('completed', (job, result) => { if (job.id) settle(job.id, outcomeOf(job, result, undefined)); });
       worker.on('failed', (job, err) => {
@@ -165,8 +176,9 @@ export async function createOutcomeTracker(deps: {
       // A job of several tasks may have settled some before it went back to the queue (throttled, run closing): count those.
       const progress = await progressOfUnsettled(Math.min(budgetMs, REDIS_WAIT_MS)).catch(() => new Map<string, readonly TaskResult[]>());
       // Counted before the events close: an outcome that arrives meanwhile must not change a finished count.
-      for (const [jobId, entry] of tracked) recordUnsettled(entry, progress.get(jobId) ?? []);
+      for (const [jobId, entry] of tracked) recordUnsettled(entry, withSettledHere(progress.get(jobId) ?? [], settledHere.get(jobId)));
       tracked.clear();
+      settledHere.clear();
       await Promise.all(events.map((e) => bounded(e.close(), Math.min(budgetMs, REDIS_WAIT_MS)).catch(() => undefined)));
       connection.disconnect();
     },
@@ -208,6 +220,18 @@ export async function createOutcomeTracker(deps: {
     for (const entry of tracked.values()) n += entry.tasks;
     return n;
   }
+}
+
+/**
+ * A job's results as Redis has them, completed by what this process's workers settled: a task this
+ * process deleted counts as deleted, even where a later attempt (its first one's outcome lost) read it
+ * as already gone, and a task Redis has no result for keeps this process's.
+ */
+export function withSettledHere(fromRedis: readonly TaskResult[], here: readonly TaskResult[] | undefined): readonly TaskResult[] {
+  if (!here || here.length === 0) return fromRedis;
+  const byId = new Map(fromRedis.map((r) => [r.id, r]));
+  for (const r of here) if (r.result === 'deleted' || !byId.has(r.id)) byId.set(r.id, r);
+  return [...byId.values()];
 }
 
 function outcomeOf(job: Job<DeleteJobData>, result: DeleteJobResult | undefined, failedReason: string | undefined): Outcome {

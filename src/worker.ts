@@ -21,6 +21,11 @@ export interface WorkerDeps {
   readonly now: () => Date;
   /** From workerConnection(): BullMQ duplicates it into the worker's own connections. */
   readonly connection: RedisClient;
+  /**
+   * Told, after every attempt (even one that throws), which of the job's tasks have settled: the run
+   * of this process counts what it deleted even when Redis loses the job's outcome (restart, outage).
+   */
+  readonly onTasksSettled?: (jobId: string, done: readonly TaskResult[]) => void;
 }
 
 /** Starts the provider's worker; its concurrency and rate limit are the provider's own. */
@@ -99,8 +104,12 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   const failures: { id: string; error: ProviderError }[] = [];
   const perCall = PROVIDER_FACTS[provider.name].maxBatchSize;
   let next = 0;
-  for (; next < pending.length && !failures.some((f) => f.error.kind === 'throttled') && !deps.closing?.(); next += perCall) {
-    await deleteGroup(deps, data, pending.slice(next, next + perCall), done, failures, log);
+  try {
+    for (; next < pending.length && !failures.some((f) => f.error.kind === 'throttled') && !deps.closing?.(); next += perCall) {
+      await deleteGroup(deps, data, pending.slice(next, next + perCall), done, failures, log);
+    }
+  } finally {
+    if (job.id && done.length > (data.done?.length ?? 0)) deps.onTasksSettled?.(job.id, done);
   }
   if (failures.length > 0 || next < pending.length) await keepProgress(job, done, failures);
   await forgetDeleted(deps, data.target, done, log);
