@@ -40,6 +40,8 @@ export interface ProducerDeps {
   readonly onTargetStarted?: (stats: TargetStats) => void;
   /** Told when an own job announced by `onJob` could not be added after all. */
   readonly onJobNotAdded?: (jobId: string) => void;
+  /** Told when own jobs announced by `onJob` are in Redis: from then on, missing from Redis means lost. */
+  readonly onJobsAdded?: (jobIds: readonly string[]) => void;
 }
 
 /** A delete job that holds some of this run's candidates. */
@@ -232,6 +234,7 @@ async function enqueuePage(
       await Promise.all(chunk.map((j) => releaseClaims(redis, prefix, provider.name, target, j.data.tasks.map((t) => t.id), j.opts.jobId))).catch(() => undefined);
       throw err;
     }
+    deps.onJobsAdded?.(chunk.map((j) => j.opts.jobId));
     await confirmClaims(redis, prefix, provider.name, target, requests);
     stats.enqueued += requests.length;
   }

@@ -143,7 +143,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
     onTargetStarted: (stats) => started.set(targetKey(stats), stats),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
     ...(sightings ? { sightings } : {}),
-    ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id) } : {}),
+    ...(tracker ? { onJob: (job: HeldJob, stats: TargetStats) => tracker.track(pc.name, job, stats), onJobNotAdded: (id: string) => tracker.untrack(id), onJobsAdded: (ids: readonly string[]) => tracker.added(ids) } : {}),
   })));
   const stats = perProvider.flat();
   for (const s of stats) deps.observer?.targetListed?.(s);

@@ -21,6 +21,8 @@ interface Entry {
   readonly tasks: number;
   /** Other runs' jobs: which of their tasks this run found (a batch may hold more). */
   readonly taskIds?: readonly string[];
+  /** An own job known to be in Redis (addBulk succeeded): missing from Redis now means lost, not "being added". */
+  added?: boolean;
   missingSince?: number;
 }
 
@@ -34,6 +36,8 @@ interface Outcome {
 export interface OutcomeTracker {
   track(provider: ProviderName, job: HeldJob, stats: TargetStats): void;
   untrack(jobId: string): void;
+  /** Own jobs now in Redis (see Entry.added). */
+  added(jobIds: readonly string[]): void;
   /** Learns outcomes straight from a worker of this process. */
   listen(worker: Worker<DeleteJobData, DeleteJobResult>): void;
   /** What a worker of this process settled in one attempt (WorkerDeps.onTasksSettled): counted even if Redis loses it. */
@@ -125,11 +129,18 @@ export async function createOutcomeTracker(deps: {
         delete entry.missingSince;
       } else if (entry.missingSince === undefined) {
         entry.missingSince = now;
-      } else if (now - entry.missingSince > PROVISIONAL_CLAIM_MS) {
-        // Never added (its producer died before addBulk) or removed before anyone read it.
+      } else if (now - entry.missingSince > (entry.added ? 0 : PROVISIONAL_CLAIM_MS)) {
+        // Never added (its producer died before addBulk), removed before anyone read it, or lost with Redis
+        // (restarted empty): missing at two reconciles in a row once added, else past the provisional claim's life.
         tracked.delete(jobId);
-        if (entry.own) countInto(entry.stats.failed, 'job vanished from Redis before its outcome was read', entry.tasks);
-        else entry.stats.otherRuns.pending += entry.tasks;
+        const here = settledHere.get(jobId) ?? [];
+        settledHere.delete(jobId);
+        if (entry.own) {
+          recordOwn(entry.stats, { results: here, taskIds: [], attemptsMade: 0 });
+          if (entry.tasks > here.length) countInto(entry.stats.failed, 'job vanished from Redis before its outcome was read', entry.tasks - here.length);
+        } else {
+          entry.stats.otherRuns.pending += entry.tasks - countOthers(entry, here);
+        }
         return;
       }
       // Rotate: the next reconcile looks at other jobs first.
@@ -145,6 +156,12 @@ export async function createOutcomeTracker(deps: {
     },
     untrack(jobId) {
       tracked.delete(jobId);
+    },
+    added(jobIds) {
+      for (const jobId of jobIds) {
+        const entry = tracked.get(jobId);
+        if (entry) entry.added = true;
+      }
     },
     noteSettled(jobId, done) {
       settledHere.set(jobId, withSettledHere(settledHere.get(jobId) ?? [], done));
