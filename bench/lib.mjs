@@ -121,6 +121,19 @@ export function bareIotdaDelete(simUrl, project) {
   };
 }
 
+/** The same bare loop making the janitor's calls: a re-read of the task (ShowBatchTask), then its delete. */
+export function bareIotdaRereadDelete(simUrl, project) {
+  const deleteOne = bareIotdaDelete(simUrl, project);
+  const http = createHttpClient({ timeoutMs: 30_000 });
+  const auth = { kind: 'aksk', accessKey: () => SIMULATOR_CREDENTIALS.huawei.accessKey, secretKey: () => SIMULATOR_CREDENTIALS.huawei.secretKey, securityToken: () => undefined };
+  const api = { http, endpoint: simUrl, auth, now: () => new Date() };
+  return async (id) => {
+    const r = await callHuawei(api, project, { method: 'GET', path: `/v5/iot/${project}/batchtasks/${id}` });
+    if (r.status !== 200 && r.status !== 404) throw classifyHuaweiFailure(r);
+    await deleteOne(id);
+  };
+}
+
 /** The candidate ids, listed and judged by a dry run of the janitor itself (untimed setup). */
 export async function candidateIds(simUrl, project) {
   const config = loadConfig({ ...iotdaEnv(simUrl, uniquePrefix('ids')), JANITOR_DRY_RUN: 'true' });

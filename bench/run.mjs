@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
 import {
-  bareIotdaDelete, bareLoop, candidateIds, deletesSince, dropPrefix, drained, iotdaEnv, janitorRun, janitorWork, mostInAnyWindow,
+  bareIotdaDelete, bareIotdaRereadDelete, bareLoop, candidateIds, deletesSince, dropPrefix, drained, iotdaEnv, janitorRun, janitorWork, mostInAnyWindow,
   plainBullmq, QUEUE_NAME, REDIS_URL, startSim, startWorkProcesses, steadyRate, stopProcesses, uniquePrefix,
 } from './lib.mjs';
 import { listingMillionSection, memorySection, runMemorySection, scanSection } from './scale.mjs';
@@ -32,6 +32,14 @@ async function overhead(latencyMs, goal) {
   const bare = steadyRate((await deletesSince(sim, before)).times);
   await sim.stop();
 
+  // The janitor re-reads every task right before deleting it (deletion safety): the same loop making
+  // those two calls is the like-for-like baseline.
+  sim = await startSim(args);
+  before = (await sim.stats()).counters.iotda;
+  await bareLoop(ids, 32, bareIotdaRereadDelete(sim.url, PROJECT));
+  const bareReread = steadyRate((await deletesSince(sim, before)).times);
+  await sim.stop();
+
   sim = await startSim(args);
   const prefix = uniquePrefix('overhead');
   const env = iotdaEnv(sim.url, prefix, { IOTDA_CONCURRENCY: '32' });
@@ -51,8 +59,9 @@ async function overhead(latencyMs, goal) {
   const rate = steadyRate(janitor.times);
   record({
     measurement: `steady delete rate, concurrency 32, ${latencyMs} ms latency, ${ids.length} deletes`,
-    baseline: `bare got loop ${bare.toFixed(0)}/s; plain BullMQ ${plain.toFixed(0)}/s (${f2(plain / bare)})`,
-    result: `${rate.toFixed(0)}/s`, ratio: f2(rate / bare), goal: `≥ ${goal}`, met: rate / bare >= goal,
+    baseline: `bare got loop re-read + delete ${bareReread.toFixed(0)}/s; delete only ${bare.toFixed(0)}/s; plain BullMQ (delete only) ${plain.toFixed(0)}/s (${f2(plain / bare)})`,
+    result: `${rate.toFixed(0)}/s (${f2(rate / bare)} of the delete-only loop)`, ratio: f2(rate / bareReread),
+    goal: `≥ ${goal} of the loop making the same calls`, met: rate / bareReread >= goal,
   });
 }
 

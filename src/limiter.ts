@@ -21,12 +21,13 @@ export type ReleaseCall = () => void;
 export interface CallBudget {
   /**
    * Waits for the next slot of this provider's `kind` budget; call the returned function when the
-   * call has completed. A read call first waits for one of P_LIST_CONCURRENCY places in flight (in
-   * this process), then for its slot (until `signal`). A delete call waits at most a few seconds:
-   * while the provider is paused for longer it throws a throttled ProviderError (not sent), which
-   * the worker turns into BullMQ's rate-limit path. Deletes in flight are capped by P_CONCURRENCY.
+   * call has completed. A listing's read call first waits for one of P_LIST_CONCURRENCY places in
+   * flight (in this process), then for its slot (until `signal`); a worker's re-read (`listing:
+   * false`) takes only the slot, as P_CONCURRENCY already bounds the jobs making one. A delete call
+   * waits at most a few seconds: while the provider is paused for longer it throws a throttled
+   * ProviderError (not sent), which the worker turns into BullMQ's rate-limit path.
    */
-  take(kind: CallKind, signal?: AbortSignal): Promise<ReleaseCall>;
+  take(kind: CallKind, signal?: AbortSignal, options?: { readonly listing?: boolean }): Promise<ReleaseCall>;
   /** The provider answered a call with throttling: pause it, lower its effective rate. Returns the pause in ms. */
   throttled(kind: CallKind, retryAfterMs?: number): Promise<number>;
 }
@@ -112,8 +113,8 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
   return {
     budgetFor(provider) {
       return {
-        async take(kind, signal) {
-          const places = kind === 'read' ? readPlaces.get(provider) : undefined;
+        async take(kind, signal, options) {
+          const places = kind === 'read' && options?.listing !== false ? readPlaces.get(provider) : undefined;
           const release = places ? await places.acquire(signal) : noop;
           try {
             await takeSlot(kind, signal);

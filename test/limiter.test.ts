@@ -108,6 +108,15 @@ describe('read calls in flight', () => {
     // Deletes are not counted here (BullMQ's global concurrency caps them).
     const deletes = await Promise.all(Array.from({ length: 5 }, () => budget.take('delete')));
     expect(deletes).toHaveLength(5);
+    // Nor are the workers' re-reads (P_CONCURRENCY caps the jobs making them): with every listing
+    // place held, a re-read still gets its slot at once.
+    const listing = await Promise.all([budget.take('read'), budget.take('read'), budget.take('read')]);
+    const rereads = await Promise.race([
+      Promise.all(Array.from({ length: 5 }, () => budget.take('read', undefined, { listing: false }))),
+      new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 2_000)),
+    ]);
+    expect(rereads).toHaveLength(5);
+    for (const release of listing) release();
   });
 });
 

@@ -6,6 +6,7 @@ import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
 import { signAcs3Request } from './signing/alibaba-acs3.js';
+import { inListing } from './call-context.js';
 
 /** Credentials resolved to readers, so rotated secret files are picked up on the next request. */
 export interface AlibabaAuth {
@@ -71,7 +72,7 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
     { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
   );
   const kind = call.action.startsWith('Delete') ? 'delete' : 'read';
-  const release = await deps.budget?.take(kind, signal);
+  const release = await deps.budget?.take(kind, signal, { listing: inListing() });
   let response: ApiResponse;
   try {
     response = await send(deps.http, { method: 'POST', url, headers, body }, signal);

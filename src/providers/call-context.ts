@@ -34,6 +34,12 @@ export class ServerClock implements ServerClockReading {
 
 const current = new AsyncLocalStorage<CallContext>();
 
+/** Whether the call in progress belongs to a listing (unknown outside an observed provider: assume it does). */
+export function inListing(): boolean {
+  const operation = current.getStore()?.operation;
+  return operation === undefined || operation === 'list';
+}
+
 /** Reports one HTTP response or network failure of the call in progress, if it is observed. */
 export function reportCall(status: number | 'network-error'): void {
   const context = current.getStore();

@@ -5,6 +5,7 @@ import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
 import { needsDerivedSigning, signHuaweiRequest } from './signing/huawei-aksk.js';
+import { inListing } from './call-context.js';
 
 /** Credentials resolved to readers, so rotated secret files are picked up on the next request. */
 export type HuaweiAuth =
@@ -75,7 +76,7 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
     );
   }
   const kind = call.method === 'GET' ? 'read' : 'delete';
-  const release = await deps.budget?.take(kind, signal);
+  const release = await deps.budget?.take(kind, signal, { listing: inListing() });
   let response: ApiResponse;
   try {
     response = await send(deps.http, { method: call.method, url, headers, body }, signal);
