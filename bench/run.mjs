@@ -110,6 +110,7 @@ async function adaptive() {
   const env = iotdaEnv(sim.url, prefix, { IOTDA_RATE_LIMIT: '100/s', IOTDA_READ_RATE_LIMIT: '100/s', IOTDA_CONCURRENCY: '8' });
   await janitorRun(env, 'produce');
   let before = (await sim.stats()).counters.iotda;
+  const janitorBefore = before;
   const { status } = await janitorWork(env);
   const janitor = await deletesSince(sim, before);
   await sim.stop();
@@ -127,10 +128,13 @@ async function adaptive() {
   const achieved = steadyRate(janitor.times) / L;
   const effective = status.find((s) => s.kind === 'delete')?.effectivePerSecond ?? 0;
   const readShare = janitor.throttledReads / (janitor.throttledReads + janitor.deletes);
+  // Every call the janitor made while deleting: deletes and re-reads, answered or throttled.
+  const reads = janitor.after.get - janitorBefore.get;
+  const allShare = (janitor.throttled + janitor.throttledReads) / (janitor.deletes + reads + janitor.throttled + janitor.throttledReads);
   record({
     measurement: `hidden provider limit L=${L}/s per API, IOTDA_RATE_LIMIT=100/s and IOTDA_READ_RATE_LIMIT=100/s, concurrency 8, ${janitor.deletes} deletes: throttled share of delete calls; achieved / L`,
     baseline: `plain BullMQ at 100/s: ${(100 * plain.throttled / (plain.throttled + plain.deletes)).toFixed(1)} % throttled, ${plain.deletes} of ${ids.length} deleted`,
-    result: `${(100 * share).toFixed(1)} %; ${f2(achieved)} (effective delete rate at the end ${effective.toFixed(1)}/s; re-reads throttled ${(100 * readShare).toFixed(1)} %)`, ratio: f2(achieved),
+    result: `${(100 * share).toFixed(1)} %; ${f2(achieved)} (effective delete rate at the end ${effective.toFixed(1)}/s; re-reads throttled ${(100 * readShare).toFixed(1)} %, all calls ${(100 * allShare).toFixed(1)} %)`, ratio: f2(achieved),
     goal: '≤ 5 %; ≥ 0.85', met: share <= 0.05 && achieved >= 0.85,
   });
 }

@@ -28,11 +28,11 @@ export interface BudgetState {
 }
 
 /** Recovery: the effective rate grows by this share per second without throttling, up to the configured rate. */
-export const GROWTH_PER_SECOND = 0.02;
+export const GROWTH_PER_SECOND = 0.01;
 /** Each throttling episode lowers the rate to at most this share of what it was... */
 export const DECREASE_FACTOR = 0.9;
 /** ...and at least this share, however little the provider accepted (a burst of someone else's calls). */
-export const FLOOR_FACTOR = 0.25;
+export const FLOOR_FACTOR = 0.15;
 /** The new rate sits this much under the rate the provider was seen to accept. */
 export const ACCEPT_MARGIN = 0.95;
 /** A pause never ends sooner than this after a throttled answer without Retry-After. */
