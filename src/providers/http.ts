@@ -1,5 +1,7 @@
 // The one HTTP client: got with no retries of its own (BullMQ owns delete retries), timeouts, and
 // a bounded retry helper for list pages, which are idempotent reads outside BullMQ.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, type Got } from 'got';
 import { reportCall, reportServerDate, reportThrottled } from './call-context.js';
@@ -23,7 +25,11 @@ export interface OutgoingRequest {
 }
 
 export function createHttpClient(options: { readonly timeoutMs: number }): HttpClient {
+  // got opens a new connection per request unless given agents: keep them alive, as a TLS handshake
+  // per call would cost more than the call itself against a real endpoint.
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 1_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
   return got.extend({
+    agent: { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) },
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,

@@ -298,7 +298,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       });
     });
   });
-  server.keepAliveTimeout = 1_000;
+  // Like an API gateway, keep idle connections a while: a client's keep-alive agent reuses them.
+  // (At 1 s, Node's agents drop every socket at once: they subtract a second from the hint.)
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
 
