@@ -110,26 +110,28 @@ export function stopProcesses(children) {
   return Promise.all(children.map((c) => new Promise((r) => { if (c.exitCode !== null) r(); else { c.once('exit', r); c.kill('SIGTERM'); } })));
 }
 
-/** The signed IoTDA DELETE a user would send with the SDK: sign, send, check the status. */
-export function bareIotdaDelete(simUrl, project) {
+/** A signed IoTDA call a user would send with the SDK against the simulator: sign, send, check the status. */
+function bareIotdaCall(simUrl, project, method, okStatuses) {
   const http = createHttpClient({ timeoutMs: 30_000 });
   const auth = { kind: 'aksk', accessKey: () => SIMULATOR_CREDENTIALS.huawei.accessKey, secretKey: () => SIMULATOR_CREDENTIALS.huawei.secretKey, securityToken: () => undefined };
   const api = { http, endpoint: simUrl, auth, now: () => new Date() };
   return async (id) => {
-    const r = await callHuawei(api, project, { method: 'DELETE', path: `/v5/iot/${project}/batchtasks/${id}` });
-    if (r.status !== 204 && r.status !== 404) throw classifyHuaweiFailure(r);
+    const r = await callHuawei(api, project, { method, path: `/v5/iot/${project}/batchtasks/${id}` });
+    if (!okStatuses.includes(r.status)) throw classifyHuaweiFailure(r);
   };
+}
+
+/** The bare delete loop's call: DeleteBatchTask. */
+export function bareIotdaDelete(simUrl, project) {
+  return bareIotdaCall(simUrl, project, 'DELETE', [204, 404]);
 }
 
 /** The same bare loop making the janitor's calls: a re-read of the task (ShowBatchTask), then its delete. */
 export function bareIotdaRereadDelete(simUrl, project) {
+  const reread = bareIotdaCall(simUrl, project, 'GET', [200, 404]);
   const deleteOne = bareIotdaDelete(simUrl, project);
-  const http = createHttpClient({ timeoutMs: 30_000 });
-  const auth = { kind: 'aksk', accessKey: () => SIMULATOR_CREDENTIALS.huawei.accessKey, secretKey: () => SIMULATOR_CREDENTIALS.huawei.secretKey, securityToken: () => undefined };
-  const api = { http, endpoint: simUrl, auth, now: () => new Date() };
   return async (id) => {
-    const r = await callHuawei(api, project, { method: 'GET', path: `/v5/iot/${project}/batchtasks/${id}` });
-    if (r.status !== 200 && r.status !== 404) throw classifyHuaweiFailure(r);
+    await reread(id);
     await deleteOne(id);
   };
 }
