@@ -1,7 +1,7 @@
 // The shared budget store: src/budget.ts's steps as Lua scripts, atomic in Redis and timed by Redis's
 // own clock (TIME), so every process and pod draws on one budget whatever their clocks say.
 import { createHash } from 'node:crypto';
-import type { RedisClient } from './redis.js';
+import { redisClockMs, type RedisClient } from './redis.js';
 import {
   ACCEPT_MARGIN, DECREASE_FACTOR, effectiveRate, FLOOR_FACTOR, GROWTH_PER_SECOND, MIN_PAUSE_MS, type BudgetParams, type BudgetState,
 } from './budget.js';
@@ -89,8 +89,7 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async read(key: string, params: BudgetParams): Promise<BudgetState> {
-    const [[seconds, micros], fields] = await Promise.all([this.redis.time(), this.redis.hmget(key, 'tat', 'rate', 'since', 'paused', 'cool')]);
-    const now = Number(seconds) * 1_000 + Number(micros) / 1_000;
+    const [now, fields] = await Promise.all([redisClockMs(this.redis), this.redis.hmget(key, 'tat', 'rate', 'since', 'paused', 'cool')]);
     const [tat, rate, since, paused, cool] = fields.map((f) => (f === null ? undefined : Number(f)));
     const state = { tat: tat ?? 0, rate, since: since ?? 0, pausedUntil: paused ?? 0, coolUntil: cool ?? 0 };
     // Report the pause on this machine's clock, as callers compare it with Date.now().

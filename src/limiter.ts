@@ -44,6 +44,11 @@ export interface BudgetStatus {
   readonly pausedUntil: number;
 }
 
+/** Calls per second a budget lets through at `now`: its effective rate, or 0 while it is paused. */
+export function allowedPerSecond(budget: BudgetStatus, now = Date.now()): number {
+  return budget.pausedUntil > now ? 0 : budget.effectivePerSecond;
+}
+
 /** Where budget state lives: one Redis for every process, or this process's memory. */
 export interface BudgetStore {
   /**

@@ -2,7 +2,7 @@
 // calls and throttling, queue depth, effective rate, run duration and the last successful run.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
-import type { CallLimiter } from './limiter.js';
+import { allowedPerSecond, type CallLimiter } from './limiter.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
 import type { ProviderCallObserver } from './providers/call-context.js';
@@ -44,8 +44,7 @@ export function createMetrics(config: Config, options: {
       if (!limiter) return;
       // Like the queue depth: a scrape answers with the last values rather than hang on Redis.
       const budgets = await withTimeout(limiter.readStatus(), QUEUE_READ_TIMEOUT_MS).catch(() => []);
-      const now = Date.now();
-      for (const b of budgets) if (b.kind === 'delete') this.set({ provider: b.provider }, b.pausedUntil > now ? 0 : b.effectivePerSecond);
+      for (const b of budgets) if (b.kind === 'delete') this.set({ provider: b.provider }, allowedPerSecond(b));
     },
   });
   const buildInfo = new Gauge({ name: 'janitor_build_info', help: 'Always 1; labels carry the task-janitor and Node.js versions.', labelNames: ['version', 'node_version'], registers });

@@ -167,6 +167,12 @@ export async function dropQueuePrefix(redis: RedisConfig | string, prefix: strin
   }
 }
 
+/** Redis's own clock (TIME) in epoch ms: one clock for every process and pod that shares the server. */
+export async function redisClockMs(redis: RedisClient): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1_000 + Number(micros) / 1_000;
+}
+
 /** A lazy template for BullMQ Workers and QueueEvents (maxRetriesPerRequest: null, never connects itself). */
 export function workerConnection(redis: RedisConfig): RedisClient {
   return createRedisClient(redis, 'worker');

@@ -7,7 +7,7 @@ import type { Queue } from 'bullmq';
 import { ConfigError, type Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
 import { jobIdPrefixFor, type DeleteJobData } from './queue.js';
-import type { RedisClient } from './redis.js';
+import { redisClockMs, type RedisClient } from './redis.js';
 import type { Shutdown } from './shutdown.js';
 import { formatDuration } from './units.js';
 
@@ -43,7 +43,7 @@ export async function guardDeploymentScope(
   const key = registryKey(config.queuePrefix);
   const field = randomUUID();
   const scope = Object.fromEntries(config.providers.map((pc) => [pc.name, [...pc.targets].sort()]));
-  const beat = async () => redis.hset(key, field, JSON.stringify({ scope, at: await redisNow(redis) } satisfies Registration));
+  const beat = async () => redis.hset(key, field, JSON.stringify({ scope, at: await redisClockMs(redis) } satisfies Registration));
   await beat();
   const unregister = async () => { await redis.hdel(key, field); };
   try {
@@ -63,15 +63,10 @@ export async function guardDeploymentScope(
   });
 }
 
-async function redisNow(redis: RedisClient): Promise<number> {
-  const [seconds, micros] = await redis.time();
-  return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-}
-
 const sameTargets = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
 
 async function liveConflicts(config: Config, redis: RedisClient, key: string, own: string): Promise<string[]> {
-  const [registrations, now] = await Promise.all([redis.hgetall(key), redisNow(redis)]);
+  const [registrations, now] = await Promise.all([redis.hgetall(key), redisClockMs(redis)]);
   const problems: string[] = [];
   const forgotten: string[] = [];
   for (const [field, raw] of Object.entries(registrations)) {

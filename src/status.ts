@@ -5,7 +5,7 @@ import type { RedisClient } from './redis.js';
 import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
-import { createCallLimiter, providerRatesOf } from './limiter.js';
+import { allowedPerSecond, createCallLimiter, providerRatesOf } from './limiter.js';
 import { RedisBudgetStore } from './limiter-redis.js';
 import { PAUSE_ONLY_LIMITER, type DeleteJobData } from './queue.js';
 import { formatDuration } from './units.js';
@@ -69,7 +69,7 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       counts: Object.fromEntries(COUNTED.map((state) => [state, counts[state] ?? 0])) as ProviderStatus['counts'],
       workers,
       rateLimitPerSecond: (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs,
-      effectiveRatePerSecond: !budget || budget.pausedUntil > Date.now() ? 0 : Math.round(budget.effectivePerSecond * 100) / 100,
+      effectiveRatePerSecond: budget ? Math.round(allowedPerSecond(budget) * 100) / 100 : 0,
       throttledForMs: Math.max(0, throttledForMs),
       // Three decimals: a job carries up to ten tasks, so job rates run ten times below task rates.
       recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 1000) / 1000,
