@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
-import { asProviderError, type CloudTask, type Provider, type ProviderError } from './providers/provider.js';
+import { asProviderError, type CloudTask, type Provider, type ProviderError, type TaskFailureError } from './providers/provider.js';
 import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
@@ -101,7 +101,7 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   const done: TaskResult[] = [...(data.done ?? [])];
   const settled = new Set(done.map((d) => d.id));
   const pending = data.tasks.filter((t) => !settled.has(t.id));
-  const failures: { id: string; error: ProviderError }[] = [];
+  const failures: TaskFailureError[] = [];
   const perCall = PROVIDER_FACTS[provider.name].maxBatchSize;
   let next = 0;
   try {
@@ -124,7 +124,7 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
 
 /** Re-reads each task of one delete call's group, then deletes those still selected; outcomes go to `done`, failures to `failures`. */
 async function deleteGroup(
-  deps: ProcessDeps, data: DeleteJobData, group: readonly JobTask[], done: TaskResult[], failures: { id: string; error: ProviderError }[], log: Logger,
+  deps: ProcessDeps, data: DeleteJobData, group: readonly JobTask[], done: TaskResult[], failures: TaskFailureError[], log: Logger,
 ): Promise<void> {
   const toDelete: JobTask[] = [];
   for (const task of group) {
@@ -180,7 +180,7 @@ async function forgetDeleted(deps: WorkerDeps & { readonly sightings: RedisClien
  * and the failures with the provider's code and request id (the audit trail of a permanent failure
  * needs them). Throttling writes nothing: it is no failure, and it comes in storms.
  */
-async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[], failures: readonly { id: string; error: ProviderError }[]): Promise<void> {
+async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[], failures: readonly TaskFailureError[]): Promise<void> {
   const data = job.data;
   const failed = failures.some((f) => f.error.kind !== 'throttled');
   if (done.length === (data.done?.length ?? 0) && !failed) return;

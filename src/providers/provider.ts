@@ -84,10 +84,16 @@ export interface DeleteOutcome {
   readonly requestId?: string;
 }
 
+/** One task whose delete (or re-read) failed, with the classified error. */
+export interface TaskFailureError {
+  readonly id: string;
+  readonly error: ProviderError;
+}
+
 /** A batch call can succeed for some ids and fail for others (Workspace, VIAS sub-tasks). */
 export interface DeleteBatchResult {
   readonly outcomes: readonly DeleteOutcome[];
-  readonly failures: readonly { readonly id: string; readonly error: ProviderError }[];
+  readonly failures: readonly TaskFailureError[];
 }
 
 /** What the provider's own clock said on list calls (HTTP Date header), for the clock-sanity valve. */
@@ -121,7 +127,7 @@ export interface Provider {
  */
 export async function deleteOneByOne(ids: readonly string[], deleteOne: (id: string) => Promise<DeleteOutcome>): Promise<DeleteBatchResult> {
   const outcomes: DeleteOutcome[] = [];
-  const failures: { id: string; error: ProviderError }[] = [];
+  const failures: TaskFailureError[] = [];
   for (const [index, id] of ids.entries()) {
     try {
       outcomes.push(await deleteOne(id));
