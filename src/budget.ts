@@ -60,7 +60,7 @@ export function reserveSlot(state: BudgetState, params: BudgetParams, now: numbe
   const rate = effectiveRate(state, params, now);
   const slot = Math.max(state.tat, now, state.pausedUntil);
   const refused = slot - now > maxWaitMs;
-  return { slot, refused, rate, recovered: rate >= params.max, nextTat: slot + (params.durationMs + params.guardMs) / rate };
+  return { slot, refused, rate, nextTat: slot + (params.durationMs + params.guardMs) / rate };
 }
 
 /**

@@ -21,18 +21,35 @@ local paused = tonumber(s[4]) or 0
 local function num(x) return string.format('%.3f', x) end
 `;
 
-// ARGV: max, durationMs, guardMs, maxWaitMs (-1: no limit). Returns {granted 0|1, waitMs, rate}.
+// ARGV: max, durationMs, guardMs, then one maxWaitMs per caller (-1: no limit). Slots go to the callers
+// in order, spaced as if each had reserved alone; a caller whose slot would lie beyond its maxWaitMs
+// gets none. Returns {rate, then granted 0|1, waitMs, slot per caller}.
 const RESERVE = `${COMMON}
+local spacing = (dur + tonumber(ARGV[3])) / current
 local slot = math.max(tonumber(s[1]) or 0, now, paused)
-local maxWait = tonumber(ARGV[4])
-if maxWait >= 0 and slot - now > maxWait then return {0, num(slot - now), num(current), num(slot)} end
-redis.call('HSET', KEYS[1], 'tat', num(slot + (dur + tonumber(ARGV[3])) / current))
-if s[2] and current >= max then redis.call('HDEL', KEYS[1], 'rate', 'since') end
-redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
-local bucket = KEYS[1] .. ':g:' .. math.floor(slot / dur)
-redis.call('INCR', bucket)
-redis.call('PEXPIRE', bucket, dur * 3)
-return {1, num(slot - now), num(current), num(slot)}`;
+local out = {num(current)}
+local granted, bucket, inBucket = 0, nil, 0
+local function count() if inBucket > 0 then redis.call('INCRBY', bucket, inBucket) redis.call('PEXPIRE', bucket, dur * 3) end end
+for i = 4, #ARGV do
+  local maxWait = tonumber(ARGV[i])
+  if maxWait >= 0 and slot - now > maxWait then
+    table.insert(out, 0) table.insert(out, num(slot - now)) table.insert(out, num(slot))
+  else
+    table.insert(out, 1) table.insert(out, num(slot - now)) table.insert(out, num(slot))
+    local b = KEYS[1] .. ':g:' .. math.floor(slot / dur)
+    if b ~= bucket then count() bucket, inBucket = b, 0 end
+    inBucket = inBucket + 1
+    granted = granted + 1
+    slot = slot + spacing
+  end
+end
+count()
+if granted > 0 then
+  redis.call('HSET', KEYS[1], 'tat', num(slot))
+  if s[2] and current >= max then redis.call('HDEL', KEYS[1], 'rate', 'since') end
+  redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
+end
+return out`;
 
 // ARGV: max, durationMs, minRate, retryAfterMs (-1: none). Returns {pauseMs, rate}.
 const THROTTLED = `${COMMON}
@@ -78,9 +95,11 @@ export class RedisBudgetStore implements BudgetStore {
     }
   }
 
-  async reserve(key: string, params: BudgetParams, maxWaitMs: number) {
-    const [granted, waitMs, rate, slot] = await this.run('reserve', key, [params.max, params.durationMs, params.guardMs, Number.isFinite(maxWaitMs) ? maxWaitMs : -1]);
-    return { refused: Number(granted) !== 1, waitMs: Number(waitMs), rate: Number(rate), slot: Number(slot) };
+  async reserve(key: string, params: BudgetParams, maxWaitsMs: readonly number[]) {
+    const waits = maxWaitsMs.map((ms) => (Number.isFinite(ms) ? ms : -1));
+    const [rate, ...answers] = await this.run('reserve', key, [params.max, params.durationMs, params.guardMs, ...waits]);
+    const slots = waits.map((_, i) => ({ refused: Number(answers[3 * i]) !== 1, waitMs: Number(answers[3 * i + 1]), slot: Number(answers[3 * i + 2]) }));
+    return { rate: Number(rate), slots };
   }
 
   async throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined) {

@@ -33,8 +33,8 @@ describe('call budgets shared through Redis', () => {
     const params = budgetParamsFor({ max: 20, durationMs: 1_000 });
     const stores = connections.map((c) => new RedisBudgetStore(c));
     // 60 reservations at once from both processes: three seconds' worth of slots.
-    const slots = (await Promise.all(Array.from({ length: 60 }, (_, i) => (stores[i % 2] as RedisBudgetStore).reserve(key, params, Number.POSITIVE_INFINITY))))
-      .map((r) => r.slot).sort((a, b) => a - b);
+    const slots = (await Promise.all(Array.from({ length: 60 }, (_, i) => (stores[i % 2] as RedisBudgetStore).reserve(key, params, [Number.POSITIVE_INFINITY]))))
+      .map((r) => r.slots[0]?.slot ?? Number.NaN).sort((a, b) => a - b);
     let most = 0;
     for (let i = 0, j = 0; i < slots.length; i++) {
       while ((slots[i] ?? 0) - (slots[j] ?? 0) >= 1_000) j++;
@@ -64,8 +64,8 @@ describe('call budgets shared through Redis', () => {
     const status = await podB?.readStatus();
     expect(status?.find((s) => s.provider === 'mpc' && s.kind === 'delete')?.effectivePerSecond).toBe(50);
     expect(status?.find((s) => s.provider === 'iotda' && s.kind === 'read')).toMatchObject({ effectivePerSecond: 50, pausedUntil: 0 });
-    const mpcSlot = await new RedisBudgetStore(connections[1]).reserve(`${prefix}-learn:limiter:mpc:delete`, budgetParamsFor({ max: 50, durationMs: 1_000 }), 0);
-    expect(mpcSlot).toMatchObject({ refused: false, waitMs: 0, rate: 50 });
+    const mpcSlot = await new RedisBudgetStore(connections[1]).reserve(`${prefix}-learn:limiter:mpc:delete`, budgetParamsFor({ max: 50, durationMs: 1_000 }), [0]);
+    expect(mpcSlot).toMatchObject({ rate: 50, slots: [{ refused: false, waitMs: 0 }] });
     await mpcB?.take('delete');
   });
 
@@ -78,6 +78,51 @@ describe('call budgets shared through Redis', () => {
     expect(refused).toMatchObject({ kind: 'throttled', details: { code: 'JANITOR.PAUSED' } });
     expect((refused as ProviderError).details.retryAfterMs).toBeGreaterThan(25_000);
     expect(pod?.status().find((s) => s.provider === 'iotda' && s.kind === 'delete')?.effectivePerSecond).toBeLessThan(50);
+  });
+});
+
+describe('callers asking together', () => {
+  it('share one reservation per round trip, and the slots keep every window of two pods at the rate', async () => {
+    const keyPrefix = `${prefix}-together`;
+    let storeCalls = 0;
+    const pods = connections.map((c) => {
+      const store = new RedisBudgetStore(c);
+      const counting = Object.assign(Object.create(store) as RedisBudgetStore, {
+        reserve: (...args: Parameters<RedisBudgetStore['reserve']>) => { storeCalls += 1; return store.reserve(...args); },
+      });
+      return createCallLimiter(rates(50), { store: counting, keyPrefix });
+    });
+    // 40 delete calls at once from each pod (a worker at concurrency 40): 1.6 s of slots at 50/s.
+    const sent: number[] = [];
+    await Promise.all(pods.flatMap((pod) => Array.from({ length: 40 }, async () => {
+      await pod.budgetFor('iotda').take('delete');
+      sent.push(Date.now());
+    })));
+    expect(storeCalls).toBeLessThanOrEqual(8); // one round trip each would be 80
+    sent.sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0, j = 0; i < sent.length; i++) {
+      while ((sent[i] ?? 0) - (sent[j] ?? 0) >= 1_000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    expect(most).toBeLessThanOrEqual(50);
+    expect(((sent.length - 1) * 1_000) / ((sent.at(-1) ?? 0) - (sent[0] ?? 0))).toBeGreaterThanOrEqual(50 * 0.9);
+  });
+
+  it('get the same slots from the Redis script as from the in-memory arithmetic, each within its own max wait', async () => {
+    const params = budgetParamsFor({ max: 10, durationMs: 1_000 });
+    // Deletes may wait 250 ms, reads without limit: at 10/s the third delete's slot lies too far ahead.
+    const waits = [250, Number.POSITIVE_INFINITY, 250, 250, Number.POSITIVE_INFINITY];
+    const shared = await new RedisBudgetStore(connections[0]).reserve(`${prefix}:batch`, params, waits);
+    const local = await new MemoryBudgetStore().reserve('batch', params, waits);
+    for (const answer of [shared, local]) {
+      expect(answer.rate).toBe(10);
+      expect(answer.slots.map((s) => s.refused)).toEqual([false, false, false, true, false]);
+      const granted = answer.slots.filter((s) => !s.refused).map((s) => s.waitMs);
+      expect(granted[0]).toBeLessThan(1);
+      // Spaced by (window + guard) / rate, refused callers taking no slot.
+      for (let i = 1; i < granted.length; i++) expect((granted[i] ?? 0) - (granted[i - 1] ?? 0)).toBeCloseTo(101.5, 0);
+    }
   });
 });
 
