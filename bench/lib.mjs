@@ -114,7 +114,8 @@ export function stopProcesses(children) {
 function bareIotdaCall(simUrl, project, method, okStatuses) {
   const http = createHttpClient({ timeoutMs: 30_000 });
   const auth = { kind: 'aksk', accessKey: () => SIMULATOR_CREDENTIALS.huawei.accessKey, secretKey: () => SIMULATOR_CREDENTIALS.huawei.secretKey, securityToken: () => undefined };
-  const api = { http, endpoint: simUrl, auth, now: () => new Date() };
+  // Signed as the janitor signs for this endpoint (the SDK's V11 derived scheme for a non-standard host), so both send the same requests.
+  const api = { http, endpoint: simUrl, auth, now: () => new Date(), derived: { regionId: simulatorEnvironment(simUrl, ['iotda']).IOTDA_REGION, serviceName: 'iotdm' } };
   return async (id) => {
     const r = await callHuawei(api, project, { method, path: `/v5/iot/${project}/batchtasks/${id}` });
     if (!okStatuses.includes(r.status)) throw classifyHuaweiFailure(r);

@@ -97,6 +97,21 @@ function sdkAuthorization(
   return `${SDK_ALGORITHM} Access=${creds.accessKey}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
 }
 
+/** Derived keys by credentials and scope: one per day, region and service, so HKDF runs once a day instead of once per call. */
+const derivedKeys = new Map<string, string>();
+
+function derivedKey(creds: HuaweiCredentials, info: string): string {
+  const id = `${creds.accessKey}\n${creds.secretKey}\n${info}`;
+  let key = derivedKeys.get(id);
+  if (key === undefined) {
+    // DerivedAKSKSigner: RFC 5869 HKDF-SHA256(ikm=SK, salt=AK, info, 32); the hex text is the HMAC key.
+    key = Buffer.from(hkdfSync('sha256', creds.secretKey, creds.accessKey, info, 32)).toString('hex');
+    if (derivedKeys.size >= 32) derivedKeys.clear(); // rotated keys and past days: never more than a few live
+    derivedKeys.set(id, key);
+  }
+  return key;
+}
+
 function derivedAuthorization(
   creds: HuaweiCredentials,
   derived: { readonly regionId: string; readonly serviceName: string },
@@ -105,8 +120,7 @@ function derivedAuthorization(
   signedHeaders: string,
 ): string {
   const info = `${sdkDate.slice(0, 8)}/${derived.regionId}/${derived.serviceName}`;
-  // DerivedAKSKSigner: RFC 5869 HKDF-SHA256(ikm=SK, salt=AK, info, 32); the hex text is the HMAC key.
-  const key = Buffer.from(hkdfSync('sha256', creds.secretKey, creds.accessKey, info, 32)).toString('hex');
+  const key = derivedKey(creds, info);
   const stringToSign = [DERIVED_ALGORITHM, sdkDate, info, sha256Hex(canonicalRequest)].join('\n');
   const signature = hmacHex(key, stringToSign);
   return `${DERIVED_ALGORITHM} Credential=${creds.accessKey}/${info}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
