@@ -30,14 +30,22 @@ export interface PolicyRule {
 
 /** The rule for one configured provider: its documented states, selected states, retention, patterns and age reference. */
 export function policyRuleFor(providerConfig: ProviderConfig): PolicyRule {
-  const P = providerConfig.name.toUpperCase();
-  // Sources were compiled once at config load, so a bad one never gets this far.
-  const pattern = (suffix: string, source: string | undefined) => (source === undefined ? {} : { [suffix.toLowerCase()]: { variable: `${P}_${suffix}`, regex: new RegExp(source) } });
-  return {
-    knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs,
-    ageFrom: providerConfig.ageFrom, ...pattern('EXCLUDE', providerConfig.exclude), ...pattern('INCLUDE', providerConfig.include),
-  };
+  let rule = rules.get(providerConfig);
+  if (!rule) {
+    const P = providerConfig.name.toUpperCase();
+    // Sources were compiled once at config load, so a bad one never gets this far.
+    const pattern = (suffix: string, source: string | undefined) => (source === undefined ? {} : { [suffix.toLowerCase()]: { variable: `${P}_${suffix}`, regex: new RegExp(source) } });
+    rule = Object.freeze({
+      knownStates: PROVIDER_FACTS[providerConfig.name].knownStates, states: providerConfig.states, retentionMs: providerConfig.retentionMs,
+      ageFrom: providerConfig.ageFrom, ...pattern('EXCLUDE', providerConfig.exclude), ...pattern('INCLUDE', providerConfig.include),
+    });
+    rules.set(providerConfig, rule);
+  }
+  return rule;
 }
+
+/** One rule per provider configuration (frozen, like the config): the worker asks for it before every delete. */
+const rules = new WeakMap<ProviderConfig, PolicyRule>();
 
 /** The task's fields a pattern is matched on: id, name and type, where the API has them. */
 export function matchedFields(task: Pick<CloudTask, 'id' | 'name' | 'type'>): [field: string, value: string][] {
