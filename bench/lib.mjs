@@ -1,6 +1,7 @@
 // Bench building blocks: the simulator in a child process, janitor configurations, the baselines a
 // user would write (a bare got loop, a sequential loop, a plain BullMQ worker) and measurements.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -169,6 +170,32 @@ export async function plainBullmq(simUrl, project, ids, options) {
   await stopProcesses(children);
   await queue.close();
   await dropPrefix(prefix);
+}
+
+/** CPU time (ms) used by a process, from /proc (user + system; Linux clock ticks of 10 ms). */
+function processCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function redisCpuMs() {
+  const redis = new Redis(REDIS_URL);
+  const info = await redis.info('cpu');
+  redis.disconnect();
+  const field = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_sys') + field('used_cpu_user')) * 1000;
+}
+
+/** CPU spent from now until stop() by this process, the simulator and Redis together (ms). */
+export async function cpuMeter(sim) {
+  const start = { self: process.cpuUsage(), sim: processCpuMs(sim.pid), redis: await redisCpuMs() };
+  return {
+    async stop() {
+      const self = process.cpuUsage(start.self);
+      const selfMs = (self.user + self.system) / 1000, simMs = processCpuMs(sim.pid) - start.sim, redisMs = await redisCpuMs() - start.redis;
+      return { selfMs, simMs, redisMs, totalMs: selfMs + simMs + redisMs };
+    },
+  };
 }
 
 /** Steady rate over a list of call instants: calls after the first over the time they took. */
