@@ -3,6 +3,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkExitCode, checkTargets, renderCheck } from './check.js';
+import { exitCodeForFailure } from './command-failure.js';
 import { loadConfig, ConfigError, redactedConfig, type Config } from './config.js';
 import { scheduleProduce } from './daemon.js';
 import { limiterFor } from './limiter.js';
@@ -10,8 +11,6 @@ import { createLogger } from './logger.js';
 import { startObservability } from './observability.js';
 import { QUEUE_COMMAND_HELP, runQueueCommand } from './queue-commands.js';
 import { createProviders } from './providers/registry.js';
-import { DependencyError, describeRedis } from './redis.js';
-import { describeRedisError, isRedisError } from './redis-errors.js';
 import { connectRedis, openQueues, runCleanup, startWorkers, type RunReport } from './run.js';
 import { redactText } from './redact.js';
 import { EXPLAIN_HELP, PLAN_HELP, runPlanCommand } from './plan-command.js';
@@ -179,25 +178,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 0;
   } catch (err) {
     await shutdown.close();
-    if (err instanceof ConfigError) {
-      process.stderr.write(`task-janitor: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof DependencyError) {
-      logger.error({ err: { message: err.message } }, 'dependency unreachable');
-      process.stderr.write(`task-janitor: ${redactText(err.message)}\n`);
-      return 3;
-    }
-    if (isRedisError(err)) {
-      // Reachable, but refusing (READONLY replica, OOM, NOPERM…) while the run sets its queues up.
-      const cause = describeRedisError(describeRedis(config.redis), err);
-      logger.error({ cause }, 'Redis failed');
-      process.stderr.write(`task-janitor: ${redactText(cause)}\n`);
-      return 3;
-    }
-    logger.error({ err }, 'unexpected failure');
-    process.stderr.write(`task-janitor: unexpected failure: ${redactText((err as Error).message)}\n`);
-    return 1;
+    return exitCodeForFailure(err, config, logger);
   }
 }
 

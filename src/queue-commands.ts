@@ -1,11 +1,11 @@
 // The operator's queue commands, `status [--json]` and `retry-failed [provider] [--json]`: they need
 // Redis and the deployment's ConfigMap (not its credentials), and never talk to a provider.
 import { Queue } from 'bullmq';
+import { exitCodeForFailure } from './command-failure.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { PROVIDER_NAMES, type ProviderName } from './providers/catalog.js';
 import { queueNameFor, type DeleteJobData } from './queue.js';
-import { DependencyError } from './redis.js';
 import { renderRetryReport, retryFailed } from './retry-failed.js';
 import { connectRedis } from './run.js';
 import { createShutdown } from './shutdown.js';
@@ -61,10 +61,6 @@ export async function runQueueCommand(command: QueueCommand, args: readonly stri
     return 0;
   } catch (err) {
     await shutdown.close();
-    if (err instanceof DependencyError) {
-      process.stderr.write(`task-janitor: ${err.message}\n`);
-      return 3;
-    }
-    throw err;
+    return exitCodeForFailure(err, config, logger);
   }
 }

@@ -4,6 +4,7 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from './redis.js';
 import type { Config } from './config.js';
 import { reclaimTasks } from './claims.js';
+import { isRedisError } from './redis-errors.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { DeleteJobData } from './queue.js';
 
@@ -67,6 +68,9 @@ async function retryOne(config: Config, redis: RedisClient, job: Job<DeleteJobDa
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return undefined;
   } catch (err) {
+    // Redis refusing writes (a read-only replica, out of memory) fails every job alike: the command
+    // stops and names it, rather than reporting each job as left.
+    if (isRedisError(err)) throw err;
     return `not retried: ${(err as Error).message}`;
   }
 }

@@ -1,5 +1,7 @@
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { queueNameFor } from '../../src/queue.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { startRedisServer } from '../../src/simulator/local-redis.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
@@ -75,6 +77,32 @@ describe('Redis faults are named: the component and the real cause', () => {
     expect(result.stdout).not.toContain('LIST FAILED');
     expect(sim.deleted).toHaveLength(0);
     expectOnlyJsonLines(result.stderr);
+  });
+
+  it('retry-failed on a read-only replica: READONLY named, exit 3, not "left" as if the job were held by a later run', async () => {
+    const sim = await fixture.start();
+    const primary = await ownRedis();
+    const replica = await ownRedis([`replicaof 127.0.0.1 ${primary.port}`]);
+    const prefix = fixture.prefix();
+    // One failed delete job on the primary, replicated to the replica.
+    const connection = { host: '127.0.0.1', port: primary.port };
+    const queue = new Queue(queueNameFor('iotda'), { connection, prefix });
+    const worker = new Worker(queueNameFor('iotda'), () => Promise.reject(new UnrecoverableError('IOTDA.000000 refused')), { connection, prefix });
+    fixture.onCleanup(async () => { await worker.close(); await queue.close(); });
+    const failed = new Promise((resolve) => worker.once('failed', resolve));
+    await queue.add('delete', {
+      provider: 'iotda', target: PROJECT, tasks: [{ id: 'a'.repeat(24), states: ['Success'], agedFrom: { field: 'create_time', at: new Date(0).toISOString() } }],
+    }, { attempts: 1 });
+    await failed;
+    const onReplica = new Redis(`redis://127.0.0.1:${replica.port}`);
+    fixture.onCleanup(() => Promise.resolve(onReplica.disconnect()));
+    for (let i = 0; i < 100 && await onReplica.zcard(`${prefix}:${queueNameFor('iotda')}:failed`) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+
+    const result = await runCli(['retry-failed'], simulatorEnv(sim, ['iotda'], prefix, { REDIS_URL: `redis://127.0.0.1:${replica.port}` }));
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(new RegExp(`Redis at redis://127\\.0\\.0\\.1:${replica.port}: read-only replica \\(READONLY\\)`));
+    expect(result.stdout).not.toContain('left 1');
+    expect(await onReplica.zcard(`${prefix}:${queueNameFor('iotda')}:failed`)).toBe(1);
   });
 
   it('out of memory while enqueueing: REDIS FAILED (OOM), not LIST FAILED; a bounded number of log lines, all JSON', async () => {
