@@ -166,17 +166,19 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
           const deadline = kind === 'delete' ? Date.now() + MAX_DELETE_WAIT_MS : Number.POSITIVE_INFINITY;
           for (;;) {
             const slot = await requestsOf(provider, kind).take(deadline);
-            const answered = Date.now();
             if (slot.refused) {
               throw new ProviderError('throttled', `${provider} ${kind} calls are paused for ${Math.ceil(slot.waitMs)}ms after throttling; call not sent`, {
                 code: 'JANITOR.PAUSED', retryAfterMs: Math.ceil(slot.waitMs),
               });
             }
-            if (slot.waitMs >= 1) await sleep(slot.waitMs, undefined, signal ? { signal } : undefined);
+            // The slot on this machine's clock: from when the store's answer arrived, not from when this
+            // caller got to run (callers sharing an answer run one after another).
+            const at = slot.answeredAt + slot.waitMs;
+            if (at - Date.now() >= 1) await sleep(at - Date.now(), undefined, signal ? { signal } : undefined);
             // Slots are spaced so that a call sent up to guardMs after its slot still keeps every
             // window at the rate. A wake-up later than that (a busy event loop) would bunch this call
             // with the next ones: give the slot up and take a new one rather than send it late.
-            if (Date.now() - (answered + slot.waitMs) <= params.guardMs) return;
+            if (Date.now() - at <= params.guardMs) return;
           }
       }
     },
@@ -204,6 +206,9 @@ export function providerRatesOf(config: Config): ProviderRates[] {
   return config.providers.map((pc) => ({ provider: pc.name, delete: pc.rateLimit, read: pc.readRateLimit, readConcurrency: pc.listConcurrency }));
 }
 
+/** A caller's slot, with when (this machine's clock) the store's answer arrived. */
+type TakenSlot = SlotAnswer & { readonly answeredAt: number };
+
 /** Callers asking together share one reservation: at most this many slots per store call. */
 const MOST_SLOTS_PER_RESERVATION = 64;
 
@@ -214,13 +219,13 @@ const MOST_SLOTS_PER_RESERVATION = 64;
  * and only callers that are waiting get one: nothing is reserved ahead of need.
  */
 class SlotRequests {
-  private readonly queued: { deadline: number; resolve: (answer: SlotAnswer) => void; reject: (err: unknown) => void }[] = [];
+  private readonly queued: { deadline: number; resolve: (answer: TakenSlot) => void; reject: (err: unknown) => void }[] = [];
   private inFlight = false;
 
   constructor(private readonly reserve: (maxWaitsMs: readonly number[]) => Promise<readonly SlotAnswer[]>) {}
 
   /** The caller's slot; `deadline` (epoch ms, or infinity) is how far ahead a slot may lie. */
-  take(deadline: number): Promise<SlotAnswer> {
+  take(deadline: number): Promise<TakenSlot> {
     return new Promise((resolve, reject) => {
       this.queued.push({ deadline, resolve, reject });
       this.send();
@@ -232,10 +237,12 @@ class SlotRequests {
     this.inFlight = true;
     const batch = this.queued.splice(0, MOST_SLOTS_PER_RESERVATION);
     const now = Date.now();
+    let answeredAt = now;
     this.reserve(batch.map((r) => Math.max(0, r.deadline - now)))
       .then((answers) => batch.forEach((r, i) => {
         const answer = answers[i];
-        if (answer) r.resolve(answer);
+        if (i === 0) answeredAt = Date.now();
+        if (answer) r.resolve({ ...answer, answeredAt });
         else r.reject(new Error('the budget store answered fewer slots than asked for'));
       }), (err: unknown) => batch.forEach((r) => r.reject(err)))
       .finally(() => {
