@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // CLI entry and composition root: parse argv, load config, wire providers, queues and workers, exit.
+import { once } from 'node:events';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkExitCode, checkTargets, renderCheck } from './check.js';
@@ -117,7 +118,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (err.code === 'EPIPE') process.exit(0);
     });
     try {
-      return await runPlanCommand(command, rest, config, { write: (text) => process.stdout.write(text), warn: (text) => process.stderr.write(text) });
+      return await runPlanCommand(command, rest, config, {
+        write: (text) => process.stdout.write(text),
+        warn: (text) => process.stderr.write(text),
+        drained: async () => { if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain'); },
+      });
     } catch (err) {
       process.stderr.write(`task-janitor: unexpected failure: ${redactText((err as Error).message)}\n`);
       return 1;

@@ -83,8 +83,15 @@ function parse(command: 'plan' | 'explain', args: readonly string[], config: Con
   }
 }
 
+/** Where `plan` and `explain` write: stdout (`write`, and `drained` resolving once it has room again) and stderr (`warn`). */
+export interface PlanOutput {
+  write(text: string): void;
+  warn(text: string): void;
+  readonly drained?: () => Promise<void>;
+}
+
 /** Runs `plan` or `explain`; returns the exit code. Output goes to `write` (stdout), problems to `warn` (stderr). */
-export async function runPlanCommand(command: 'plan' | 'explain', args: readonly string[], loaded: Config, io: { write(text: string): void; warn(text: string): void }): Promise<number> {
+export async function runPlanCommand(command: 'plan' | 'explain', args: readonly string[], loaded: Config, io: PlanOutput): Promise<number> {
   const options = parse(command, args, loaded);
   if (typeof options === 'string') {
     io.warn(`task-janitor ${command}: ${options}\n\n${command === 'plan' ? PLAN_HELP : EXPLAIN_HELP}\n`);
@@ -126,7 +133,8 @@ export async function runPlanCommand(command: 'plan' | 'explain', args: readonly
   const providers = createProviders(config, undefined, undefined, limiter);
   let report;
   try {
-    report = await runCleanup({ config, logger, providers, shutdown, onDecision }, 'produce');
+    // Rows go out as pages are judged: a reader that cannot keep up holds the listing, so memory stays bounded.
+    report = await runCleanup({ config, logger, providers, shutdown, onDecision, ...(io.drained ? { afterPage: io.drained } : {}) }, 'produce');
   } finally {
     await shutdown.close();
     file?.close();

@@ -34,6 +34,8 @@ export interface ProducerDeps {
   readonly valves?: ProviderValves;
   /** Told of every listed task's decision (plan, explain). */
   readonly onDecision?: (event: DecisionEvent) => void;
+  /** Awaited after each page's decisions: a consumer of onDecision that cannot keep up (plan writing to a slow pipe) holds the listing. */
+  readonly afterPage?: () => Promise<void>;
   /** Told of every job that holds a candidate of this run: its own (before they are added) and other runs' pending jobs. */
   readonly onJob?: (job: HeldJob, stats: TargetStats) => void;
   /** Told of each target's counters as its listing starts (a forced exit reports them as they are). */
@@ -132,6 +134,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
         if (!deps.queue) log.info({ taskId: task.id, state: task.states.join('+'), ageMs: verdict.ageMs, label: task.label }, 'task would be deleted');
       }
       if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats, now);
+      await deps.afterPage?.();
     }
     complete = !deps.signal?.aborted;
   } catch (err) {

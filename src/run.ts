@@ -33,6 +33,8 @@ export interface RunDeps {
   readonly observer?: RunObserver;
   /** Told of every listed task's decision (`plan`, `explain`). */
   readonly onDecision?: (event: DecisionEvent) => void;
+  /** Awaited after each listed page's decisions (`plan` waits there for a slow reader of its output). */
+  readonly afterPage?: () => Promise<void>;
   /** Handed the run's live report as it starts: what a forced exit (second signal, watchdog) prints. */
   readonly onRunStarted?: (snapshot: () => RunReport) => void;
 }
@@ -140,6 +142,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   const { valves, counted } = await decideValves(config, deps.providers, { now, signal: abort.signal, logger, ...(sightings ? { sightings } : {}) });
   const perProvider = await Promise.all(config.providers.map(async (pc) => refusedByCount(pc.name, valves.get(pc.name), counted, deps, (stats) => started.set(targetKey(stats), stats)) ?? enqueueCandidates({
     config, provider: providerOf(deps, pc.name), providerConfig: pc, logger, now, runId, signal: abort.signal, valves: valves.get(pc.name), ...(deps.onDecision ? { onDecision: deps.onDecision } : {}),
+    ...(deps.afterPage ? { afterPage: deps.afterPage } : {}),
     onTargetStarted: (stats) => started.set(targetKey(stats), stats),
     ...(queues && redis ? { queue: queues.get(pc.name) as Queue<DeleteJobData>, redis } : {}),
     ...(sightings ? { sightings } : {}),

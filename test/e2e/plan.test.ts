@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
-import { freePort, runCli } from '../helpers/cli.js';
+import { freePort, MAIN, runCli } from '../helpers/cli.js';
 import { runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
@@ -63,6 +64,26 @@ describe('plan', () => {
     expect(wordsOf(ids.unparseable)).toBe('keep: unparseable create_time');
     expect(wordsOf(ids.newest)).toBe('keep: newest 1 kept (IOTDA_KEEP_LATEST, task type deleteDevices)');
   });
+
+  it('--json to a reader that does not keep up holds the listing instead of buffering every row in memory', async () => {
+    const sim = await fixture.start({ projects: { iotda: [PROJECT] } });
+    for (let n = 0; n < 6_000; n++) put(sim, 12);
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, IOTDA_TASK_TYPES: 'createDevices' });
+    const child = spawn(process.execPath, [MAIN, 'plan', '--json'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Read nothing for a while: the pipe fills (6,000 rows of about 300 bytes; a pipe holds 64 KiB).
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const listedWhileBlocked = sim.counters.iotda.list;
+    expect(listedWhileBlocked).toBeLessThan(40); // of 121 pages (50 rows each)
+    let text = '';
+    child.stdout.on('data', (c: Buffer) => { text += c.toString(); });
+    child.stdout.resume();
+    expect(await exited).toBe(0);
+    const records = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.filter((r) => r.kind === 'task')).toHaveLength(6_000);
+    expect(records.at(-1)).toMatchObject({ kind: 'totals', targets: [{ listed: 6_000, candidates: 6_000 }] });
+  }, 60_000);
 
   it('writes JSON lines with --json, a totals line last, and its deletions are exactly what a run deletes', async () => {
     const { sim, ids, env } = await mixed();
