@@ -237,14 +237,15 @@ class SlotRequests {
     this.inFlight = true;
     const batch = this.queued.splice(0, MOST_SLOTS_PER_RESERVATION);
     const now = Date.now();
-    let answeredAt = now;
     this.reserve(batch.map((r) => Math.max(0, r.deadline - now)))
-      .then((answers) => batch.forEach((r, i) => {
-        const answer = answers[i];
-        if (i === 0) answeredAt = Date.now();
-        if (answer) r.resolve({ ...answer, answeredAt });
-        else r.reject(new Error('the budget store answered fewer slots than asked for'));
-      }), (err: unknown) => batch.forEach((r) => r.reject(err)))
+      .then((answers) => {
+        const answeredAt = Date.now();
+        batch.forEach((r, i) => {
+          const answer = answers[i];
+          if (answer) r.resolve({ ...answer, answeredAt });
+          else r.reject(new Error('the budget store answered fewer slots than asked for'));
+        });
+      }, (err: unknown) => batch.forEach((r) => r.reject(err)))
       .finally(() => {
         this.inFlight = false;
         this.send();
