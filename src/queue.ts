@@ -25,7 +25,9 @@ export type SkipReason =
   /** No re-read exists and the listing is older than JANITOR_MAX_SNAPSHOT_AGE: left for the next run. */
   | 'stale-snapshot'
   /** The re-read ran but could not vouch for the task (e.g. VIAS: not found under its name). */
-  | 'reread-inconclusive';
+  | 'reread-inconclusive'
+  /** The re-read's Date header is off the worker's clock by more than JANITOR_MAX_CLOCK_SKEW: ages would be wrong. */
+  | 'clock-skew';
 
 /** Outcome of one task, kept on the job so a partly failed batch still reports what it did. */
 export interface TaskResult {

@@ -11,6 +11,7 @@ import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type Del
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
 import { repeatLimitedLog } from './repeat-log.js';
+import { clockSkewRefusal } from './valves.js';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -222,6 +223,10 @@ async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, d
       return skipped(task.id, 'stale-snapshot', `no re-read (${read.reason}) and the listing is ${age}, beyond JANITOR_MAX_SNAPSHOT_AGE`);
     }
     case 'found': {
+      // The worker may run on another machine than the producer: its own clock is checked against
+      // the provider's on this very read, as the producer's was on the listing.
+      const skew = clockSkewRefusal(deps.provider.serverClock?.readSkewMs?.(), deps.config.maxClockSkewMs);
+      if (skew !== undefined) return skipped(task.id, 'clock-skew', skew);
       // Age from the later of the fresh record's time and the listed one (observed mode may have
       // moved it later): a re-read can only ever keep more.
       const fresh = read.task.agedFrom;

@@ -19,16 +19,25 @@ interface CallContext {
   readonly clock: ServerClock;
 }
 
-/** The largest skew between a provider's HTTP Date header and the local clock seen on its list calls. */
+/** A provider's HTTP Date header against the local clock: the largest skew on its list calls, and the latest on a re-read. */
 export class ServerClock implements ServerClockReading {
   private worst: number | undefined;
+  private latestRead: number | undefined;
 
   record(skewMs: number): void {
     if (this.worst === undefined || Math.abs(skewMs) > Math.abs(this.worst)) this.worst = skewMs;
   }
 
+  recordRead(skewMs: number): void {
+    this.latestRead = skewMs;
+  }
+
   skewMs(): number | undefined {
     return this.worst;
+  }
+
+  readSkewMs(): number | undefined {
+    return this.latestRead;
   }
 }
 
@@ -47,14 +56,17 @@ export function reportCall(status: number | 'network-error'): void {
 }
 
 /**
- * Records a response's `Date` header against the local clock, on list calls only (reads and deletes
- * come later and add nothing). The header has whole seconds, so a skew under a second is noise.
+ * Records a response's `Date` header against the local clock: on list calls (the producer's check)
+ * and on re-reads (the worker's check, which may run on another machine). The header has whole
+ * seconds, so a skew under a second is noise.
  */
 export function reportServerDate(date: string | undefined, receivedAt = Date.now()): void {
   const context = current.getStore();
-  if (!context || context.operation !== 'list' || date === undefined) return;
+  if (!context || context.operation === 'delete' || date === undefined) return;
   const at = Date.parse(date);
-  if (Number.isFinite(at)) context.clock.record(at - receivedAt);
+  if (!Number.isFinite(at)) return;
+  if (context.operation === 'list') context.clock.record(at - receivedAt);
+  else context.clock.recordRead(at - receivedAt);
 }
 
 /** Reports a throttled answer that the adapter absorbs itself (a retried list page). */

@@ -100,6 +100,8 @@ export interface DeleteBatchResult {
 export interface ServerClockReading {
   /** The provider's Date header minus the local clock, the largest seen on a list call (ms); undefined before any. */
   skewMs(): number | undefined;
+  /** The same on the latest re-read (ms): what the worker checks before it deletes; undefined before any. */
+  readSkewMs?(): number | undefined;
 }
 
 /** Receives a listing's warnings: the log event's message and fields, and a sentence for the summary. */

@@ -137,6 +137,23 @@ describe('clock sanity', () => {
     expect(report.stats[0]?.refused).toMatch(/clock \(HTTP Date header\) is (19m5\ds|20m\d*s?) ahead of the local clock, more than JANITOR_MAX_CLOCK_SKEW=5m/);
   });
 
+  it('is checked again by the worker on its re-read: a worker whose clock runs ahead deletes nothing', async () => {
+    // The provider's clock is 3 days behind this worker's (as if the worker's clock ran 3 days ahead,
+    // say in a Deployment on another node). By the provider's clock the task is 5 days old, under the
+    // 7-day retention; by the worker's own clock it would look 8 days old.
+    const sim = await fixture.start({ projects: { iotda: [PROJECT] } });
+    sim.knobs.clockSkewMs = -3 * DAY;
+    const id = put(sim, 8);
+    const { queue, events } = await startWorkersWithQueue(fixture, sim, 'iotda', 'clock', { IOTDA_ATTEMPTS: '1' });
+    const task = { id, states: ['Success'], type: 'createDevices', agedFrom: { field: 'create_time', at: new Date(Date.now() - 8 * DAY).toISOString() } };
+    const job = await queue.add('delete', { provider: 'iotda', target: PROJECT, runId: 'skewed', tasks: [task] } satisfies DeleteJobData, { jobId: 'skewed-1', attempts: 1 });
+    const result = await job.waitUntilFinished(events) as { results: unknown[] };
+    expect(sim.counters.iotda.delete).toBe(0);
+    expect(result.results).toEqual([{
+      id, result: 'skipped', reason: 'clock-skew', detail: expect.stringMatching(/clock \(HTTP Date header\) is (2d23h59m5\ds|3d\d*s?) behind the local clock, more than JANITOR_MAX_CLOCK_SKEW=5m/) as unknown,
+    }]);
+  });
+
   it('deletes when the skew is within the bound', async () => {
     const sim = await fixture.start({ projects: { iotda: [PROJECT] }, clockSkewMs: -2 * 60_000 });
     const stale = put(sim, 30);
