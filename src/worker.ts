@@ -223,6 +223,8 @@ async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, d
       return skipped(task.id, 'stale-snapshot', `no re-read (${read.reason}) and the listing is ${age}, beyond JANITOR_MAX_SNAPSHOT_AGE`);
     }
     case 'found': {
+      // A gateway or cache that answers for another task must not vouch for this one.
+      if (read.task.id !== task.id) return skipped(task.id, 'reread-inconclusive', `the re-read answered for another task (${JSON.stringify(read.task.id)})`);
       // The worker may run on another machine than the producer: its own clock is checked against
       // the provider's on this very read, as the producer's was on the listing.
       const skew = clockSkewRefusal(deps.provider.serverClock?.readSkewMs?.(), deps.config.maxClockSkewMs);

@@ -65,6 +65,21 @@ describe('a task that runs again between its listing and its delete', () => {
     expect(report.stats[0]).toMatchObject({ deleted: 1, skipped: { 'changed-before-delete': 1 }, failed: {} });
   });
 
+  it('never acts on a re-read that answers for another task: an IoTDA task retried after listing, its re-read misrouted to a finished one', async () => {
+    const sim = await fixture.start();
+    const iotda = project('iotda');
+    const task = (id: string, status: string) => ({ task_id: id, task_type: 'firmwareUpgrade', status, create_time: iotdaTime(OLD) });
+    sim.put('iotda', iotda, task('a'.repeat(24), 'Fail'));
+    sim.put('iotda', iotda, task('b'.repeat(24), 'Success'));
+    sim.onAnswered({ provider: 'iotda', op: 'list' }, () => sim.restart('iotda', iotda, 'a'.repeat(24)));
+    // A gateway or cache in the way answers the re-read of task a with task b's (finished) record.
+    sim.inject({ provider: 'iotda', op: 'get', taskId: 'a'.repeat(24), times: 10, response: { status: 200, body: { batchtask: task('b'.repeat(24), 'Success') } } });
+    const report = await runJanitor(env(sim, 'iotda', { IOTDA_TASK_TYPES: 'firmwareUpgrade' }));
+    expect(deletesOf(sim, 'iotda', 'a'.repeat(24))).toHaveLength(0);
+    expect(sim.records('iotda', iotda)).toMatchObject([{ task_id: 'a'.repeat(24), status: 'Processing' }]);
+    expect(report.stats[0]).toMatchObject({ deleted: 1, skipped: { 'reread-inconclusive': 1 }, failed: {} });
+  });
+
   it('never deletes an MPC record whose status changed after listing, and counts one deleted meanwhile as gone', async () => {
     const sim = await fixture.start();
     const mpc = project('mpc');
