@@ -1,4 +1,5 @@
 // Per-task claims: the atomic, O(1)-per-task guard that keeps one task in at most one pending delete job.
+import { redisScript, runScript } from './redis-scripts.js';
 import type { RedisClient } from './redis.js';
 import type { ProviderName } from './providers/catalog.js';
 import { claimKeyFor, queueNameFor } from './queue.js';
@@ -26,7 +27,7 @@ local function takeable(key, holder, mine)
   return redis.call('PTTL', key) == -1
 end`;
 
-const CLAIM = `${TAKEABLE}
+const CLAIM = redisScript(`${TAKEABLE}
 local out = {}
 for i, key in ipairs(KEYS) do
   local mine = ARGV[2 + i]
@@ -38,32 +39,32 @@ for i, key in ipairs(KEYS) do
     out[i] = holder
   end
 end
-return out`;
+return out`);
 
 /** All or nothing, for a job that already exists: ARGV[2] takes every claim (permanent), or the first live holder is returned. */
-const RECLAIM = `${TAKEABLE}
+const RECLAIM = redisScript(`${TAKEABLE}
 for i, key in ipairs(KEYS) do
   local holder = redis.call('GET', key)
   if not takeable(key, holder, ARGV[2]) then return {i, holder} end
 end
 for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2]) end
-return {}`;
+return {}`);
 
 /** Makes each claim still held by its job permanent; re-takes one that expired meanwhile. ARGV[i]: job id. */
-const CONFIRM = `
+const CONFIRM = redisScript(`
 for i, key in ipairs(KEYS) do
   local holder = redis.call('GET', key)
   if holder == ARGV[i] then redis.call('PERSIST', key)
   elseif not holder then redis.call('SET', key, ARGV[i]) end
 end
-return 0`;
+return 0`);
 
 /** Drops each claim that still names the job (ARGV[1]); a claim already taken over stays. */
-const RELEASE = `
+const RELEASE = redisScript(`
 for _, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
 end
-return 0`;
+return 0`);
 
 /** One task's intended job. */
 export interface ClaimRequest {
@@ -76,7 +77,7 @@ export async function claimTasks(redis: RedisClient, prefix: string, provider: P
   if (requests.length === 0) return [];
   const keys = requests.map((r) => claimKeyFor(prefix, provider, target, r.taskId));
   const jobKeyPrefix = `${prefix}:${queueNameFor(provider)}:`;
-  const answer = await redis.eval(CLAIM, keys.length, ...keys, jobKeyPrefix, PROVISIONAL_CLAIM_MS, ...requests.map((r) => r.jobId)) as string[];
+  const answer = await runScript(redis, CLAIM, keys, [jobKeyPrefix, PROVISIONAL_CLAIM_MS, ...requests.map((r) => r.jobId)]) as string[];
   return answer.map((holder) => (holder === '' ? undefined : holder));
 }
 
@@ -87,7 +88,7 @@ export async function claimTasks(redis: RedisClient, prefix: string, provider: P
 export async function reclaimTasks(redis: RedisClient, prefix: string, provider: ProviderName, target: string, taskIds: readonly string[], jobId: string): Promise<{ taskId: string; holder: string } | undefined> {
   if (taskIds.length === 0) return undefined;
   const keys = taskIds.map((id) => claimKeyFor(prefix, provider, target, id));
-  const [index, holder] = await redis.eval(RECLAIM, keys.length, ...keys, `${prefix}:${queueNameFor(provider)}:`, jobId) as [number?, string?];
+  const [index, holder] = await runScript(redis, RECLAIM, keys, [`${prefix}:${queueNameFor(provider)}:`, jobId]) as [number?, string?];
   return index === undefined || holder === undefined ? undefined : { taskId: taskIds[index - 1] ?? '', holder };
 }
 
@@ -95,12 +96,12 @@ export async function reclaimTasks(redis: RedisClient, prefix: string, provider:
 export async function confirmClaims(redis: RedisClient, prefix: string, provider: ProviderName, target: string, requests: readonly ClaimRequest[]): Promise<void> {
   if (requests.length === 0) return;
   const keys = requests.map((r) => claimKeyFor(prefix, provider, target, r.taskId));
-  await redis.eval(CONFIRM, keys.length, ...keys, ...requests.map((r) => r.jobId));
+  await runScript(redis, CONFIRM, keys, requests.map((r) => r.jobId));
 }
 
 /** Called when a job has settled (or could not be added): its tasks may be claimed again. */
 export async function releaseClaims(redis: RedisClient, prefix: string, provider: ProviderName, target: string, taskIds: readonly string[], jobId: string): Promise<void> {
   if (taskIds.length === 0) return;
   const keys = taskIds.map((id) => claimKeyFor(prefix, provider, target, id));
-  await redis.eval(RELEASE, keys.length, ...keys, jobId);
+  await runScript(redis, RELEASE, keys, [jobId]);
 }

@@ -1,7 +1,7 @@
 // The shared budget store: src/budget.ts's steps as Lua scripts, atomic in Redis and timed by Redis's
 // own clock (TIME), so every process and pod draws on one budget whatever their clocks say.
-import { createHash } from 'node:crypto';
 import { redisClockMs, type RedisClient } from './redis.js';
+import { redisScript, runScript } from './redis-scripts.js';
 import {
   ACCEPT_MARGIN, DECREASE_FACTOR, effectiveRate, FLOOR_FACTOR, GROWTH_PER_SECOND, MIN_PAUSE_MS, type BudgetParams, type BudgetState,
 } from './budget.js';
@@ -78,21 +78,14 @@ redis.call('HSET', KEYS[1], 'rate', num(rate), 'since', num(cool), 'paused', num
 redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
 return {num(paused - now), num(rate)}`;
 
-const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
-const SCRIPTS = { reserve: { lua: RESERVE, sha: sha1(RESERVE) }, throttled: { lua: THROTTLED, sha: sha1(THROTTLED) } };
+const SCRIPTS = { reserve: redisScript(RESERVE), throttled: redisScript(THROTTLED) };
 
 export class RedisBudgetStore implements BudgetStore {
   /** `owned`: the store opened this connection and quits it on close. */
   constructor(private readonly redis: RedisClient, private readonly options: { readonly owned?: boolean } = {}) {}
 
   private async run(script: keyof typeof SCRIPTS, key: string, args: readonly (string | number)[]): Promise<string[]> {
-    const { lua, sha } = SCRIPTS[script];
-    try {
-      return (await this.redis.evalsha(sha, 1, key, ...args)) as string[];
-    } catch (err) {
-      if (!(err as Error).message.includes('NOSCRIPT')) throw err;
-      return (await this.redis.eval(lua, 1, key, ...args)) as string[];
-    }
+    return await runScript(this.redis, SCRIPTS[script], [key], args) as string[];
   }
 
   async reserve(key: string, params: BudgetParams, maxWaitsMs: readonly number[]) {

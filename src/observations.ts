@@ -1,4 +1,5 @@
 // Observed mode (P_AGE_FROM=observed): when the janitor first saw each task terminal, one Redis hash per provider target.
+import { redisScript, runScript } from './redis-scripts.js';
 import { isInSelectedStates, type PolicyRule } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { CloudTask } from './providers/provider.js';
@@ -19,7 +20,7 @@ export function observationKeyFor(prefix: string, provider: ProviderName, target
  * kept, or started now; its last sighting becomes now), ARGV[3+n..]: tasks seen in any other state
  * (their record is dropped: restarted, resumed, retried). Returns each terminal task's first sighting.
  */
-const OBSERVE = `
+const OBSERVE = redisScript(`
 local now = ARGV[1]
 local n = tonumber(ARGV[2])
 local out = {}
@@ -30,10 +31,10 @@ for i = 1, n do
   out[i] = first
 end
 for i = 3 + n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
-return out`;
+return out`);
 
 /** ARGV[1]: the listing's start (s); ARGV[2..]: fields. Drops each not seen terminal since then (or unreadable). */
-const SWEEP = `
+const SWEEP = redisScript(`
 local dropped = 0
 for i = 2, #ARGV do
   local value = redis.call('HGET', KEYS[1], ARGV[i])
@@ -43,7 +44,7 @@ for i = 2, #ARGV do
     dropped = dropped + 1
   end
 end
-return dropped`;
+return dropped`);
 
 const SWEEP_BATCH = 1_000;
 
@@ -91,7 +92,7 @@ export async function recordSightings(
 ): Promise<Map<string, Date>> {
   if (terminalIds.length === 0 && otherIds.length === 0) return new Map();
   const key = observationKeyFor(prefix, provider, target);
-  const firsts = await redis.eval(OBSERVE, 1, key, seconds(now), terminalIds.length, ...terminalIds, ...otherIds) as string[];
+  const firsts = await runScript(redis, OBSERVE, [key], [seconds(now), terminalIds.length, ...terminalIds, ...otherIds]) as string[];
   return sightingsOf(terminalIds, firsts);
 }
 
@@ -134,7 +135,7 @@ export async function sweepSightings(redis: RedisClient, prefix: string, provide
     const [next, flat] = await redis.hscan(key, cursor, 'COUNT', SWEEP_BATCH);
     cursor = next;
     const fields = flat.filter((_, i) => i % 2 === 0);
-    if (fields.length > 0) dropped += await redis.eval(SWEEP, 1, key, seconds(listingStartedAt), ...fields) as number;
+    if (fields.length > 0) dropped += await runScript(redis, SWEEP, [key], [seconds(listingStartedAt), ...fields]) as number;
   } while (cursor !== '0');
   return dropped;
 }
