@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
-import { asProviderError, type CloudTask, type Provider, type ProviderError, type TaskFailureError } from './providers/provider.js';
+import { asProviderError, type CloudTask, type Provider, type ProviderError, type TaskFailureError, type TaskRead, type TaskRef } from './providers/provider.js';
 import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
@@ -128,10 +128,23 @@ async function deleteGroup(
   deps: ProcessDeps, data: DeleteJobData, group: readonly JobTask[], done: TaskResult[], failures: TaskFailureError[], log: Logger,
 ): Promise<void> {
   const toDelete: JobTask[] = [];
+  // Where the API reads several tasks in one call (Workspace: their parent job's listing), the group
+  // is re-read at once: fewer read calls, and every task's state is as fresh as the first one's.
+  let reads: ReadonlyMap<string, TaskRead> | undefined;
+  if (group.length > 1 && deps.provider.getTasks) {
+    try {
+      reads = await deps.provider.getTasks(data.target, group.map(taskRefOf));
+    } catch (err) {
+      if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
+      const error = asProviderError(err);
+      failures.push(...group.map((t) => ({ id: t.id, error })));
+      return;
+    }
+  }
   for (const task of group) {
     let skip: TaskResult | undefined;
     try {
-      skip = await recheck(deps, data, task);
+      skip = await recheck(deps, data, task, reads?.get(task.id));
     } catch (err) {
       if (deps.redisFailed && isRedisError(err)) throw deps.redisFailed(err);
       // A failed re-read is a provider failure like a failed delete: the same mapping, one place.
@@ -196,7 +209,7 @@ async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[]
  * the task is read again and the FRESH record is judged. Where the API cannot read it back, a delete
  * may only act on a listing younger than JANITOR_MAX_SNAPSHOT_AGE. Undefined means "delete it".
  */
-async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, data: DeleteJobData, task: JobTask): Promise<TaskResult | undefined> {
+async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, data: DeleteJobData, task: JobTask, prefetched?: TaskRead): Promise<TaskResult | undefined> {
   const rule = policyRuleFor(deps.providerConfig);
   const listedAge = new Date(task.agedFrom.at);
   const snapshot: CloudTask = {
@@ -210,7 +223,7 @@ async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, d
     : undefined;
   const verdict = judgeTask(snapshot, rule, deps.now(), firstSeen);
   if (!verdict.candidate) return skipped(task.id, 'changed-before-delete', `${verdict.reason}: ${verdict.detail}`);
-  const read = await deps.provider.getTask(data.target, { id: task.id, ...(task.lookup ? { lookup: task.lookup } : {}) });
+  const read = prefetched ?? await deps.provider.getTask(data.target, taskRefOf(task));
   switch (read.kind) {
     case 'gone':
       return { id: task.id, result: 'gone', detail: 'not found on re-read' };
@@ -241,6 +254,10 @@ async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, d
       return again.candidate ? undefined : skipped(task.id, 'changed-before-delete', `${again.reason}: ${again.detail}`);
     }
   }
+}
+
+function taskRefOf(task: JobTask): TaskRef {
+  return { id: task.id, ...(task.lookup ? { lookup: task.lookup } : {}) };
 }
 
 function skipped(id: string, reason: SkipReason, detail: string): TaskResult {

@@ -2,7 +2,7 @@
 // calls by kind and status (and throttling) without every adapter doing its own counting.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ProviderName } from './catalog.js';
-import { ProviderError, type Provider, type ServerClockReading } from './provider.js';
+import { ProviderError, type Provider, type ServerClockReading, type TaskRead, type TaskRef } from './provider.js';
 
 export type ProviderOperation = 'list' | 'get' | 'delete';
 
@@ -104,13 +104,19 @@ export function observeProvider(provider: Provider, observer: ProviderCallObserv
         throw err;
       }
     }),
-    getTask: (target, task) => within('get', async () => {
+    getTask: (target, task) => reading(() => provider.getTask(target, task)),
+    ...(provider.getTasks !== undefined ? {
+      getTasks: (target: string, tasks: readonly TaskRef[]) => reading(async () => (await provider.getTasks?.(target, tasks)) ?? new Map<string, TaskRead>()),
+    } : {}),
+  };
+  function reading<T>(read: () => Promise<T>): Promise<T> {
+    return within('get', async () => {
       try {
-        return await provider.getTask(target, task);
+        return await read();
       } catch (err) {
         if (err instanceof ProviderError && err.kind === 'throttled') observer?.throttled(provider.name, 'get');
         throw err;
       }
-    }),
-  };
+    });
+  }
 }

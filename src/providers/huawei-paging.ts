@@ -101,21 +101,36 @@ export async function* walkPagesBackward<T>(
 export type FilteredLookup<T> = { readonly kind: 'found'; readonly item: T } | { readonly kind: 'absent' } | { readonly kind: 'truncated' };
 
 /**
- * Finds one record through a list filter (an API without a single-record read), paging forward
- * until the id appears or the filtered list ends. Only a walk that reached the end reports `absent`;
- * one stopped at `maxPages` (a filter the server ignored, say) proves nothing.
+ * Finds records through a list filter (an API without a single-record read), paging forward until
+ * every id has appeared or the filtered list ends. Only a walk that reached the end reports an id
+ * `absent`; one stopped at `maxPages` (a filter the server ignored, say) proves nothing.
  */
+export async function findAllThroughFilter<T>(
+  fetchPage: (index: number) => Promise<CountedPage<T>>,
+  options: { readonly ids: readonly string[]; readonly pageSize: number; readonly maxPages: number; readonly idOf: (item: T) => string },
+): Promise<Map<string, FilteredLookup<T>>> {
+  const found = new Map<string, FilteredLookup<T>>();
+  const wanted = new Set(options.ids);
+  let seen = 0;
+  for (let index = 0; index < options.maxPages && found.size < wanted.size; index++) {
+    const page = await fetchPage(index);
+    for (const item of page.items) {
+      const id = options.idOf(item);
+      if (wanted.has(id) && !found.has(id)) found.set(id, { kind: 'found', item });
+    }
+    seen += page.items.length;
+    if (page.items.length < options.pageSize || (page.total !== undefined && seen >= page.total)) {
+      for (const id of wanted) if (!found.has(id)) found.set(id, { kind: 'absent' });
+    }
+  }
+  for (const id of wanted) if (!found.has(id)) found.set(id, { kind: 'truncated' });
+  return found;
+}
+
+/** Finds one record through a list filter: {@link findAllThroughFilter} for one id. */
 export async function findThroughFilter<T>(
   fetchPage: (index: number) => Promise<CountedPage<T>>,
   options: { readonly id: string; readonly pageSize: number; readonly maxPages: number; readonly idOf: (item: T) => string },
 ): Promise<FilteredLookup<T>> {
-  let seen = 0;
-  for (let index = 0; index < options.maxPages; index++) {
-    const page = await fetchPage(index);
-    const item = page.items.find((candidate) => options.idOf(candidate) === options.id);
-    if (item !== undefined) return { kind: 'found', item };
-    seen += page.items.length;
-    if (page.items.length < options.pageSize || (page.total !== undefined && seen >= page.total)) return { kind: 'absent' };
-  }
-  return { kind: 'truncated' };
+  return (await findAllThroughFilter(fetchPage, { ...options, ids: [options.id] })).get(options.id) ?? { kind: 'truncated' };
 }

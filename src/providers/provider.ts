@@ -120,6 +120,11 @@ export interface Provider {
   deleteTasks(target: string, taskIds: readonly string[]): Promise<DeleteBatchResult>;
   /** Re-reads one task just before deleting it; throws ProviderError as listing does. */
   getTask(target: string, task: TaskRef): Promise<TaskRead>;
+  /**
+   * Re-reads the tasks of one delete call together, where the API reads several in one call
+   * (Workspace: one listing of their parent job): a read per id, fresh at one instant, for fewer calls.
+   */
+  getTasks?(target: string, tasks: readonly TaskRef[]): Promise<ReadonlyMap<string, TaskRead>>;
 }
 
 /**

@@ -10,7 +10,7 @@ import { createHttpClient, type HttpClient } from './http.js';
 import { createImmProvider } from './imm.js';
 import { createIotdaProvider } from './iotda.js';
 import { createMpcProvider } from './mpc.js';
-import { ProviderError, type Provider } from './provider.js';
+import { ProviderError, type Provider, type TaskRead, type TaskRef } from './provider.js';
 import { createViasProvider } from './vias.js';
 import { createWorkspaceProvider } from './workspace.js';
 
@@ -67,6 +67,13 @@ function routeByTarget(pc: ProviderConfig, build: (scoped: ProviderConfig) => Pr
     listTasks: (key, signal, onWarning) => { const r = route(key); return r.adapter.listTasks(r.scope.project, signal, onWarning); },
     deleteTasks: async (key, ids) => { const r = route(key); return r.adapter.deleteTasks(r.scope.project, ids); },
     getTask: async (key, task) => { const r = route(key); return r.adapter.getTask(r.scope.project, task); },
+    // Every target's adapter is the same kind: all read several tasks at once, or none does.
+    ...([...routes.values()].every((r) => r.adapter.getTasks !== undefined) ? {
+      getTasks: async (key: string, tasks: readonly TaskRef[]) => {
+        const { adapter, scope } = route(key);
+        return (await adapter.getTasks?.(scope.project, tasks)) ?? new Map<string, TaskRead>();
+      },
+    } : {}),
   };
 }
 

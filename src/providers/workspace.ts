@@ -3,10 +3,10 @@ import type { ProviderConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
 import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
+import { findAllThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { pageCapOf } from './page-guard.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead, type TaskRef } from './provider.js';
 import { isoTime } from './timestamps.js';
 
 /** ListItaSubJobs' largest `limit` (§5a: 0 to 1000). */
@@ -88,6 +88,28 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
     return deleteEach(project, ids);
   }
 
+  /** The sub-jobs of one parent job are read with one listing of that parent (paged), not one call each. */
+  async function readSubJobs(project: string, tasks: readonly TaskRef[]): Promise<ReadonlyMap<string, TaskRead>> {
+    const reads = new Map<string, TaskRead>();
+    const byParent = new Map<string, string[]>();
+    for (const { id, lookup } of tasks) {
+      if (lookup === undefined || lookup === '') reads.set(id, { kind: 'no-read', reason: 'the sub-job has no parent job_id to look it up by' });
+      else byParent.set(lookup, [...(byParent.get(lookup) ?? []), id]);
+    }
+    for (const [parent, ids] of byParent) {
+      const found = await findAllThroughFilter(async (index) => {
+        const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['job_id', parent], ['limit', limit], ['offset', index * limit]] });
+        if (r.status !== 200) throw classifyHuaweiFailure(r);
+        return { items: listField(r, 'jobs'), total: totalCount(r) };
+      }, { ids, pageSize: limit, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });
+      for (const [id, lookup] of found) {
+        reads.set(id, lookup.kind === 'found' ? { kind: 'found', task: toCloudTask(lookup.item) }
+          : lookup.kind === 'absent' ? { kind: 'gone' } : { kind: 'inconclusive', reason: `parent job ${parent} lists more sub-jobs than a re-read reads` });
+      }
+    }
+    return reads;
+  }
+
   return {
     name: 'workspace',
     // Offset paging shifts while our workers delete: walked last page first (walkPagesBackward).
@@ -118,16 +140,10 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
      * ListItaSubJobs has no sub-job id filter, but filters exactly by parent `job_id` (§5a): the
      * sub-job is looked up among its parent job's sub-jobs. Absent from that complete list: gone.
      */
-    async getTask(project, { id, lookup }): Promise<TaskRead> {
-      if (lookup === undefined || lookup === '') return { kind: 'no-read', reason: 'the sub-job has no parent job_id to look it up by' };
-      const found = await findThroughFilter(async (index) => {
-        const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['job_id', lookup], ['limit', limit], ['offset', index * limit]] });
-        if (r.status !== 200) throw classifyHuaweiFailure(r);
-        return { items: listField(r, 'jobs'), total: totalCount(r) };
-      }, { id, pageSize: limit, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });
-      if (found.kind === 'found') return { kind: 'found', task: toCloudTask(found.item) };
-      return found.kind === 'absent' ? { kind: 'gone' } : { kind: 'inconclusive', reason: `parent job ${lookup} lists more sub-jobs than a re-read reads` };
+    async getTask(project, task): Promise<TaskRead> {
+      return (await readSubJobs(project, [task])).get(task.id) ?? { kind: 'inconclusive', reason: 'no answer for this sub-job' };
     },
+    getTasks: readSubJobs,
   };
 }
 

@@ -109,6 +109,24 @@ describe('a task that runs again between its listing and its delete', () => {
   });
 });
 
+describe('re-reading several tasks in one call', () => {
+  it('re-reads the Workspace sub-jobs of one delete call with one listing per parent job, not one call each', async () => {
+    const sim = await fixture.start();
+    const ws = project('workspace');
+    const subJob = (id: string, parent: string) => ({ id, job_id: parent, job_type: 'createDesktops', status: 'SUCCESS', begin_time: workspaceTime(OLD), end_time: workspaceTime(OLD) });
+    const ids = Array.from({ length: 10 }, (_, i) => `ff90${i.toString().padStart(2, '0')}`);
+    ids.forEach((id, i) => sim.put('workspace', ws, subJob(id, i < 7 ? 'parent-a' : 'parent-b')));
+    sim.onAnswered({ provider: 'workspace', op: 'list' }, () => sim.update('workspace', ws, 'ff9003', { status: 'RUNNING', end_time: '' }));
+    const report = await runJanitor(env(sim, 'workspace'));
+    const reReads = sim.requests.filter((r) => r.provider === 'workspace' && /(^|&)job_id=/.test(r.rawQuery));
+    // One delete job of 10 sub-jobs, one delete call: its re-read is one listing of each parent.
+    expect(reReads.map((r) => /job_id=([^&]+)/.exec(r.rawQuery)?.[1]).sort()).toEqual(['parent-a', 'parent-b']);
+    expect(deletesOf(sim, 'workspace', 'ff9003')).toHaveLength(0);
+    expect(sim.deleted.map((d) => d.id).sort()).toEqual(ids.filter((id) => id !== 'ff9003'));
+    expect(report.stats[0]).toMatchObject({ deleted: 9, skipped: { 'changed-before-delete': 1 }, failed: {} });
+  });
+});
+
 describe('errors from the re-read are handled like errors from the delete', () => {
   const suspended = (sim: Simulator) => sim.put('imm', project('imm'), { Id: 'batch-s', State: 'Suspended', CreateTime: immTime(OLD), UpdateTime: immTime(OLD) });
 
