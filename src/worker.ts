@@ -129,7 +129,7 @@ async function deleteGroup(
 ): Promise<void> {
   const toDelete: JobTask[] = [];
   // Where the API reads several tasks in one call (Workspace: their parent job's listing), the group
-  // is re-read at once: fewer read calls, and every task's state is as fresh as the first one's.
+  // is re-read at once: fewer read calls, and the whole group's state read at one instant.
   let reads: ReadonlyMap<string, TaskRead> | undefined;
   if (group.length > 1 && deps.provider.getTasks) {
     try {

@@ -139,6 +139,7 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
     /**
      * ListItaSubJobs has no sub-job id filter, but filters exactly by parent `job_id` (§5a): the
      * sub-job is looked up among its parent job's sub-jobs. Absent from that complete list: gone.
+     * (readSubJobs always answers for every id it is given.)
      */
     async getTask(project, task): Promise<TaskRead> {
       return (await readSubJobs(project, [task])).get(task.id) ?? { kind: 'inconclusive', reason: 'no answer for this sub-job' };
