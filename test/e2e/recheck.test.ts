@@ -22,6 +22,18 @@ function env(sim: Simulator, provider: ProviderName, extra: Record<string, strin
 
 const deletesOf = (sim: Simulator, provider: ProviderName, id: string) => sim.requests.filter((r) => r.provider === provider && r.op === 'delete' && (r.taskId === id || r.body.includes(id)));
 
+const upgradeTask = (id: string, status: string) => ({ task_id: id, task_type: 'firmwareUpgrade', status, create_time: iotdaTime(OLD) });
+
+/** Two old IoTDA upgrade tasks, a (Fail) and b (`other`); task a is retried (running again) right after the listing. */
+async function retriedAfterListing(other: string) {
+  const sim = await fixture.start();
+  const iotda = project('iotda');
+  sim.put('iotda', iotda, upgradeTask('a'.repeat(24), 'Fail'));
+  sim.put('iotda', iotda, upgradeTask('b'.repeat(24), other));
+  sim.onAnswered({ provider: 'iotda', op: 'list' }, () => sim.restart('iotda', iotda, 'a'.repeat(24)));
+  return { sim, iotda };
+}
+
 describe('a task that runs again between its listing and its delete', () => {
   it('never deletes an IMM Failed batch resumed after listing that finished seconds before the delete', async () => {
     const sim = await fixture.start();
@@ -53,12 +65,7 @@ describe('a task that runs again between its listing and its delete', () => {
   });
 
   it('never deletes an IoTDA upgrade task retried after listing', async () => {
-    const sim = await fixture.start();
-    const iotda = project('iotda');
-    const task = (id: string, status: string) => ({ task_id: id, task_type: 'firmwareUpgrade', status, create_time: iotdaTime(OLD) });
-    sim.put('iotda', iotda, task('a'.repeat(24), 'Fail'));
-    sim.put('iotda', iotda, task('b'.repeat(24), 'PartialSuccess'));
-    sim.onAnswered({ provider: 'iotda', op: 'list' }, () => sim.restart('iotda', iotda, 'a'.repeat(24)));
+    const { sim, iotda } = await retriedAfterListing('PartialSuccess');
     const report = await runJanitor(env(sim, 'iotda', { IOTDA_TASK_TYPES: 'firmwareUpgrade' }));
     expect(deletesOf(sim, 'iotda', 'a'.repeat(24))).toHaveLength(0);
     expect(sim.records('iotda', iotda)).toMatchObject([{ task_id: 'a'.repeat(24), status: 'Processing' }]);
@@ -66,14 +73,9 @@ describe('a task that runs again between its listing and its delete', () => {
   });
 
   it('never acts on a re-read that answers for another task: an IoTDA task retried after listing, its re-read misrouted to a finished one', async () => {
-    const sim = await fixture.start();
-    const iotda = project('iotda');
-    const task = (id: string, status: string) => ({ task_id: id, task_type: 'firmwareUpgrade', status, create_time: iotdaTime(OLD) });
-    sim.put('iotda', iotda, task('a'.repeat(24), 'Fail'));
-    sim.put('iotda', iotda, task('b'.repeat(24), 'Success'));
-    sim.onAnswered({ provider: 'iotda', op: 'list' }, () => sim.restart('iotda', iotda, 'a'.repeat(24)));
+    const { sim, iotda } = await retriedAfterListing('Success');
     // A gateway or cache in the way answers the re-read of task a with task b's (finished) record.
-    sim.inject({ provider: 'iotda', op: 'get', taskId: 'a'.repeat(24), times: 10, response: { status: 200, body: { batchtask: task('b'.repeat(24), 'Success') } } });
+    sim.inject({ provider: 'iotda', op: 'get', taskId: 'a'.repeat(24), times: 10, response: { status: 200, body: { batchtask: upgradeTask('b'.repeat(24), 'Success') } } });
     const report = await runJanitor(env(sim, 'iotda', { IOTDA_TASK_TYPES: 'firmwareUpgrade' }));
     expect(deletesOf(sim, 'iotda', 'a'.repeat(24))).toHaveLength(0);
     expect(sim.records('iotda', iotda)).toMatchObject([{ task_id: 'a'.repeat(24), status: 'Processing' }]);
