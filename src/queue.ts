@@ -75,7 +75,7 @@ export const DELETE_JOB_NAME = 'delete';
  * Tasks one delete job carries, for every provider: a job costs about a kilobyte of Redis and several
  * round trips whatever it holds, so ten tasks share them (bench/RESULTS.md). Workspace deletes them in
  * one batch call; the other APIs take one id per call, each task re-read just before its own delete.
- * Jobs run one at a time per P_CONCURRENCY slot, so deletes in flight stay within P_CONCURRENCY.
+ * A job's tasks run side by side on the delete permits of src/delete-permits.ts, within P_CONCURRENCY.
  */
 export const TASKS_PER_JOB = 10;
 

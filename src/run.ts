@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
 import { decideValves } from './caps.js';
+import { deleteJobSlotsFor } from './delete-permits.js';
 import type { DecisionEvent, ProviderValves } from './judging.js';
 import { enqueueCandidates, type HeldJob } from './producer.js';
 import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
@@ -53,7 +54,7 @@ export interface RunReport {
 
 export type Queues = ReadonlyMap<ProviderName, Queue<DeleteJobData>>;
 
-/** Opens one queue per configured provider, with the provider's global concurrency cap. */
+/** Opens one queue per configured provider, with the provider's global cap on active delete jobs (src/delete-permits.ts). */
 export async function openQueues(config: Config, redis: RedisClient, shutdown: Shutdown, logger: Logger): Promise<Queues> {
   const queues = new Map<ProviderName, Queue<DeleteJobData>>();
   for (const pc of config.providers) {
@@ -61,7 +62,7 @@ export async function openQueues(config: Config, redis: RedisClient, shutdown: S
     const logError = repeatLimitedLog(logger, 'error');
     queue.on('error', (err) => logError(redisCause(err, redis), { provider: pc.name, redis: describeRedis(config.redis), cause: redisCause(err, redis) }, 'queue error'));
     shutdown.onClose(`queue ${pc.name}`, () => queue.close());
-    await queue.setGlobalConcurrency(pc.concurrency);
+    await queue.setGlobalConcurrency(deleteJobSlotsFor(pc));
     queues.set(pc.name, queue);
   }
   await guardDeploymentScope(config, redis, queues, shutdown);

@@ -2,6 +2,7 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { releaseClaims } from './claims.js';
 import type { Config, ProviderConfig } from './config.js';
+import { deleteJobSlotsFor, DeletePermits } from './delete-permits.js';
 import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
@@ -29,7 +30,7 @@ export interface WorkerDeps {
   readonly onTasksSettled?: (jobId: string, done: readonly TaskResult[]) => void;
 }
 
-/** Starts the provider's worker; its concurrency and rate limit are the provider's own. */
+/** Starts the provider's worker; its concurrency (src/delete-permits.ts) and rate limit are the provider's own. */
 export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, DeleteJobResult> {
   const { config, providerConfig } = deps;
   // A settled job frees its tasks' claims, so a later run may enqueue them again (a task kept or failed).
@@ -48,10 +49,12 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     logRedisFailure(cause, { provider: providerConfig.name, redis: where, cause }, 'delete attempt failed on Redis; will retry');
     return new Error(`Redis at ${where}: ${cause}`);
   };
-  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, closing: () => worker.closing !== undefined }, job), {
+  const jobSlots = deleteJobSlotsFor(providerConfig);
+  const permits = new DeletePermits(providerConfig.concurrency, jobSlots);
+  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, permits, redisFailed, closing: () => worker.closing !== undefined }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
-    concurrency: providerConfig.concurrency,
+    concurrency: jobSlots,
     // P_RATE_LIMIT is enforced per delete call by the providers' call budgets (src/limiter.ts); this
     // limiter only lets queue.rateLimit() hold every worker's fetches while the provider is paused.
     limiter: PAUSE_ONLY_LIMITER,
@@ -81,18 +84,19 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
 }
 
 
-/** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, whether the worker is closing. */
-type ProcessDeps = WorkerDeps & { readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly closing?: () => boolean };
+/** What the processor needs besides the worker's deps: the sightings connection, this process's delete permits, how to name a Redis failure, whether the worker is closing. */
+type ProcessDeps = WorkerDeps & { readonly sightings: RedisClient; readonly permits: DeletePermits; readonly redisFailed?: (err: unknown) => Error; readonly closing?: () => boolean };
 
 /**
  * The processor. It throws on failure and never swallows: BullMQ owns retries. A job's tasks are
  * deleted in groups of what one delete call takes (one task, or Workspace's ten), each group re-read
- * just before its call; a task that fails does not stop the others, and a retry redoes only the
- * tasks not settled yet. Throttling stops the job at once (the rest wait for the same back-off), and
- * so does a closing worker: the delete in flight finishes, the rest of the job goes back to the queue.
+ * just before its call, side by side as this process's delete permits allow; a task that fails does
+ * not stop the others, and a retry redoes only the tasks not settled yet. Throttling stops the job
+ * from starting more (the rest wait for the same back-off), and so does a closing worker: the deletes
+ * in flight finish, the rest of the job goes back to the queue.
  */
 export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData>): Promise<DeleteJobResult> {
-  const { provider, providerConfig, queue } = deps;
+  const { provider, providerConfig, queue, permits } = deps;
   const data = job.data;
   // A job in Redis is input too: never act on one outside this worker's configured scope.
   if (data.provider !== provider.name || !providerConfig.targets.includes(data.target)) {
@@ -104,18 +108,35 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   const pending = data.tasks.filter((t) => !settled.has(t.id));
   const failures: TaskFailureError[] = [];
   const perCall = PROVIDER_FACTS[provider.name].maxBatchSize;
-  let next = 0;
+  const running = new Set<Promise<void>>();
+  let thrown: { readonly err: unknown } | undefined; // a Redis failure: rethrown once the groups in flight have settled
+  const stopped = () => thrown !== undefined || failures.some((f) => f.error.kind === 'throttled') || deps.closing?.() === true;
+  let started = 0;
+  permits.jobStarted();
   try {
-    for (; next < pending.length && !failures.some((f) => f.error.kind === 'throttled') && !deps.closing?.(); next += perCall) {
-      await deleteGroup(deps, data, pending.slice(next, next + perCall), done, failures, log);
+    while (started < pending.length && !stopped()) {
+      await permits.acquire();
+      if (stopped()) {
+        permits.release();
+        break;
+      }
+      const group = pending.slice(started, started + perCall);
+      started += group.length;
+      const call: Promise<void> = deleteGroup(deps, data, group, done, failures, log)
+        .catch((err: unknown) => { thrown ??= { err }; })
+        .finally(() => { permits.release(); running.delete(call); });
+      running.add(call);
     }
   } finally {
+    await Promise.all(running);
+    await permits.jobFinished();
     if (job.id && done.length > (data.done?.length ?? 0)) deps.onTasksSettled?.(job.id, done);
   }
-  if (failures.length > 0 || next < pending.length) await keepProgress(job, done, failures);
+  if (thrown) throw thrown.err;
+  if (failures.length > 0 || started < pending.length) await keepProgress(job, done, failures);
   await forgetDeleted(deps, data.target, done, log);
   if (failures.length > 0) await throwFailure(queue, failures.map((f) => f.error), log);
-  if (next < pending.length) {
+  if (started < pending.length) {
     // Stopped by shutdown: back to the queue without spending an attempt; what settled is kept in `done`.
     log.info({ settled: done.length, left: data.tasks.length - done.length }, 'job left for another worker at shutdown');
     throw Worker.RateLimitError();

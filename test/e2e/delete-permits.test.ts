@@ -1,0 +1,44 @@
+// P_CONCURRENCY is a cap on tasks in flight across every worker, and also what a run may use: a run
+// of a few ten-task jobs must not go one task at a time per job (src/delete-permits.ts).
+import { describe, expect, it } from 'vitest';
+import { iotdaTime } from '../../src/simulator/iotda.js';
+import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
+import { produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
+
+const DAY = 86_400_000;
+const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
+const fixture = useSimulators('delete-permits');
+
+function putTasks(s: Simulator, count: number): void {
+  for (let n = 0; n < count; n++) {
+    s.put('iotda', PROJECT, { task_id: n.toString(16).padStart(24, '0'), task_name: `t${n}`, task_type: 'createDevices', status: 'Success', create_time: iotdaTime(new Date(Date.now() - 30 * DAY)) });
+  }
+}
+
+describe('delete permits', () => {
+  it('runs the tasks of a job side by side: a run of fewer jobs than IOTDA_CONCURRENCY is not held to one delete per job', async () => {
+    const sim = await fixture.start({ latencyMs: 80 });
+    putTasks(sim, 30); // three jobs of ten
+    const report = await runJanitor(simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: '10' }));
+    expect(report.stats[0]).toMatchObject({ enqueued: 30, deleted: 30 });
+    // One task at a time per job held this at 3; each active job brings two permits.
+    expect(sim.counters.iotda.maxConcurrentDeletes).toBeGreaterThanOrEqual(5);
+    expect(sim.counters.iotda.maxConcurrentDeletes).toBeLessThanOrEqual(6);
+  });
+
+  it('never lets the workers of two pods together run more than IOTDA_CONCURRENCY deletes', async () => {
+    const sim = await fixture.start({ latencyMs: 60 });
+    putTasks(sim, 90);
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: '5' });
+    const produced = await produceOnly(fixture, env);
+    expect(produced.report.stats[0]?.enqueued).toBe(90);
+    // Two workers with their own permits, as two pods have: the jobs spread over both.
+    produced.startWorkers();
+    produced.startWorkers();
+    const deadline = Date.now() + 30_000;
+    while (sim.deleted.length < 90 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.deleted).toHaveLength(90);
+    expect(sim.counters.iotda.maxConcurrentDeletes).toBeLessThanOrEqual(5);
+    expect(sim.counters.iotda.maxConcurrentDeletes).toBeGreaterThanOrEqual(3);
+  });
+});
