@@ -223,3 +223,70 @@ describe('a slot woken up late', () => {
     expect(reservations).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('a dense budget (a rate far above what the workers use)', () => {
+  /** Two pods on one Redis, counting the store's reservations and keeping every slot it granted (Redis's clock, ms). */
+  function countedPods(keyPrefix: string, deletePerSecond: number) {
+    const seen = { reservations: 0, granted: [] as number[] };
+    const pods = connections.map((c) => {
+      const store = new RedisBudgetStore(c);
+      const counting = Object.assign(Object.create(store) as RedisBudgetStore, {
+        reserve: async (...args: Parameters<RedisBudgetStore['reserve']>) => {
+          seen.reservations += 1;
+          const answer = await store.reserve(...args);
+          seen.granted.push(...answer.slots.filter((s) => !s.refused).map((s) => s.slot));
+          return answer;
+        },
+      });
+      return createCallLimiter(rates(deletePerSecond), { store: counting, keyPrefix });
+    });
+    return { pods, seen };
+  }
+
+  it('keeps slots reserved ahead: far fewer Redis round trips than calls, and every call sent within its slot\'s guard time', async () => {
+    const { pods, seen } = countedPods(`${prefix}-ahead`, 20_000);
+    const sent: number[] = [];
+    // 8 callers per pod, each making a "call" of 1 to 4 ms after its slot, for 400 ms.
+    const until = Date.now() + 400;
+    await Promise.all(pods.flatMap((pod) => Array.from({ length: 8 }, async (_, caller) => {
+      const budget = pod.budgetFor('iotda');
+      for (let call = 0; Date.now() < until; call++) {
+        await budget.take('delete');
+        sent.push(Date.now());
+        await sleep(1 + ((caller + call) % 4));
+      }
+    })));
+    expect(sent.length).toBeGreaterThan(200);
+    // One reservation per call shared by the callers waiting would be about half the calls.
+    expect(seen.reservations).toBeLessThan(sent.length / 4);
+    // Each call went out at a slot granted to it (a slot less than 1 ms ahead is not waited for, and
+    // Date.now() has whole ms) and within the guard time after it (15 ms, plus 5 ms for the callback
+    // to run): match sends to granted slots in order.
+    const guard = budgetParamsFor({ max: 20_000, durationMs: 1_000 }).guardMs;
+    const slots = [...seen.granted].sort((a, b) => a - b);
+    let next = 0;
+    for (const at of [...sent].sort((a, b) => a - b)) {
+      while (next < slots.length && (slots[next] ?? 0) + guard + 5 < at) next++; // given up, never sent
+      expect(slots[next]).toBeDefined();
+      expect(slots[next] ?? Number.NaN).toBeLessThanOrEqual(at + 2);
+      next++;
+    }
+  });
+
+  it('drops its slots reserved ahead on throttling: no call is sent during the pause', async () => {
+    const { pods } = countedPods(`${prefix}-ahead-throttled`, 20_000);
+    const budget = pods[0]?.budgetFor('iotda');
+    // A busy caller group fills the slots reserved ahead.
+    const until = Date.now() + 250;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (Date.now() < until) {
+        await budget?.take('delete');
+        await sleep(1);
+      }
+    }));
+    await budget?.throttled('delete', 400);
+    const started = performance.now();
+    await budget?.take('delete');
+    expect(performance.now() - started).toBeGreaterThan(300);
+  });
+});
