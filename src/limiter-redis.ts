@@ -23,11 +23,11 @@ local function num(x) return string.format('%.3f', x) end
 
 // ARGV: max, durationMs, guardMs, then one maxWaitMs per caller (-1: no limit). Slots go to the callers
 // in order, spaced as if each had reserved alone; a caller whose slot would lie beyond its maxWaitMs
-// gets none. Returns {rate, then granted 0|1, waitMs, slot per caller}.
+// gets none. Returns {rate, pause left (ms), then granted 0|1, waitMs, slot per caller}.
 const RESERVE = `${COMMON}
 local spacing = (dur + tonumber(ARGV[3])) / current
 local slot = math.max(tonumber(s[1]) or 0, now, paused)
-local out = {num(current)}
+local out = {num(current), num(math.max(0, paused - now))}
 local granted, bucket, inBucket = 0, nil, 0
 local function count() if inBucket > 0 then redis.call('INCRBY', bucket, inBucket) redis.call('PEXPIRE', bucket, dur * 3) end end
 for i = 4, #ARGV do
@@ -90,9 +90,9 @@ export class RedisBudgetStore implements BudgetStore {
 
   async reserve(key: string, params: BudgetParams, maxWaitsMs: readonly number[]) {
     const waits = maxWaitsMs.map((ms) => (Number.isFinite(ms) ? ms : -1));
-    const [rate, ...answers] = await this.run('reserve', key, [params.max, params.durationMs, params.guardMs, ...waits]);
+    const [rate, pausedMs, ...answers] = await this.run('reserve', key, [params.max, params.durationMs, params.guardMs, ...waits]);
     const slots = waits.map((_, i) => ({ refused: Number(answers[3 * i]) !== 1, waitMs: Number(answers[3 * i + 1]), slot: Number(answers[3 * i + 2]) }));
-    return { rate: Number(rate), slots };
+    return { rate: Number(rate), pausedMs: Number(pausedMs), slots };
   }
 
   async throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined) {

@@ -56,15 +56,23 @@ export interface SlotAnswer {
   readonly refused: boolean;
 }
 
+/** A store's answer to one reservation. */
+export interface Reservation {
+  readonly rate: number;
+  /** How long the budget stays paused after throttling (ms from the answer), 0 when it is not. */
+  readonly pausedMs: number;
+  readonly slots: readonly SlotAnswer[];
+}
+
 /** Where budget state lives: one Redis for every process, or this process's memory. */
 export interface BudgetStore {
   /**
    * Reserves the next slots, one per caller in `maxWaitsMs` order, spaced as if each caller had
    * reserved alone: each slot's instant on the store's clock and the wait until it (ms); `refused`
    * (nothing reserved for that caller) when its wait would exceed its own max wait. With the
-   * effective rate they were spaced by.
+   * effective rate they were spaced by, and how long the budget stays paused (ms, 0 when it is not).
    */
-  reserve(key: string, params: BudgetParams, maxWaitsMs: readonly number[]): Promise<{ rate: number; slots: readonly SlotAnswer[] }>;
+  reserve(key: string, params: BudgetParams, maxWaitsMs: readonly number[]): Promise<Reservation>;
   throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined): Promise<{ pauseMs: number; rate: number }>;
   read(key: string, params: BudgetParams): Promise<BudgetState>;
   close(): Promise<void>;
@@ -112,13 +120,16 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
     return budgetParamsFor(rate);
   };
   const keyOf = (provider: ProviderName, kind: CallKind) => `${options.keyPrefix}:limiter:${provider}:${kind}`;
-  const remember = (provider: ProviderName, kind: CallKind, params: BudgetParams, rate: number, pausedUntil?: number) => {
+  // A pause only ever grows: an answer computed before this process reported throttling must not end it.
+  const remember = (provider: ProviderName, kind: CallKind, params: BudgetParams, rate: number, pausedUntil = 0) => {
     const previous = known.get(keyOf(provider, kind));
     known.set(keyOf(provider, kind), {
       provider, kind, configuredPerSecond: perSecond(params, params.max), effectivePerSecond: perSecond(params, rate),
-      pausedUntil: pausedUntil ?? previous?.pausedUntil ?? 0,
+      pausedUntil: Math.max(pausedUntil, previous?.pausedUntil ?? 0),
     });
   };
+  /** Until when this process knows the budget to be paused (it was throttled here, or a reservation said so). */
+  const pausedUntilOf = (provider: ProviderName, kind: CallKind) => known.get(keyOf(provider, kind))?.pausedUntil ?? 0;
   for (const r of rates) for (const kind of ['delete', 'read'] as const) remember(r.provider, kind, paramsOf(r.provider, kind), paramsOf(r.provider, kind).max);
 
   const readPlaces = new Map(rates.map((r) => [r.provider, new Places(r.readConcurrency)]));
@@ -130,7 +141,7 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
       const params = paramsOf(provider, kind);
       queue = new SlotRequests(async (maxWaitsMs) => {
         const answer = await store.reserve(key, params, maxWaitsMs);
-        remember(provider, kind, params, answer.rate);
+        remember(provider, kind, params, answer.rate, answer.pausedMs > 0 ? Date.now() + answer.pausedMs : 0);
         return answer;
       }, params);
       requests.set(key, queue);
@@ -179,7 +190,10 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
             // Slots are spaced so that a call sent up to guardMs after its slot still keeps every
             // window at the rate. A wake-up later than that (a busy event loop) would bunch this call
             // with the next ones: give the slot up and take a new one rather than send it late.
-            if (Date.now() - at <= params.guardMs) return;
+            // Nor is a slot that lies within a pause sent: given before the provider throttled (this
+            // process was throttled, or a later reservation here said so), it is replaced by one after
+            // the pause (1 ms: the two clocks' rounding).
+            if (Date.now() - at <= params.guardMs && at >= pausedUntilOf(provider, kind) - 1) return;
           }
       }
     },
@@ -241,7 +255,7 @@ class SlotRequests {
   private demand = { since: 0, takes: 0, perMs: 0 };
 
   constructor(
-    private readonly reserve: (maxWaitsMs: readonly number[]) => Promise<{ readonly rate: number; readonly slots: readonly SlotAnswer[] }>,
+    private readonly reserve: (maxWaitsMs: readonly number[]) => Promise<Reservation>,
     private readonly params: BudgetParams,
   ) {}
 
@@ -302,7 +316,8 @@ class SlotRequests {
           if (slot) r.resolve({ ...slot, answeredAt });
           else r.reject(new Error('the budget store answered fewer slots than asked for'));
         });
-        for (const slot of answer.slots.slice(batch.length)) if (!slot.refused) this.ahead.push({ ...slot, answeredAt });
+        if (answer.pausedMs > 0) this.dropAhead();
+        else for (const slot of answer.slots.slice(batch.length)) if (!slot.refused) this.ahead.push({ ...slot, answeredAt });
       }, (err: unknown) => batch.forEach((r) => r.reject(err)))
       .finally(() => {
         this.inFlight = false;
@@ -381,7 +396,7 @@ export class MemoryBudgetStore implements BudgetStore {
       return { slot: decision.slot, waitMs: decision.slot - now, refused: decision.refused };
     });
     if (granted > 0 && rate >= params.max) state.rate = undefined;
-    return Promise.resolve({ rate, slots });
+    return Promise.resolve({ rate, pausedMs: Math.max(0, state.pausedUntil - now), slots });
   }
 
   throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined) {

@@ -290,3 +290,45 @@ describe('a dense budget (a rate far above what the workers use)', () => {
     expect(performance.now() - started).toBeGreaterThan(300);
   });
 });
+
+describe('calls already waiting for their slot when the provider throttles', () => {
+  /** `count` delete calls of one pod waiting at once; each records when it was let through. */
+  function waitingCalls(budget: ReturnType<ReturnType<typeof createCallLimiter>['budgetFor']>, count: number, sent: number[]) {
+    return Array.from({ length: count }, () => budget.take('delete').then(() => { sent.push(Date.now()); }, () => undefined));
+  }
+
+  it('are not sent during the pause this process was told about', async () => {
+    const [pod] = twoPods(`${prefix}-waiting`, 20);
+    const budget = pod?.budgetFor('iotda');
+    if (!budget) throw new Error('no pod');
+    const sent: number[] = [];
+    // Ten calls at 20/s: slots over the next 450 ms, each call sleeping until its own.
+    const calls = waitingCalls(budget, 10, sent);
+    await sleep(60);
+    await budget.throttled('delete', 700);
+    const pausedAt = Date.now();
+    await Promise.all(calls);
+    const duringPause = sent.filter((at) => at > pausedAt + 5 && at < pausedAt + 650);
+    expect(duringPause).toEqual([]);
+    // The others went after the pause, or (the throttling also lowered the rate) gave up at a
+    // delete's 2 s wait and went back to the queue.
+    expect(sent.filter((at) => at >= pausedAt + 650).length).toBeGreaterThan(0);
+  });
+
+  it('are not sent during a pause another pod was told about, once this pod has heard of it', async () => {
+    const [podA, podB] = twoPods(`${prefix}-waiting-b`, 20);
+    const budgetA = podA?.budgetFor('iotda');
+    const budgetB = podB?.budgetFor('iotda');
+    if (!budgetA || !budgetB) throw new Error('no pods');
+    const sent: number[] = [];
+    const calls = waitingCalls(budgetB, 10, sent);
+    await sleep(60);
+    await budgetA.throttled('delete', 700);
+    const pausedAt = Date.now();
+    // Pod B asks for another slot: its answer carries the pause.
+    calls.push(...waitingCalls(budgetB, 1, sent));
+    await Promise.all(calls);
+    const duringPause = sent.filter((at) => at > pausedAt + 50 && at < pausedAt + 650);
+    expect(duringPause).toEqual([]);
+  });
+});
