@@ -28,6 +28,7 @@ local function takeable(key, holder, mine)
 end`;
 
 const CLAIM = redisScript(`${TAKEABLE}
+local t = redis.call('TIME')
 local out = {}
 for i, key in ipairs(KEYS) do
   local mine = ARGV[2 + i]
@@ -39,6 +40,8 @@ for i, key in ipairs(KEYS) do
     out[i] = holder
   end
 end
+table.insert(out, t[1])
+table.insert(out, t[2])
 return out`);
 
 /** All or nothing, for a job that already exists: ARGV[2] takes every claim (permanent), or the first live holder is returned. */
@@ -72,13 +75,18 @@ export interface ClaimRequest {
   readonly jobId: string;
 }
 
-/** Claims every request in one atomic script; returns, per request, undefined when claimed or the holder's job id. */
-export async function claimTasks(redis: RedisClient, prefix: string, provider: ProviderName, target: string, requests: readonly ClaimRequest[]): Promise<(string | undefined)[]> {
-  if (requests.length === 0) return [];
+/**
+ * Claims every request in one atomic script. Returns, per request, undefined when claimed or the
+ * holder's job id; and Redis's clock (ms) when it claimed them, which stamps the jobs' listing time.
+ */
+export async function claimTasks(
+  redis: RedisClient, prefix: string, provider: ProviderName, target: string, requests: readonly ClaimRequest[],
+): Promise<{ readonly holders: (string | undefined)[]; readonly redisMs: number }> {
   const keys = requests.map((r) => claimKeyFor(prefix, provider, target, r.taskId));
   const jobKeyPrefix = `${prefix}:${queueNameFor(provider)}:`;
   const answer = await runScript(redis, CLAIM, keys, [jobKeyPrefix, PROVISIONAL_CLAIM_MS, ...requests.map((r) => r.jobId)]) as string[];
-  return answer.map((holder) => (holder === '' ? undefined : holder));
+  const [seconds, micros] = answer.slice(requests.length);
+  return { holders: answer.slice(0, requests.length).map((holder) => (holder === '' ? undefined : holder)), redisMs: Number(seconds) * 1_000 + Number(micros) / 1_000 };
 }
 
 /**

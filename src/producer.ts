@@ -207,7 +207,10 @@ async function enqueuePage(
     planned.push({ jobId: jobIdFor(provider.name, target, batch.map((t) => t.id), runId), batch });
   }
   // The whole page is claimed in one atomic script: no other producer can slip in between.
-  const holders = await claimTasks(redis, prefix, provider.name, target, planned.flatMap((p) => p.batch.map((t) => ({ taskId: t.id, jobId: p.jobId }))));
+  const { holders, redisMs } = await claimTasks(redis, prefix, provider.name, target, planned.flatMap((p) => p.batch.map((t) => ({ taskId: t.id, jobId: p.jobId }))));
+  // The listing time on Redis's clock, which the worker measures the snapshot's age on: a worker on
+  // another machine, whose clock runs behind this one's, must not see an old listing as a recent one.
+  const listedOnRedis = new Date(redisMs - Math.max(0, Date.now() - listedAt.getTime()));
   const heldElsewhere = new Map<string, string[]>();
   let k = 0;
   const jobs = planned.map(({ jobId, batch }) => {
@@ -219,7 +222,7 @@ async function enqueuePage(
       else heldElsewhere.set(holder, [...(heldElsewhere.get(holder) ?? []), task.id]);
       return false;
     });
-    return { name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed, listedAt: listedAt.toISOString() }, opts: { ...jobOptionsFor(providerConfig, config), jobId } };
+    return { name: DELETE_JOB_NAME, data: { provider: provider.name, target, runId, tasks: claimed, listedAt: listedOnRedis.toISOString() }, opts: { ...jobOptionsFor(providerConfig, config), jobId } };
   }).filter((job) => job.data.tasks.length > 0);
   for (const [jobId, taskIds] of heldElsewhere) {
     stats.alreadyQueued += taskIds.length;

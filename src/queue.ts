@@ -45,7 +45,10 @@ export interface DeleteJobData {
   readonly target: string;
   readonly runId: string;
   readonly tasks: readonly JobTask[];
-  /** When the tasks were listed (ISO-8601): bounds how old a snapshot may be acted on without a re-read. */
+  /**
+   * When the tasks were listed (ISO-8601), on Redis's clock: bounds how old a snapshot may be acted on
+   * without a re-read, measured on the same clock by the worker, whatever the two machines' clocks say.
+   */
   readonly listedAt?: string;
   /** Tasks of this job already settled by an earlier attempt (batch providers). */
   readonly done?: readonly TaskResult[];

@@ -9,7 +9,7 @@ import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import { asProviderError, type CloudTask, type Provider, type ProviderError, type TaskFailureError, type TaskRead, type TaskRef } from './providers/provider.js';
 import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
-import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
+import { createRedisClient, describeRedis, redisClockMs, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
 import { repeatLimitedLog } from './repeat-log.js';
 import { clockSkewRefusal } from './valves.js';
@@ -251,7 +251,9 @@ async function recheck(deps: WorkerDeps & { readonly sightings: RedisClient }, d
     case 'inconclusive':
       return skipped(task.id, 'reread-inconclusive', read.reason);
     case 'no-read': {
-      const ageMs = deps.now().getTime() - Date.parse(data.listedAt ?? '');
+      // On Redis's clock, as the producer stamped the listing: a worker clock running behind would
+      // make an old listing look recent.
+      const ageMs = await redisClockMs(deps.sightings) - Date.parse(data.listedAt ?? '');
       if (Number.isFinite(ageMs) && ageMs >= 0 && ageMs <= deps.config.maxSnapshotAgeMs) return undefined;
       const age = Number.isFinite(ageMs) ? `${Math.floor(ageMs / 1000)}s old` : 'of unknown age';
       return skipped(task.id, 'stale-snapshot', `no re-read (${read.reason}) and the listing is ${age}, beyond JANITOR_MAX_SNAPSHOT_AGE`);

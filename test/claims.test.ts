@@ -91,7 +91,7 @@ describe('claims', () => {
   it('takes over a claim whose job settled or was removed, but not one whose job is still being added', async () => {
     const prefix = fixture.prefix();
     const jobKey = (jobId: string) => `${prefix}:${queueNameFor('iotda')}:${jobId}`;
-    const claim = (taskId: string, jobId: string) => claimTasks(redis, prefix, 'iotda', PROJECT, [{ taskId, jobId }]);
+    const claim = async (taskId: string, jobId: string) => (await claimTasks(redis, prefix, 'iotda', PROJECT, [{ taskId, jobId }])).holders;
     // Settled: the holder's job hash has finishedOn.
     await claim('t1', 'job-a');
     await redis.hset(jobKey('job-a'), 'finishedOn', Date.now());

@@ -156,6 +156,23 @@ describe('errors from the re-read are handled like errors from the delete', () =
 });
 
 describe('a task the API cannot read back', () => {
+  it('is not acted on when its listing is too old, even by a worker whose clock runs behind the producer\'s', async () => {
+    const sim = await fixture.start();
+    const vias = project('vias');
+    sim.put('vias', vias, { id: 'd'.repeat(32), num_task: 1, created_at: OLD.getTime(), batch_task_status_info: { succeeded: 1 } });
+    const produced = await produceOnly(fixture, env(sim, 'vias', { JANITOR_MAX_SNAPSHOT_AGE: '3s' }));
+    expect(produced.report.stats[0]?.enqueued).toBe(1);
+    await sleep(4_000); // the listing is now 4 s old, beyond the bound
+    // A work pod on another node whose clock is 3 s behind: by its own clock the listing is 1 s old.
+    produced.startWorkers(() => new Date(Date.now() - 3_000));
+    const queue = produced.queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>;
+    const deadline = Date.now() + 20_000;
+    while ((await queue.getJobs(['completed', 'failed'])).length < 1 && Date.now() < deadline) await sleep(100);
+    const [job] = await queue.getJobs(['completed']);
+    expect(job?.returnvalue?.results).toMatchObject([{ id: 'd'.repeat(32), result: 'skipped', reason: 'stale-snapshot' }]);
+    expect(sim.counters.vias.delete).toBe(0);
+  });
+
   it('is left for the next run when its listing is older than JANITOR_MAX_SNAPSHOT_AGE, and the next run deletes it', async () => {
     const sim = await fixture.start();
     const vias = project('vias');

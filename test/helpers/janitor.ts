@@ -108,7 +108,8 @@ export async function produceOnly(fixture: SimulatorFixture, env: Record<string,
   const redis = await connectRedis(config, shutdown, logger);
   const queues = await openQueues(config, redis, shutdown, logger);
   const report = await runCleanup(deps, 'produce', { redis, queues });
-  return { report, queues, shutdown, startWorkers: () => startWorkers(deps, queues) };
+  // `workerNow`: the workers' own clock, for a worker on another machine than the producer.
+  return { report, queues, shutdown, startWorkers: (workerNow?: () => Date) => startWorkers(workerNow ? { ...deps, now: workerNow } : deps, queues) };
 }
 
 /** Collects pino lines so tests can assert on log events. */
