@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client) for every command: what was listed, kept and deleted, provider
-// calls and throttling, queue depth, effective rate, run duration and the last successful run.
+// calls and throttling, queue depth, effective rate, delete permits in use, run duration and the last successful run.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
+import type { DeletePermits } from './delete-permits.js';
 import { allowedPerSecond, type CallLimiter } from './limiter.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
@@ -62,9 +63,21 @@ export function createMetrics(config: Config, options: {
   const runExitCode = lazyGauge(registry, 'janitor_run_exit_code', 'Exit code of the last run or produce (0 all good).');
   const lastSuccess = lazyGauge(registry, 'janitor_last_success_timestamp_seconds', 'Unix time the last run or produce finished with exit code 0.');
 
+  // This process's delete permits per provider: whether P_CONCURRENCY is what holds the deletes back.
+  const permitsOf = new Map<string, DeletePermits>();
+  new Gauge({
+    name: 'janitor_delete_tasks_in_flight', help: 'Tasks this process is deleting now (re-read, then delete call), each on one of its delete permits.', labelNames: ['provider'], registers,
+    collect() { for (const [provider, permits] of permitsOf) this.set({ provider }, permits.tasksInFlight); },
+  });
+  new Gauge({
+    name: 'janitor_delete_permits', help: "Delete permits this process holds now: its active jobs' share of P_CONCURRENCY.", labelNames: ['provider'], registers,
+    collect() { for (const [provider, permits] of permitsOf) this.set({ provider }, permits.capacity); },
+  });
+
   let queueDepthRegistered = false;
   const observer: RunObserver = {
-    workerStarted(worker, providerConfig) {
+    workerStarted(worker, providerConfig, permits) {
+      permitsOf.set(providerConfig.name, permits);
       watchTaskOutcomes(worker, providerConfig, (o: TaskOutcome) => {
         deletions.inc({ provider: o.provider.name, project: o.target, outcome: o.result === 'skipped' ? 'skipped_on_recheck' : o.result });
       });

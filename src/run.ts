@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RunObserver } from './observer.js';
 import { decideValves } from './caps.js';
-import { deleteJobSlotsFor } from './delete-permits.js';
+import { deleteJobSlotsFor, DeletePermits } from './delete-permits.js';
 import type { DecisionEvent, ProviderValves } from './judging.js';
 import { enqueueCandidates, type HeldJob } from './producer.js';
 import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
@@ -76,13 +76,14 @@ export function startWorkers(deps: RunDeps, queues: Queues, onTasksSettled?: Wor
   const connection = workerConnection(deps.config.redis);
   deps.shutdown.onClose('worker connection template', () => Promise.resolve(connection.disconnect()));
   return deps.config.providers.map((pc) => {
+    const permits = new DeletePermits(pc.concurrency, deleteJobSlotsFor(pc));
     const worker = startDeleteWorker({
       config: deps.config, providerConfig: pc, provider: providerOf(deps, pc.name), queue: queues.get(pc.name) as Queue<DeleteJobData>,
-      logger: deps.logger, now: deps.now ?? (() => new Date()), connection, ...(onTasksSettled ? { onTasksSettled } : {}),
+      logger: deps.logger, now: deps.now ?? (() => new Date()), connection, permits, ...(onTasksSettled ? { onTasksSettled } : {}),
     });
     // A stop step: on shutdown every worker stops taking jobs at once; in-flight deletes finish within the grace.
     deps.shutdown.onStop(`worker ${pc.name}`, () => worker.close());
-    deps.observer?.workerStarted?.(worker, pc);
+    deps.observer?.workerStarted?.(worker, pc, permits);
     return worker;
   });
 }

@@ -2,7 +2,7 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { releaseClaims } from './claims.js';
 import type { Config, ProviderConfig } from './config.js';
-import { deleteJobSlotsFor, DeletePermits } from './delete-permits.js';
+import { deleteJobSlotsFor, type DeletePermits } from './delete-permits.js';
 import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
@@ -23,6 +23,8 @@ export interface WorkerDeps {
   readonly now: () => Date;
   /** From workerConnection(): BullMQ duplicates it into the worker's own connections. */
   readonly connection: RedisClient;
+  /** This process's delete permits for the provider (src/delete-permits.ts). */
+  readonly permits: DeletePermits;
   /**
    * Told, after every attempt (even one that throws), which of the job's tasks have settled: the run
    * of this process counts what it deleted even when Redis loses the job's outcome (restart, outage).
@@ -49,12 +51,10 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     logRedisFailure(cause, { provider: providerConfig.name, redis: where, cause }, 'delete attempt failed on Redis; will retry');
     return new Error(`Redis at ${where}: ${cause}`);
   };
-  const jobSlots = deleteJobSlotsFor(providerConfig);
-  const permits = new DeletePermits(providerConfig.concurrency, jobSlots);
-  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, permits, redisFailed, closing: () => worker.closing !== undefined }, job), {
+  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, closing: () => worker.closing !== undefined }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
-    concurrency: jobSlots,
+    concurrency: deleteJobSlotsFor(providerConfig),
     // P_RATE_LIMIT is enforced per delete call by the providers' call budgets (src/limiter.ts); this
     // limiter only lets queue.rateLimit() hold every worker's fetches while the provider is paused.
     limiter: PAUSE_ONLY_LIMITER,
@@ -84,8 +84,8 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
 }
 
 
-/** What the processor needs besides the worker's deps: the sightings connection, this process's delete permits, how to name a Redis failure, whether the worker is closing. */
-type ProcessDeps = WorkerDeps & { readonly sightings: RedisClient; readonly permits: DeletePermits; readonly redisFailed?: (err: unknown) => Error; readonly closing?: () => boolean };
+/** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, whether the worker is closing. */
+type ProcessDeps = WorkerDeps & { readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly closing?: () => boolean };
 
 /**
  * The processor. It throws on failure and never swallows: BullMQ owns retries. A job's tasks are

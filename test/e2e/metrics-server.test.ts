@@ -68,6 +68,9 @@ describe('metrics endpoint', () => {
     expect(sampleSum(text, 'janitor_provider_calls_total', 'operation="delete",status="204"') + sampleSum(text, 'janitor_provider_calls_total', 'operation="delete",status="200"')).toBe(21);
     expect(sampleSum(text, 'janitor_provider_calls_total', 'operation="delete",status="403"')).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/janitor_queue_jobs\{provider="iotda",state="failed"\} [1-9]/);
+    // The worker's delete permits (their values move with the jobs active at the scrape).
+    expect(text).toMatch(/^janitor_delete_permits\{provider="iotda"\} \d+$/m);
+    expect(text).toMatch(/^janitor_delete_tasks_in_flight\{provider="iotda"\} \d+$/m);
     expect(text).toMatch(/janitor_build_info\{version="\d+\.\d+\.\d+[^"]*",node_version="v\d+/);
     expect(text).toMatch(/^process_resident_memory_bytes /m);
     expect(await get(port, '/healthz')).toEqual({ status: 200, text: 'ok\n' });
