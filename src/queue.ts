@@ -61,6 +61,10 @@ export interface TaskFailure {
   readonly id: string;
   readonly code?: string;
   readonly requestId?: string;
+  /** Refused for good (a permanent error): the job's later attempts do not send it again. */
+  readonly permanent?: true;
+  /** The provider's message of a permanent failure: the job's last attempt fails with it. */
+  readonly message?: string;
 }
 
 export interface DeleteJobResult {

@@ -65,6 +65,10 @@ async function retryOne(config: Config, redis: RedisClient, job: Job<DeleteJobDa
     // One atomic script: every claim taken for this job, or none when a later run's job holds one.
     const held = await reclaimTasks(redis, config.queuePrefix, job.data.provider, job.data.target, ids, jobId);
     if (held !== undefined) return `task ${held.taskId} is queued again by job ${held.holder}`;
+    // The operator fixed the cause: the tasks refused for good are tried again too.
+    if (job.data.failures?.some((f) => f.permanent)) {
+      await job.updateData({ ...job.data, failures: job.data.failures.map(({ id, code, requestId }) => ({ id, ...(code ? { code } : {}), ...(requestId ? { requestId } : {}) })) });
+    }
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return undefined;
   } catch (err) {

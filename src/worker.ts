@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
-import { asProviderError, type CloudTask, type Provider, type ProviderError, type TaskFailureError, type TaskRead, type TaskRef } from './providers/provider.js';
+import { asProviderError, ProviderError, type CloudTask, type Provider, type TaskFailureError, type TaskRead, type TaskRef } from './providers/provider.js';
 import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, redisClockMs, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
@@ -105,8 +105,13 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   const log = deps.logger.child({ provider: provider.name, target: data.target, jobId: job.id, attempt: job.attemptsMade + 1 });
   const done: TaskResult[] = [...(data.done ?? [])];
   const settled = new Set(done.map((d) => d.id));
-  const pending = data.tasks.filter((t) => !settled.has(t.id));
-  const failures: TaskFailureError[] = [];
+  // Retries stay per task: one the provider refused for good in an earlier attempt is not sent
+  // again while the job retries the others; its failure is carried to the job's end.
+  const failures: TaskFailureError[] = (data.failures ?? []).filter((f) => f.permanent === true && !settled.has(f.id)).map((f) => ({
+    id: f.id, error: new ProviderError('permanent', f.message ?? 'refused for good by the provider in an earlier attempt', { ...(f.code ? { code: f.code } : {}), ...(f.requestId ? { requestId: f.requestId } : {}) }),
+  }));
+  const refused = new Set(failures.map((f) => f.id));
+  const pending = data.tasks.filter((t) => !settled.has(t.id) && !refused.has(t.id));
   const perCall = PROVIDER_FACTS[provider.name].maxBatchSize;
   const running = new Set<Promise<void>>();
   let thrown: { readonly err: unknown } | undefined; // a Redis failure: rethrown once the groups in flight have settled
@@ -213,7 +218,8 @@ async function forgetDeleted(deps: WorkerDeps & { readonly sightings: RedisClien
 /**
  * Before a failed attempt is thrown: keeps the tasks already settled (a retry must not redo them)
  * and the failures with the provider's code and request id (the audit trail of a permanent failure
- * needs them). Throttling writes nothing: it is no failure, and it comes in storms.
+ * needs them; a permanent one also keeps its message, and is not sent again). Throttling writes
+ * nothing: it is no failure, and it comes in storms.
  */
 async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[], failures: readonly TaskFailureError[]): Promise<void> {
   const data = job.data;
@@ -221,6 +227,7 @@ async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[]
   if (done.length === (data.done?.length ?? 0) && !failed) return;
   const taskFailures: TaskFailure[] = failed ? failures.map(({ id, error }) => ({
     id, ...(error.details.code ? { code: error.details.code } : {}), ...(error.details.requestId ? { requestId: error.details.requestId } : {}),
+    ...(error.kind === 'permanent' ? { permanent: true as const, message: error.message } : {}),
   })) : [...(data.failures ?? [])];
   await job.updateData({ ...data, done, ...(taskFailures.length > 0 ? { failures: taskFailures } : {}) });
 }

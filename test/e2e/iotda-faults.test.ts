@@ -78,6 +78,20 @@ describe('IoTDA run under faults', () => {
     expect(sim.deleted.map((d) => d.id)).toEqual([id]);
   });
 
+  it('never sends again the delete of a task that failed for good, while its job retries another task', async () => {
+    const sim = await fixture.start();
+    const refused = putTask(sim, 6);
+    const flaky = putTask(sim, 7); // the same job: one page, one project, one task type
+    sim.inject({ provider: 'iotda', op: 'delete', taskId: refused, times: 100, response: huaweiError(403, 'IOTDA.000005', 'Forbidden by policy.') });
+    sim.inject({ provider: 'iotda', op: 'delete', taskId: flaky, times: 1, response: huaweiError(503, 'APIGW.0103', 'backend unavailable') });
+    const report = await runJanitor(env(sim, { IOTDA_ATTEMPTS: '3' }));
+    expect(sim.deleted.map((d) => d.id)).toEqual([flaky]);
+    // One delete call for the refused task: the retry that deleted its job-mate did not send it again.
+    expect(sim.requests.filter((r) => r.op === 'delete' && r.taskId === refused)).toHaveLength(1);
+    expect(report.stats[0]).toMatchObject({ deleted: 1, failed: { 'IOTDA.000005: Forbidden by policy.': 1 } });
+    expect(report.exitCode).toBe(1);
+  });
+
   it('slows down on throttling without spending attempts', async () => {
     const sim = await fixture.start();
     const id = putTask(sim, 5);
