@@ -192,8 +192,9 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
             // with the next ones: give the slot up and take a new one rather than send it late.
             // Nor is a slot that lies within a pause sent: given before the provider throttled (this
             // process was throttled, or a later reservation here said so), it is replaced by one after
-            // the pause (1 ms: the two clocks' rounding).
-            if (Date.now() - at <= params.guardMs && at >= pausedUntilOf(provider, kind) - 1) return;
+            // the pause. A guard time of tolerance: the pause's end is known here only as late as its
+            // answer arrived, which a busy event loop delays.
+            if (Date.now() - at <= params.guardMs && at >= pausedUntilOf(provider, kind) - params.guardMs) return;
           }
       }
     },
