@@ -62,7 +62,15 @@ export async function openQueues(config: Config, redis: RedisClient, shutdown: S
     const logError = repeatLimitedLog(logger, 'error');
     queue.on('error', (err) => logError(redisCause(err, redis), { provider: pc.name, redis: describeRedis(config.redis), cause: redisCause(err, redis) }, 'queue error'));
     shutdown.onClose(`queue ${pc.name}`, () => queue.close());
-    await queue.setGlobalConcurrency(deleteJobSlotsFor(pc));
+    const jobSlots = deleteJobSlotsFor(pc);
+    const before = await queue.getGlobalConcurrency();
+    if (before !== null && before !== jobSlots) {
+      // The last process to start sets it, and each works its permits out from its own P: say so.
+      const variable = `${pc.name.toUpperCase()}_CONCURRENCY`;
+      logger.warn({ provider: pc.name, activeJobsBefore: before, activeJobsNow: jobSlots, [variable]: pc.concurrency },
+        `${variable}: the queue allowed ${before} active delete jobs, set by another process on this queue prefix (another ${variable}, or an older version); now ${jobSlots} (${variable}=${pc.concurrency}). Give every process on the prefix the same value`);
+    }
+    await queue.setGlobalConcurrency(jobSlots);
     queues.set(pc.name, queue);
   }
   await guardDeploymentScope(config, redis, queues, shutdown);

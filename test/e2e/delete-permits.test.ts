@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
-import { produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { captureLogs, produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 
 const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
@@ -40,5 +40,19 @@ describe('delete permits', () => {
     expect(sim.deleted).toHaveLength(90);
     expect(sim.counters.iotda.maxConcurrentDeletes).toBeLessThanOrEqual(5);
     expect(sim.counters.iotda.maxConcurrentDeletes).toBeGreaterThanOrEqual(3);
+  });
+
+  it('says so when another process on the prefix set a different IOTDA_CONCURRENCY', async () => {
+    const sim = await fixture.start();
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: '4' });
+    const quiet = captureLogs();
+    await runJanitor(env, { mode: 'produce', logs: quiet.stream, logLevel: 'warn' });
+    const again = captureLogs();
+    await runJanitor(env, { mode: 'produce', logs: again.stream, logLevel: 'warn' });
+    expect(again.lines.filter((l) => String(l.msg).startsWith('IOTDA_CONCURRENCY'))).toEqual([]);
+    const changed = captureLogs();
+    await runJanitor({ ...env, IOTDA_CONCURRENCY: '10' }, { mode: 'produce', logs: changed.stream, logLevel: 'warn' });
+    const warning = changed.lines.find((l) => String(l.msg).startsWith('IOTDA_CONCURRENCY'));
+    expect(warning?.msg).toBe('IOTDA_CONCURRENCY: the queue allowed 2 active delete jobs, set by another process on this queue prefix (another IOTDA_CONCURRENCY, or an older version); now 5 (IOTDA_CONCURRENCY=10). Give every process on the prefix the same value');
   });
 });
