@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { huaweiError } from '../../src/simulator/api.js';
+import { huaweiError, json } from '../../src/simulator/api.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { captureLogs, expectedDeletions, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
@@ -90,6 +90,17 @@ describe('IoTDA run under faults', () => {
     expect(sim.requests.filter((r) => r.op === 'delete' && r.taskId === refused)).toHaveLength(1);
     expect(report.stats[0]).toMatchObject({ deleted: 1, failed: { 'IOTDA.000005: Forbidden by policy.': 1 } });
     expect(report.exitCode).toBe(1);
+  });
+
+  it('counts and deletes once a task that one page lists twice', async () => {
+    const sim = await fixture.start();
+    const id = putTask(sim, 8);
+    const task = { task_id: id, task_name: 't8', task_type: 'createDevices', status: 'Success', create_time: iotdaTime(new Date(Date.now() - 30 * DAY)) };
+    sim.inject({ provider: 'iotda', op: 'list', times: 1, response: json(200, { batchtasks: [task, task], page: { count: 2 } }) });
+    const report = await runJanitor(env(sim));
+    expect(sim.deleted.map((d) => d.id)).toEqual([id]);
+    expect(sim.requests.filter((r) => r.op === 'delete')).toHaveLength(1);
+    expect(report.stats[0]).toMatchObject({ candidates: 1, enqueued: 1, deleted: 1, gone: 0 });
   });
 
   it('slows down on throttling without spending attempts', async () => {
