@@ -23,7 +23,7 @@ export interface CallBudget {
    * Waits for the next slot of this provider's `kind` budget; call the returned function when the
    * call has completed. A listing's read call first waits for one of P_LIST_CONCURRENCY places in
    * flight (in this process), then for its slot (until `signal`); a worker's re-read (`listing:
-   * false`) takes only the slot, as P_CONCURRENCY already bounds the jobs making one. A delete call
+   * false`) takes only the slot, as P_CONCURRENCY already bounds the tasks making one. A delete call
    * waits at most a few seconds: while the provider is paused for longer it throws a throttled
    * ProviderError (not sent), which the worker turns into BullMQ's rate-limit path.
    */
