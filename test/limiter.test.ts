@@ -157,10 +157,10 @@ describe('read calls in flight', () => {
     for (const release of held) release();
     const again = await Promise.all([budget.take('read'), budget.take('read'), budget.take('read')]);
     for (const release of again) release();
-    // Deletes are not counted here (BullMQ's global concurrency caps them).
+    // Deletes are not counted here (the workers' delete permits cap them).
     const deletes = await Promise.all(Array.from({ length: 5 }, () => budget.take('delete')));
     expect(deletes).toHaveLength(5);
-    // Nor are the workers' re-reads (P_CONCURRENCY caps the jobs making them): with every listing
+    // Nor are the workers' re-reads (P_CONCURRENCY caps the tasks making them): with every listing
     // place held, a re-read still gets its slot at once.
     const listing = await Promise.all([budget.take('read'), budget.take('read'), budget.take('read')]);
     const rereads = await Promise.race([
