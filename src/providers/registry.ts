@@ -1,6 +1,7 @@
 // Explicit provider name -> factory map: a provider without a factory is a compile error.
 import type { Config, ProviderConfig } from '../config.js';
-import { createCallLimiter, MemoryBudgetStore, providerRatesOf, type CallLimiter } from '../limiter.js';
+import { createCallLimiter, providerRatesOf, type CallLimiter } from '../limiter.js';
+import { MemoryBudgetStore } from '../limiter-memory.js';
 import type { TargetScope } from '../scope.js';
 import { alibabaAuthFrom } from './alibaba-api.js';
 import type { ProviderName } from './catalog.js';
