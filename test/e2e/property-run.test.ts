@@ -102,6 +102,8 @@ describe('real runs against an independent oracle', () => {
       providers: fc.constantFrom<Provider[]>(['iotda'], ['workspace'], ['iotda', 'workspace']).chain((names) => fc.tuple(...names.map((n) => providerArb(n, now)))),
       runCap: capArb,
       mode: fc.constantFrom('refuse' as const, 'truncate' as const),
+      // One task at a time, or a job's tasks side by side on the delete permits.
+      concurrency: fc.constantFrom(1, 3, 16),
     });
     await fc.assert(fc.asyncProperty(caseArb, async (c) => {
       const sim = await startSimulator({ projects: { iotda: [IOTDA_PROJECT], workspace: [WORKSPACE_PROJECT] } });
@@ -115,7 +117,7 @@ describe('real runs against an independent oracle', () => {
         });
         for (const p of c.providers) {
           const P = p.provider.toUpperCase();
-          Object.assign(env, { [`${P}_RETENTION`]: `${p.retentionS}s`, [`${P}_STATES`]: p.states.join(','), [`${P}_KEEP_LATEST`]: String(p.keepLatest) });
+          Object.assign(env, { [`${P}_RETENTION`]: `${p.retentionS}s`, [`${P}_STATES`]: p.states.join(','), [`${P}_KEEP_LATEST`]: String(p.keepLatest), [`${P}_CONCURRENCY`]: String(c.concurrency) });
           if (p.exclude !== undefined) env[`${P}_EXCLUDE`] = p.exclude;
           if (p.include !== undefined) env[`${P}_INCLUDE`] = p.include;
           if (p.cap) env[`${P}_MAX_DELETES`] = p.cap.text;
