@@ -34,7 +34,7 @@ export class SlotRequests {
   private readonly ahead: TakenSlot[] = [];
   /** Slots per ms at the rate the store last answered with; 0 until it has. */
   private slotsPerMs = 0;
-  private demand = { since: 0, takes: 0, perMs: 0 };
+  private readonly demand = { since: 0, takes: 0, perMs: 0 };
 
   constructor(
     private readonly reserve: (maxWaitsMs: readonly number[]) => Promise<Reservation>,
