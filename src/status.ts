@@ -4,6 +4,7 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from './redis.js';
 import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
+import { deleteJobSlotsFor } from './delete-permits.js';
 import type { ProviderName } from './providers/catalog.js';
 import { allowedPerSecond, createCallLimiter, providerRatesOf } from './limiter.js';
 import { RedisBudgetStore } from './limiter-redis.js';
@@ -29,6 +30,12 @@ export interface ProviderStatus {
   readonly counts: Record<(typeof COUNTED)[number], number>;
   /** Workers connected to the queue (any process). */
   readonly workers: number;
+  /** P_CONCURRENCY as this process is configured: tasks in flight across all workers. */
+  readonly concurrency: number;
+  /** Delete jobs the queue lets be active at once (BullMQ's global concurrency), as the last worker or producer to start set it; null when none has. */
+  readonly activeJobsCap: number | null;
+  /** What this configuration would set it to: a different cap was set from another P_CONCURRENCY. */
+  readonly expectedActiveJobsCap: number;
   /** The configured delete rate, per second. */
   readonly rateLimitPerSecond: number;
   /** The delete rate the shared limiter allows now: lowered after throttling, 0 while paused. */
@@ -54,9 +61,10 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
     const budget = budgets.find((b) => b.provider === pc.name && b.kind === 'delete');
     const queue = queues.get(pc.name);
     if (!queue) throw new Error(`queue ${pc.name} was not opened`);
-    const [counts, workers, throttledForMs, recent, failed] = await Promise.all([
+    const [counts, workers, activeJobsCap, throttledForMs, recent, failed] = await Promise.all([
       queue.getJobCounts(...COUNTED),
       queue.getWorkersCount(),
+      queue.getGlobalConcurrency(),
       // With the pause-only max, only a real pause counts: the ordinary per-second counter's TTL
       // (up to a second after the last job) is not throttling.
       queue.getRateLimitTtl(PAUSE_ONLY_LIMITER.max),
@@ -68,6 +76,9 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       provider: pc.name,
       counts: Object.fromEntries(COUNTED.map((state) => [state, counts[state] ?? 0])) as ProviderStatus['counts'],
       workers,
+      concurrency: pc.concurrency,
+      activeJobsCap,
+      expectedActiveJobsCap: deleteJobSlotsFor(pc),
       rateLimitPerSecond: (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs,
       effectiveRatePerSecond: budget ? Math.round(allowedPerSecond(budget) * 100) / 100 : 0,
       throttledForMs: Math.max(0, throttledForMs),
@@ -100,6 +111,10 @@ export function renderStatus(report: StatusReport): string {
   for (const p of report.providers) {
     const c = p.counts;
     lines.push(`${p.provider}: waiting ${c.waiting + c.prioritized}, active ${c.active}, delayed ${c.delayed}, failed ${c.failed}, completed ${c.completed}; workers ${p.workers}`);
+    const variable = `${p.provider.toUpperCase()}_CONCURRENCY`;
+    const cap = p.activeJobsCap === null ? 'not set yet (no worker or producer has started)' : `at most ${p.activeJobsCap} jobs active`;
+    const mismatch = p.activeJobsCap !== null && p.activeJobsCap !== p.expectedActiveJobsCap ? ` (set from another ${variable}: here it would be ${p.expectedActiveJobsCap})` : '';
+    lines.push(`  concurrency: ${variable}=${p.concurrency} tasks in flight, ${cap}${mismatch}`);
     lines.push(`  rate: limit ${p.rateLimitPerSecond}/s, effective ${p.effectiveRatePerSecond}/s, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
     if (p.latestFailures.length > 0) lines.push(`  latest failures (newest first; \`task-janitor retry-failed ${p.provider}\` re-enqueues them):`);
     for (const f of p.latestFailures) {

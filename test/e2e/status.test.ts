@@ -56,6 +56,10 @@ describe('status and retry-failed', () => {
     const text = await runCli(['status'], withoutCredentials(env));
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('iotda: waiting 0, active 0, delayed 0, failed 1, completed 1; workers 0');
+    expect(text.stdout).toContain(`concurrency: IOTDA_CONCURRENCY=${loadConfig(env).providers[0]?.concurrency} tasks in flight, at most ${iotda?.expectedActiveJobsCap} jobs active\n`);
+    // Read by a deployment configured with another P_CONCURRENCY: the cap in Redis is named as set from it.
+    const other = await runCli(['status'], withoutCredentials({ ...env, IOTDA_CONCURRENCY: '40' }));
+    expect(other.stdout).toContain(`concurrency: IOTDA_CONCURRENCY=40 tasks in flight, at most ${iotda?.activeJobsCap} jobs active (set from another IOTDA_CONCURRENCY: here it would be 20)`);
     expect(text.stdout).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${PROJECT} task ${REFUSED}, 1 attempt\\(s\\): IOTDA.000005: Forbidden by policy.`));
 
     // A worker elsewhere was throttled: status shows the shared limiter's pause, not the configured rate.
