@@ -25,7 +25,7 @@ function certificates() {
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=task-janitor test CA');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=localhost');
-  writeFileSync(file('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  writeFileSync(file('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n');
   openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('ext.cnf'));
   return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server.key') };
 }
@@ -34,7 +34,8 @@ describe('Redis over TLS', () => {
   it('verifies the server\'s certificate: refused (exit 3, nothing deleted) until its CA is trusted, then deletes through it', async () => {
     const pem = certificates();
     const tlsPort = await freePort();
-    const redis = await startRedisServer([`tls-port ${tlsPort}`, `tls-cert-file ${pem.cert}`, `tls-key-file ${pem.key}`, `tls-ca-cert-file ${pem.ca}`, 'tls-auth-clients no']);
+    // `localhost` may resolve to ::1 first: listen there too where the machine has IPv6 (`-`: optional).
+    const redis = await startRedisServer(['bind 127.0.0.1 -::1', `tls-port ${tlsPort}`, `tls-cert-file ${pem.cert}`, `tls-key-file ${pem.key}`, `tls-ca-cert-file ${pem.ca}`, 'tls-auth-clients no']);
     fixture.onCleanup(() => Promise.resolve(redis.stop()));
     const sim = await fixture.start();
     for (let n = 1; n <= 3; n++) {
