@@ -41,7 +41,8 @@ export class DeletePermits {
   /** Jobs that left and wait for the pool to fall back within its smaller capacity. */
   private readonly leaving: (() => void)[] = [];
 
-  constructor(private readonly total: number, private readonly jobSlots: number) {}
+  /** `total`: P; `jobSlots`: J, the jobs active at once across all workers (each worker's own concurrency too). */
+  constructor(private readonly total: number, readonly jobSlots: number) {}
 
   /** floor(P·a/J): a process holding every job slot has exactly P. */
   get capacity(): number {

@@ -2,7 +2,7 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { releaseClaims } from './claims.js';
 import type { Config, ProviderConfig } from './config.js';
-import { deleteJobSlotsFor, type DeletePermits } from './delete-permits.js';
+import type { DeletePermits } from './delete-permits.js';
 import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
@@ -54,7 +54,7 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, closing: () => worker.closing !== undefined }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
-    concurrency: deleteJobSlotsFor(providerConfig),
+    concurrency: deps.permits.jobSlots,
     // P_RATE_LIMIT is enforced per delete call by the providers' call budgets (src/limiter.ts); this
     // limiter only lets queue.rateLimit() hold every worker's fetches while the provider is paused.
     limiter: PAUSE_ONLY_LIMITER,
