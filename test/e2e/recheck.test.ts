@@ -155,6 +155,14 @@ describe('errors from the re-read are handled like errors from the delete', () =
   });
 });
 
+/** Waits (up to 20 s) until one job of `queue` has settled; the first completed one. */
+async function firstCompleted(queue: Queue<DeleteJobData, DeleteJobResult>) {
+  const deadline = Date.now() + 20_000;
+  while ((await queue.getJobs(['completed', 'failed'])).length < 1 && Date.now() < deadline) await sleep(100);
+  const [job] = await queue.getJobs(['completed']);
+  return job;
+}
+
 describe('a task the API cannot read back', () => {
   it('is not acted on when its listing is too old, even by a worker whose clock runs behind the producer\'s', async () => {
     const sim = await fixture.start();
@@ -165,10 +173,7 @@ describe('a task the API cannot read back', () => {
     await sleep(4_000); // the listing is now 4 s old, beyond the bound
     // A work pod on another node whose clock is 3 s behind: by its own clock the listing is 1 s old.
     produced.startWorkers(() => new Date(Date.now() - 3_000));
-    const queue = produced.queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>;
-    const deadline = Date.now() + 20_000;
-    while ((await queue.getJobs(['completed', 'failed'])).length < 1 && Date.now() < deadline) await sleep(100);
-    const [job] = await queue.getJobs(['completed']);
+    const job = await firstCompleted(produced.queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>);
     expect(job?.returnvalue?.results).toMatchObject([{ id: 'd'.repeat(32), result: 'skipped', reason: 'stale-snapshot' }]);
     expect(sim.counters.vias.delete).toBe(0);
   });
@@ -183,10 +188,7 @@ describe('a task the API cannot read back', () => {
     expect(produced.report.stats[0]?.enqueued).toBe(1);
     await sleep(1_500); // the job waits in the queue longer than the bound
     produced.startWorkers();
-    const queue = produced.queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>;
-    const deadline = Date.now() + 20_000;
-    while ((await queue.getJobs(['completed', 'failed'])).length < 1 && Date.now() < deadline) await sleep(100);
-    const [job] = await queue.getJobs(['completed']);
+    const job = await firstCompleted(produced.queues.get('vias') as Queue<DeleteJobData, DeleteJobResult>);
     expect(job?.returnvalue?.results).toMatchObject([{ id: 'c'.repeat(32), result: 'skipped', reason: 'stale-snapshot' }]);
     expect(sim.counters.vias.delete).toBe(0);
     await produced.shutdown.close();

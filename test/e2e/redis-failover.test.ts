@@ -5,14 +5,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { iotdaTime } from '../../src/simulator/iotda.js';
 import { startRedisServer, type LocalServer } from '../../src/simulator/local-redis.js';
 import { DEFAULT_SIM_PROJECTS } from '../../src/simulator/server.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { seedStaleAndKept, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 import { uniquePrefix } from '../helpers/redis.js';
 
-const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
 const NAME = 'janitor-failover';
 const MAX_RUNTIME_MS = 25_000;
@@ -49,16 +47,7 @@ describe('a Sentinel failover mid-run', () => {
     await until(async () => ((await ask.call('SENTINEL', 'replicas', NAME)) as unknown[]).length > 0, 15_000, 'the Sentinel to see the replica');
 
     const sim = await fixture.start({ latencyMs: 50 });
-    const old = iotdaTime(new Date(Date.now() - 30 * DAY));
-    const fresh = iotdaTime(new Date(Date.now() - DAY));
-    let n = 0;
-    const put = (status: string, createTime: string) => {
-      const id = (++n).toString(16).padStart(24, '0');
-      sim.put('iotda', PROJECT, { task_id: id, task_type: 'createDevices', status, create_time: createTime });
-      return id;
-    };
-    const stale = Array.from({ length: 60 }, () => put('Success', old)).sort();
-    const kept = [...Array.from({ length: 5 }, () => put('Processing', old)), ...Array.from({ length: 5 }, () => put('Success', fresh))];
+    const { stale, kept } = seedStaleAndKept(sim, PROJECT);
     const { REDIS_URL: _single, ...base } = simulatorEnv(sim, ['iotda'], uniquePrefix('failover'), {
       IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: '2', IOTDA_RATE_LIMIT: '10/s',
       JANITOR_JOB_LOCK: '2s', JANITOR_MAX_RUNTIME: `${MAX_RUNTIME_MS / 1000}s`, JANITOR_SHUTDOWN_GRACE: `${GRACE_MS / 1000}s`, LOG_LEVEL: 'warn',

@@ -4,15 +4,13 @@
 // the run after it deletes exactly the rest. (Redis gone for good: test/e2e/redis-gone.test.ts.)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { iotdaTime } from '../../src/simulator/iotda.js';
 import { startRestartableRedis, type RestartableServer } from '../../src/simulator/local-redis.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { recordFigures } from '../helpers/figures.js';
-import { simulatorEnv, useSimulators } from '../helpers/janitor.js';
+import { seedStaleAndKept, simulatorEnv, useSimulators } from '../helpers/janitor.js';
 import { uniquePrefix } from '../helpers/redis.js';
 
-const DAY = 86_400_000;
 const PROJECT = DEFAULT_SIM_PROJECTS.iotda[0] as string;
 const MAX_RUNTIME_MS = 20_000;
 const GRACE_MS = 3_000;
@@ -22,19 +20,9 @@ afterAll(() => recordFigures('redis-restart', figures));
 
 /** Stale terminal tasks (the oracle's set), and tasks that must stay: running ones and fresh terminal ones. */
 function seed(sim: Simulator): { stale: string[]; kept: string[] } {
-  const old = iotdaTime(new Date(Date.now() - 30 * DAY));
-  const fresh = iotdaTime(new Date(Date.now() - DAY));
-  let n = 0;
-  const put = (status: string, createTime: string) => {
-    const id = (++n).toString(16).padStart(24, '0');
-    sim.put('iotda', PROJECT, { task_id: id, task_type: 'createDevices', status, create_time: createTime });
-    return id;
-  };
-  const terminal = ['Success', 'Fail', 'PartialSuccess', 'Stopped'];
-  const stale = Array.from({ length: 60 }, (_, i) => put(terminal[i % terminal.length] as string, old));
-  const kept = [...Array.from({ length: 5 }, () => put('Processing', old)), ...Array.from({ length: 5 }, () => put('Success', fresh))];
-  figures.tasksSeeded += stale.length + kept.length;
-  return { stale: stale.sort(), kept };
+  const seeded = seedStaleAndKept(sim, PROJECT);
+  figures.tasksSeeded += seeded.stale.length + seeded.kept.length;
+  return seeded;
 }
 
 const deletedIds = (sim: Simulator) => sim.deleted.map((d) => d.id).sort();

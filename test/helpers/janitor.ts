@@ -12,6 +12,7 @@ import { dropQueuePrefix } from '../../src/redis.js';
 import { connectRedis, openQueues, runCleanup, startWorkers, type RunReport } from '../../src/run.js';
 import { createShutdown } from '../../src/shutdown.js';
 import { simulatorEnvironment } from '../../src/simulator/env.js';
+import { iotdaTime } from '../../src/simulator/iotda.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
 import { REDIS_URL, uniquePrefix } from './redis.js';
 
@@ -142,4 +143,24 @@ export async function runJanitor(env: Record<string, string>, options: { mode?: 
 /** The ids a correct janitor deletes, computed from the seeder's own facts, not from our policy code. */
 export function expectedDeletions(sim: Simulator, provider: ProviderName, project: string, deletable: readonly string[], retentionMs: number): string[] {
   return sim.expectedDeletions(provider, project, deletable, retentionMs);
+}
+
+/**
+ * IoTDA tasks (createDevices) for the fault runs: 60 stale terminal ones in all four terminal states
+ * (the oracle's set, sorted) and 10 that must stay, 5 running and 5 fresh terminal ones.
+ */
+export function seedStaleAndKept(sim: Simulator, project: string): { stale: string[]; kept: string[] } {
+  const day = 86_400_000;
+  const old = iotdaTime(new Date(Date.now() - 30 * day));
+  const fresh = iotdaTime(new Date(Date.now() - day));
+  let n = 0;
+  const put = (status: string, createTime: string) => {
+    const id = (++n).toString(16).padStart(24, '0');
+    sim.put('iotda', project, { task_id: id, task_type: 'createDevices', status, create_time: createTime });
+    return id;
+  };
+  const terminal = ['Success', 'Fail', 'PartialSuccess', 'Stopped'];
+  const stale = Array.from({ length: 60 }, (_, i) => put(terminal[i % terminal.length] as string, old));
+  const kept = [...Array.from({ length: 5 }, () => put('Processing', old)), ...Array.from({ length: 5 }, () => put('Success', fresh))];
+  return { stale: stale.sort(), kept };
 }
