@@ -1,6 +1,11 @@
 // P_CONCURRENCY is a cap on tasks in flight across every worker, and also what a run may use: a run
 // of a few ten-task jobs must not go one task at a time per job (src/delete-permits.ts).
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createProviders } from '../../src/providers/registry.js';
+import { connectRedis, openQueues, startWorkers } from '../../src/run.js';
+import { createShutdown } from '../../src/shutdown.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { captureLogs, produceOnly, runJanitor, simulatorEnv, useSimulators } from '../helpers/janitor.js';
@@ -39,6 +44,38 @@ describe('delete permits', () => {
     while (sim.deleted.length < 90 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(sim.deleted).toHaveLength(90);
     expect(sim.counters.iotda.maxConcurrentDeletes).toBeLessThanOrEqual(5);
+    expect(sim.counters.iotda.maxConcurrentDeletes).toBeGreaterThanOrEqual(3);
+  });
+
+  // A rolling update that changes P_CONCURRENCY runs pods with both values on one prefix: the last
+  // process to start sets how many jobs are active, each pod brings at most two permits per job.
+  /** A `work` pod: opens the queues as a starting process does (setting the active-job cap), then works. */
+  async function startPod(env: Record<string, string>): Promise<void> {
+    const config = loadConfig(env);
+    const logger = createLogger('silent');
+    const shutdown = createShutdown(logger, { graceMs: 5_000, handleSignals: false });
+    fixture.onCleanup(() => shutdown.close());
+    const queues = await openQueues(config, await connectRedis(config, shutdown, logger), shutdown, logger);
+    startWorkers({ config, logger, providers: createProviders(config), shutdown }, queues);
+  }
+
+  it.each([
+    { first: '10', last: '3', bound: 4 }, // J = 2 active jobs, at most two permits each: P + 1 for an odd P
+    { first: '3', last: '10', bound: 10 },
+  ])('keeps the tasks in flight within the IOTDA_CONCURRENCY of the process started last ($last after $first): at most $bound', async ({ first, last, bound }) => {
+    const sim = await fixture.start({ latencyMs: 40 });
+    putTasks(sim, 120);
+    const prefix = fixture.prefix();
+    const env = (concurrency: string) => simulatorEnv(sim, ['iotda'], prefix, { IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: concurrency });
+    await startPod(env(first));
+    await startPod(env(last));
+    // The producer starts last, with the last pod's value, as the CronJob of the new version would.
+    const produced = await produceOnly(fixture, env(last));
+    expect(produced.report.stats[0]?.enqueued).toBe(120);
+    const deadline = Date.now() + 30_000;
+    while (sim.deleted.length < 120 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.deleted).toHaveLength(120);
+    expect(sim.counters.iotda.maxConcurrentDeletes).toBeLessThanOrEqual(bound);
     expect(sim.counters.iotda.maxConcurrentDeletes).toBeGreaterThanOrEqual(3);
   });
 
