@@ -156,7 +156,7 @@ const durationUpTo = (maxText: string) => {
 /** The longest run: JANITOR_MAX_RUNTIME (and the runtime JANITOR_ACTIVE_DEADLINE_SECONDS derives) feeds a timer. */
 const MAX_RUNTIME = '24d';
 const MAX_RETENTION = '3650d';
-const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h'));
+const rate = z.string().transform((raw, ctx) => parseRate(raw) ?? fail(ctx, 'expected a rate like 10/s, 300/m or 1000/h, or none'));
 const boolean = z.string().transform((raw, ctx) => {
   const v = raw.toLowerCase();
   if (['true', '1', 'yes'].includes(v)) return true;

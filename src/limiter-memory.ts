@@ -53,6 +53,13 @@ export class MemoryBudgetStore implements BudgetStore {
     return Promise.resolve({ pauseMs: next.pauseMs, rate: next.rate });
   }
 
+  pause(key: string, pauseMs: number) {
+    const state = this.stateOf(key);
+    const now = this.now();
+    state.pausedUntil = Math.max(state.pausedUntil, now + pauseMs);
+    return Promise.resolve(state.pausedUntil - now);
+  }
+
   read(key: string, params: BudgetParams) {
     const state = this.stateOf(key);
     return Promise.resolve({ ...state, rate: effectiveRate(state, params, this.now()) });

@@ -78,7 +78,16 @@ redis.call('HSET', KEYS[1], 'rate', num(rate), 'since', num(cool), 'paused', num
 redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
 return {num(paused - now), num(rate)}`;
 
-const SCRIPTS = { reserve: redisScript(RESERVE), throttled: redisScript(THROTTLED) };
+// ARGV: pauseMs. An unpaced budget has no rate to lower: its pause only grows. Returns the pause left (ms).
+const PAUSE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local paused = math.max(tonumber(redis.call('HGET', KEYS[1], 'paused')) or 0, now + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'paused', string.format('%.3f', paused))
+redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
+return string.format('%.3f', paused - now)`;
+
+const SCRIPTS = { reserve: redisScript(RESERVE), throttled: redisScript(THROTTLED), pause: redisScript(PAUSE) };
 
 export class RedisBudgetStore implements BudgetStore {
   /** `owned`: the store opened this connection and quits it on close. */
@@ -98,6 +107,10 @@ export class RedisBudgetStore implements BudgetStore {
   async throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined) {
     const [pauseMs, rate] = await this.run('throttled', key, [params.max, params.durationMs, params.minRate, retryAfterMs ?? -1]);
     return { pauseMs: Number(pauseMs), rate: Number(rate) };
+  }
+
+  async pause(key: string, pauseMs: number): Promise<number> {
+    return Number(await runScript(this.redis, SCRIPTS.pause, [key], [pauseMs]));
   }
 
   async read(key: string, params: BudgetParams): Promise<BudgetState> {

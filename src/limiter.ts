@@ -11,7 +11,7 @@ import { RedisBudgetStore } from './limiter-redis.js';
 import { openRedis } from './redis.js';
 import { SlotRequests } from './slot-requests.js';
 import { watchRedisErrors } from './redis-errors.js';
-import type { Rate } from './units.js';
+import { isPaced, type Rate } from './units.js';
 
 /** Which budget a call draws on: providers meter their delete and read APIs separately. */
 export type CallKind = 'delete' | 'read';
@@ -76,12 +76,20 @@ export interface BudgetStore {
    */
   reserve(key: string, params: BudgetParams, maxWaitsMs: readonly number[]): Promise<Reservation>;
   throttled(key: string, params: BudgetParams, retryAfterMs: number | undefined): Promise<{ pauseMs: number; rate: number }>;
+  /** An unpaced budget (`none`) was throttled: pauses it for at least `pauseMs`; returns the pause left (ms). */
+  pause(key: string, pauseMs: number): Promise<number>;
   read(key: string, params: BudgetParams): Promise<BudgetState>;
   close(): Promise<void>;
 }
 
 /** A delete call never sits in a worker longer than this waiting for a slot; beyond it the job is re-queued. */
 export const MAX_DELETE_WAIT_MS = 2_000;
+
+/** An unpaced budget (`none`) throttled without Retry-After pauses for the rest of the provider's second. */
+export const UNPACED_PAUSE_MS = 1_000;
+
+/** How stale this process's view of an unpaced budget's pause may be: it reads Redis at most this often. */
+export const UNPACED_PAUSE_POLL_MS = 100;
 
 export interface CallLimiter {
   budgetFor(provider: ProviderName): CallBudget;
@@ -151,6 +159,24 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
     return queue;
   };
   const noop: ReleaseCall = () => undefined;
+  // Unpaced budgets: when this process last read each one's pause from the store, and the read in flight.
+  const pauseReads = new Map<string, { at: number; reading?: Promise<void> }>();
+  /** Reads an unpaced budget's pause from the store once the last read is older than UNPACED_PAUSE_POLL_MS; callers meanwhile wait for that read. */
+  const pauseKnown = (provider: ProviderName, kind: CallKind): Promise<void> => {
+    const key = keyOf(provider, kind);
+    const last = pauseReads.get(key) ?? { at: 0 };
+    pauseReads.set(key, last);
+    if (last.reading) return last.reading;
+    if (Date.now() - last.at < UNPACED_PAUSE_POLL_MS) return Promise.resolve();
+    const params = paramsOf(provider, kind);
+    last.reading = store.read(key, params)
+      .then((state) => remember(provider, kind, params, params.max, state.pausedUntil))
+      .finally(() => {
+        last.at = Date.now();
+        delete last.reading;
+      });
+    return last.reading;
+  };
 
   return {
     budgetFor(provider) {
@@ -168,6 +194,12 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
         },
         async throttled(kind, retryAfterMs) {
           const params = paramsOf(provider, kind);
+          if (!isPaced(params)) {
+            // No rate to lower: every process pauses as the provider asks (Retry-After), or for a second.
+            const pauseMs = await store.pause(keyOf(provider, kind), retryAfterMs ?? UNPACED_PAUSE_MS);
+            remember(provider, kind, params, params.max, Date.now() + pauseMs);
+            return pauseMs;
+          }
           requestsOf(provider, kind).dropAhead();
           const result = await store.throttled(keyOf(provider, kind), params, retryAfterMs);
           remember(provider, kind, params, result.rate, Date.now() + result.pauseMs);
@@ -177,14 +209,11 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
 
       async function takeSlot(kind: CallKind, signal: AbortSignal | undefined): Promise<void> {
           const params = paramsOf(provider, kind);
+          if (!isPaced(params)) return await waitOutPause(kind, signal);
           const deadline = kind === 'delete' ? Date.now() + MAX_DELETE_WAIT_MS : Number.POSITIVE_INFINITY;
           for (;;) {
             const slot = await requestsOf(provider, kind).take(deadline);
-            if (slot.refused) {
-              throw new ProviderError('throttled', `${provider} ${kind} calls are paused for ${Math.ceil(slot.waitMs)}ms after throttling; call not sent`, {
-                code: 'JANITOR.PAUSED', retryAfterMs: Math.ceil(slot.waitMs),
-              });
-            }
+            if (slot.refused) throw pausedError(provider, kind, slot.waitMs);
             // The slot on this machine's clock: from when the store's answer arrived, not from when this
             // caller got to run (callers sharing an answer run one after another).
             const at = slot.answeredAt + slot.waitMs;
@@ -198,6 +227,21 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
             // answer arrived, which a busy event loop delays.
             if (Date.now() - at <= params.guardMs && at >= pausedUntilOf(provider, kind) - params.guardMs) return;
           }
+      }
+
+      /**
+       * An unpaced budget (`none`): no slot, no Redis round trip per call. The call only waits out a
+       * pause after throttling, which this process learns at once when it is the one throttled, and
+       * from Redis within UNPACED_PAUSE_POLL_MS when another process was.
+       */
+      async function waitOutPause(kind: CallKind, signal: AbortSignal | undefined): Promise<void> {
+        for (;;) {
+          await pauseKnown(provider, kind);
+          const waitMs = pausedUntilOf(provider, kind) - Date.now();
+          if (waitMs <= 0) return;
+          if (kind === 'delete' && waitMs > MAX_DELETE_WAIT_MS) throw pausedError(provider, kind, waitMs);
+          await sleep(waitMs, undefined, signal ? { signal } : undefined);
+        }
       }
     },
     status: () => [...known.values()],
@@ -217,6 +261,12 @@ export function createCallLimiter(rates: readonly ProviderRates[], options: { re
     },
     close: () => store.close(),
   };
+}
+
+function pausedError(provider: ProviderName, kind: CallKind, waitMs: number): ProviderError {
+  return new ProviderError('throttled', `${provider} ${kind} calls are paused for ${Math.ceil(waitMs)}ms after throttling; call not sent`, {
+    code: 'JANITOR.PAUSED', retryAfterMs: Math.ceil(waitMs),
+  });
 }
 
 /** The rates of every configured provider, as the config gives them. */

@@ -39,7 +39,7 @@ export function createMetrics(config: Config, options: {
   const limiter = options.limiter;
   const effectiveRate = new Gauge({
     name: 'janitor_effective_rate_per_second',
-    help: 'Delete calls per second the limiter allows now: the configured rate, lowered after throttling, 0 while the provider is paused.',
+    help: 'Delete calls per second the limiter allows now: the configured rate, lowered after throttling, 0 while the provider is paused; +Inf when not paced (P_RATE_LIMIT=none).',
     labelNames: ['provider'], registers,
     async collect() {
       if (!limiter) return;

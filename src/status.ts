@@ -36,10 +36,10 @@ export interface ProviderStatus {
   readonly activeJobsCap: number | null;
   /** What this configuration would set it to: a different cap was set from another P_CONCURRENCY. */
   readonly expectedActiveJobsCap: number;
-  /** The configured delete rate, per second. */
-  readonly rateLimitPerSecond: number;
-  /** The delete rate the shared limiter allows now: lowered after throttling, 0 while paused. */
-  readonly effectiveRatePerSecond: number;
+  /** The configured delete rate, per second; null for `none` (not paced). */
+  readonly rateLimitPerSecond: number | null;
+  /** The delete rate the shared limiter allows now: lowered after throttling, 0 while paused; null while not paced. */
+  readonly effectiveRatePerSecond: number | null;
   /** How long the queue still waits out a provider's throttling answer (0: not throttled now). */
   readonly throttledForMs: number;
   /** Jobs finished in the last five minutes, per second: the rate actually achieved. */
@@ -79,8 +79,8 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       concurrency: pc.concurrency,
       activeJobsCap,
       expectedActiveJobsCap: deleteJobSlotsFor(pc),
-      rateLimitPerSecond: (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs,
-      effectiveRatePerSecond: budget ? Math.round(allowedPerSecond(budget) * 100) / 100 : 0,
+      rateLimitPerSecond: finiteOrNull((pc.rateLimit.max * 1000) / pc.rateLimit.durationMs),
+      effectiveRatePerSecond: budget ? finiteOrNull(Math.round(allowedPerSecond(budget) * 100) / 100) : 0,
       throttledForMs: Math.max(0, throttledForMs),
       // Three decimals: a job carries up to ten tasks, so job rates run ten times below task rates.
       recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 1000) / 1000,
@@ -115,7 +115,8 @@ export function renderStatus(report: StatusReport): string {
     const cap = p.activeJobsCap === null ? 'not set yet (no worker or producer has started)' : `at most ${p.activeJobsCap} jobs active`;
     const mismatch = p.activeJobsCap !== null && p.activeJobsCap !== p.expectedActiveJobsCap ? ` (set from another ${variable}: here it would be ${p.expectedActiveJobsCap})` : '';
     lines.push(`  concurrency: ${variable}=${p.concurrency} tasks in flight, ${cap}${mismatch}`);
-    lines.push(`  rate: limit ${p.rateLimitPerSecond}/s, effective ${p.effectiveRatePerSecond}/s, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
+    const perSecond = (rate: number | null) => (rate === null ? 'none' : `${rate}/s`);
+    lines.push(`  rate: limit ${perSecond(p.rateLimitPerSecond)}, effective ${perSecond(p.effectiveRatePerSecond)}, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
     if (p.latestFailures.length > 0) lines.push(`  latest failures (newest first; \`task-janitor retry-failed ${p.provider}\` re-enqueues them):`);
     for (const f of p.latestFailures) {
       const tasks = f.taskIds.length === 1 ? `task ${f.taskIds[0]}` : `${f.taskIds.length} tasks (${f.taskIds.slice(0, 3).join(', ')}${f.taskIds.length > 3 ? ', …' : ''})`;
@@ -123,4 +124,9 @@ export function renderStatus(report: StatusReport): string {
     }
   }
   return lines.join('\n');
+}
+
+/** JSON has no infinity: an unpaced rate (`none`) is null. */
+function finiteOrNull(rate: number): number | null {
+  return Number.isFinite(rate) ? rate : null;
 }

@@ -12,14 +12,23 @@ export function parseDuration(text: string): number | undefined {
   return amount * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS];
 }
 
-/** A rate limit as BullMQ's limiter wants it: at most `max` jobs per `durationMs`. */
+/** A rate limit: at most `max` calls per `durationMs`; `max` is infinite for `none` (not paced). */
 export interface Rate {
   readonly max: number;
   readonly durationMs: number;
 }
 
-/** Parses `10/s`, `300/m`, `1000/h`; undefined when malformed or zero. */
+/** `none`: no rate of the janitor's own (see isPaced). */
+export const UNPACED: Rate = Object.freeze({ max: Number.POSITIVE_INFINITY, durationMs: 1_000 });
+
+/** Whether calls at this rate are spaced by a budget; `none` leaves them to the concurrency caps. */
+export function isPaced(rate: Pick<Rate, 'max'>): boolean {
+  return Number.isFinite(rate.max);
+}
+
+/** Parses `10/s`, `300/m`, `1000/h` and `none`; undefined when malformed or zero. */
 export function parseRate(text: string): Rate | undefined {
+  if (text.trim().toLowerCase() === 'none') return UNPACED;
   const match = /^(\d{1,7})\/(s|m|h)$/.exec(text.trim());
   if (!match) return undefined;
   const max = Number(match[1]);

@@ -249,7 +249,7 @@ describe('loadConfig: mistakes an operator makes', () => {
     expect(problems).toEqual(expect.arrayContaining([
       expect.stringContaining('JANITOR_PROVIDERS: got "iotda,nosuch"; unknown provider nosuch; allowed: imm, vias, iotda, mpc, workspace'),
       expect.stringContaining('JANITOR_DRY_RUN: got "perhaps"'),
-      expect.stringContaining('IOTDA_RATE_LIMIT: got "fast"'),
+      expect.stringContaining('IOTDA_RATE_LIMIT: got "fast"; expected a rate like 10/s, 300/m or 1000/h, or none'),
       expect.stringContaining('IOTDA_REGION: is required'),
     ]));
     expect(problems).toHaveLength(4);

@@ -4,12 +4,13 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { budgetParamsFor } from '../src/budget.js';
 import { loadConfig } from '../src/config.js';
-import { createCallLimiter, type ProviderRates } from '../src/limiter.js';
+import { createCallLimiter, UNPACED_PAUSE_MS, UNPACED_PAUSE_POLL_MS, type ProviderRates } from '../src/limiter.js';
 import { MemoryBudgetStore } from '../src/limiter-memory.js';
 import { RedisBudgetStore } from '../src/limiter-redis.js';
 import { createMetrics } from '../src/metrics.js';
 import { ProviderError } from '../src/providers/provider.js';
 import { dropQueuePrefix } from '../src/redis.js';
+import { UNPACED } from '../src/units.js';
 import { REDIS_URL, uniquePrefix } from './helpers/redis.js';
 
 const prefix = uniquePrefix('limiter');
@@ -331,5 +332,67 @@ describe('calls already waiting for their slot when the provider throttles', () 
     await Promise.all(calls);
     const duringPause = sent.filter((at) => at > pausedAt + 50 && at < pausedAt + 650);
     expect(duringPause).toEqual([]);
+  });
+});
+
+describe('an unpaced budget (P_RATE_LIMIT=none)', () => {
+  /** Two pods on one Redis with no delete rate; counts what each store is asked. */
+  function unpacedPods(keyPrefix: string) {
+    const asked = { reserve: 0, read: 0 };
+    const pods = connections.map((c) => {
+      const store = new RedisBudgetStore(c);
+      const counting = Object.assign(Object.create(store) as RedisBudgetStore, {
+        reserve: (...args: Parameters<RedisBudgetStore['reserve']>) => { asked.reserve += 1; return store.reserve(...args); },
+        read: (...args: Parameters<RedisBudgetStore['read']>) => { asked.read += 1; return store.read(...args); },
+      });
+      const unpaced = rates(1).map((r) => ({ ...r, delete: UNPACED }));
+      return createCallLimiter(unpaced, { store: counting, keyPrefix });
+    });
+    return { pods, asked };
+  }
+
+  it('sends calls without a slot: no reservation, and at most one read of its pause per 100 ms', async () => {
+    const { pods, asked } = unpacedPods(`${prefix}-unpaced`);
+    const budget = pods[0]?.budgetFor('iotda');
+    let calls = 0;
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (Date.now() - started < 300) {
+        await budget?.take('delete');
+        calls += 1;
+        await sleep(1);
+      }
+    }));
+    expect(calls).toBeGreaterThan(500);
+    expect(asked.reserve).toBe(0);
+    expect(asked.read).toBeGreaterThanOrEqual(1);
+    expect(asked.read).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / UNPACED_PAUSE_POLL_MS) + 1);
+    // Nor is the listing's read budget touched: it keeps its own rate.
+    expect(pods[0]?.status().find((b) => b.provider === 'iotda' && b.kind === 'delete')?.effectivePerSecond).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('pauses every pod when one is throttled: as the provider asks (Retry-After), or for a second', async () => {
+    const { pods } = unpacedPods(`${prefix}-unpaced-throttled`);
+    const [a, b] = pods.map((pod) => pod.budgetFor('iotda'));
+    await a?.take('delete');
+    await b?.take('delete');
+    expect(await a?.throttled('delete', 600)).toBeGreaterThan(590);
+    // The pod that was throttled waits at once; the other within one poll of the pause.
+    const waited = async (budget: typeof a) => {
+      const t0 = performance.now();
+      await budget?.take('delete');
+      return performance.now() - t0;
+    };
+    const [waitedA, waitedB] = await Promise.all([waited(a), sleep(UNPACED_PAUSE_POLL_MS + 10).then(() => waited(b))]);
+    expect(waitedA).toBeGreaterThan(500);
+    expect(waitedB).toBeGreaterThan(350);
+    // A delete call paused for longer than a worker waits is not sent: the job is re-queued.
+    expect(await a?.throttled('delete', 5_000)).toBeGreaterThan(4_900);
+    await expect(a?.take('delete')).rejects.toMatchObject({ kind: 'throttled', details: { code: 'JANITOR.PAUSED' } });
+    // Without Retry-After: a second.
+    const { pods: others } = unpacedPods(`${prefix}-unpaced-no-retry-after`);
+    const pause = await others[0]?.budgetFor('iotda').throttled('delete');
+    expect(pause).toBeGreaterThan(UNPACED_PAUSE_MS - 20);
+    expect(pause).toBeLessThanOrEqual(UNPACED_PAUSE_MS);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration, parseRate } from '../src/units.js';
+import { formatDuration, isPaced, parseDuration, parseRate, UNPACED } from '../src/units.js';
 
 describe('units', () => {
   it.each([['90m', 5_400_000], ['36h', 129_600_000], ['7d', 604_800_000], ['2w', 1_209_600_000], ['30s', 30_000]])('parses duration %s', (text, ms) => {
@@ -12,8 +12,14 @@ describe('units', () => {
     expect(parseRate('10/s')).toEqual({ max: 10, durationMs: 1000 });
     expect(parseRate('300/m')).toEqual({ max: 300, durationMs: 60_000 });
     expect(parseRate('1000/h')).toEqual({ max: 1000, durationMs: 3_600_000 });
+    expect(isPaced(parseRate('1000/h') ?? UNPACED)).toBe(true);
   });
-  it.each(['0/s', '10', '10/d', 'ten/s', '10/ s'])('refuses rate %j', (text) => {
+  it('parses none: no rate of its own', () => {
+    expect(parseRate('none')).toBe(UNPACED);
+    expect(parseRate(' None ')).toBe(UNPACED);
+    expect(isPaced(UNPACED)).toBe(false);
+  });
+  it.each(['0/s', '10', '10/d', 'ten/s', '10/ s', 'unlimited', 'none/s', '0'])('refuses rate %j', (text) => {
     expect(parseRate(text)).toBeUndefined();
   });
   it('formats durations for humans', () => {

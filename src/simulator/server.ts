@@ -229,6 +229,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
     }
     const fault = faults.find((f) => f.provider === op.provider && f.op === op.op && f.times > 0 && (f.taskId === undefined || f.taskId === op.taskId));
+    // Counted as it is matched: requests arriving together during the latency do not all take it.
+    if (fault) fault.times -= 1;
     count[op.op] += 1;
     const deleting = op.op === 'delete';
     if (deleting) {
@@ -245,7 +247,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         ...(pagingFaults.has(routedOp.provider) ? { pagingFault: pagingFaults.get(routedOp.provider) } : {}),
       });
       if (fault) {
-        fault.times -= 1;
         if (fault.applied) handle(api, op);
         return { ...fault.response, requestId, api };
       }

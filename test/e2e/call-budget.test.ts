@@ -46,6 +46,31 @@ describe('delete call budget', () => {
     const iotdaTimes = s.counters.iotda.deleteTimes;
     expect(iotdaTimes.length).toBe(22);
   });
+  it('IOTDA_RATE_LIMIT=none: no rate of its own and no slot per call, yet a throttled answer still pauses every delete for its Retry-After', async () => {
+    const s = await fixture.start({ latencyMs: 30 });
+    const prefix = fixture.prefix('budget-none');
+    const env = simulatorEnv(s, ['iotda'], prefix, { IOTDA_TASK_TYPES: 'createDevices', IOTDA_RATE_LIMIT: 'none', IOTDA_READ_RATE_LIMIT: 'none', IOTDA_CONCURRENCY: '4' });
+    const config = loadConfig(env);
+    const project = config.providers[0]?.targets[0] ?? '';
+    for (let n = 1; n <= 40; n++) s.put('iotda', project, { task_id: n.toString(16).padStart(24, '0'), task_type: 'createDevices', status: 'Success', create_time: iotdaTime(OLD) });
+    s.inject({ provider: 'iotda', op: 'delete', times: 1, response: { ...huaweiError(429, 'APIGW.0308', 'The throttling threshold has been reached.'), headers: { 'Retry-After': '1' } } });
+
+    const report = await runJanitor(env);
+    expect(report.exitCode).toBe(0);
+    expect(s.deleted).toHaveLength(40);
+    const times = s.counters.iotda.deleteTimes;
+    expect(times).toHaveLength(41);
+    // The throttled call went first; the calls already in flight when its answer came (30 ms) still
+    // land, and then nothing until its Retry-After has passed.
+    const throttledAt = times[0] ?? 0;
+    expect(times.filter((t) => t > throttledAt + 100 && t < throttledAt + 900)).toEqual([]);
+
+    const limiter = limiterFor(config);
+    const status = await limiter.readStatus();
+    await limiter.close();
+    expect(status.filter((b) => b.provider === 'iotda').map((b) => b.effectivePerSecond)).toEqual([Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);
+  });
+
   it('counts each call of Workspace\'s per-id fallback against WORKSPACE_RATE_LIMIT, not the job once', async () => {
     const s = await fixture.start();
     const project = DEFAULT_SIM_PROJECTS.workspace[0] as string;

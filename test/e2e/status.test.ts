@@ -61,6 +61,10 @@ describe('status and retry-failed', () => {
     const other = await runCli(['status'], withoutCredentials({ ...env, IOTDA_CONCURRENCY: '40' }));
     expect(other.stdout).toContain(`concurrency: IOTDA_CONCURRENCY=40 tasks in flight, at most ${iotda?.activeJobsCap} jobs active (set from another IOTDA_CONCURRENCY: here it would be 20)`);
     expect(text.stdout).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${PROJECT} task ${REFUSED}, 1 attempt\\(s\\): IOTDA.000005: Forbidden by policy.`));
+    // IOTDA_RATE_LIMIT=none: no rate to show, as text or JSON (which has no infinity).
+    const unpaced = withoutCredentials({ ...env, IOTDA_RATE_LIMIT: 'none' });
+    expect((await runCli(['status'], unpaced)).stdout).toContain('rate: limit none, effective none,');
+    expect((JSON.parse((await runCli(['status', '--json'], unpaced)).stdout) as StatusReport).providers[0]).toMatchObject({ rateLimitPerSecond: null, effectiveRatePerSecond: null });
 
     // A worker elsewhere was throttled: status shows the shared limiter's pause, not the configured rate.
     const redis = new Redis(env.REDIS_URL as string);
