@@ -10,9 +10,12 @@ import type { BudgetStore } from './limiter.js';
 /** A budget left alone this long is forgotten: the next run starts at the configured rate. */
 const STATE_TTL_MS = 3_600_000;
 
-const COMMON = `
+// Redis's clock in epoch ms, and the budget state every step reads.
+const NOW = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000`;
+
+const COMMON = `${NOW}
 local max, dur = tonumber(ARGV[1]), tonumber(ARGV[2])
 local s = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'since', 'paused', 'cool')
 local current = max
@@ -79,9 +82,7 @@ redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
 return {num(paused - now), num(rate)}`;
 
 // ARGV: pauseMs. An unpaced budget has no rate to lower: its pause only grows. Returns the pause left (ms).
-const PAUSE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+const PAUSE = `${NOW}
 local paused = math.max(tonumber(redis.call('HGET', KEYS[1], 'paused')) or 0, now + tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'paused', string.format('%.3f', paused))
 redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
