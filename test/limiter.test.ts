@@ -363,7 +363,7 @@ describe('an unpaced budget (P_RATE_LIMIT=none)', () => {
         await sleep(1);
       }
     }));
-    expect(calls).toBeGreaterThan(500);
+    expect(calls).toBeGreaterThan(100);
     expect(asked.reserve).toBe(0);
     expect(asked.read).toBeGreaterThanOrEqual(1);
     expect(asked.read).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / UNPACED_PAUSE_POLL_MS) + 1);
@@ -376,16 +376,18 @@ describe('an unpaced budget (P_RATE_LIMIT=none)', () => {
     const [a, b] = pods.map((pod) => pod.budgetFor('iotda'));
     await a?.take('delete');
     await b?.take('delete');
-    expect(await a?.throttled('delete', 600)).toBeGreaterThan(590);
-    // The pod that was throttled waits at once; the other within one poll of the pause.
-    const waited = async (budget: typeof a) => {
-      const t0 = performance.now();
+    const pauseMs = await a?.throttled('delete', 600) ?? 0;
+    const pauseEnds = Date.now() + pauseMs;
+    expect(pauseMs).toBeGreaterThan(590);
+    // The pod that was throttled waits at once; the other once its next read of the pause (one poll
+    // interval after its last) has told it. Neither call goes out before the pause ends.
+    const sentAt = async (budget: typeof a) => {
       await budget?.take('delete');
-      return performance.now() - t0;
+      return Date.now();
     };
-    const [waitedA, waitedB] = await Promise.all([waited(a), sleep(UNPACED_PAUSE_POLL_MS + 10).then(() => waited(b))]);
-    expect(waitedA).toBeGreaterThan(500);
-    expect(waitedB).toBeGreaterThan(350);
+    const [sentA, sentB] = await Promise.all([sentAt(a), sleep(UNPACED_PAUSE_POLL_MS + 10).then(() => sentAt(b))]);
+    expect(sentA).toBeGreaterThanOrEqual(pauseEnds - 20);
+    expect(sentB).toBeGreaterThanOrEqual(pauseEnds - 20);
     // A delete call paused for longer than a worker waits is not sent: the job is re-queued.
     expect(await a?.throttled('delete', 5_000)).toBeGreaterThan(4_900);
     await expect(a?.take('delete')).rejects.toMatchObject({ kind: 'throttled', details: { code: 'JANITOR.PAUSED' } });
