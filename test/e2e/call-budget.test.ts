@@ -61,9 +61,9 @@ describe('delete call budget', () => {
     const times = s.counters.iotda.deleteTimes;
     expect(times).toHaveLength(41);
     // The throttled call went first; the calls already in flight when its answer came (30 ms) still
-    // land, and then nothing until its Retry-After has passed.
+    // land (200 ms of slack for a busy machine), and then nothing until its Retry-After has passed.
     const throttledAt = times[0] ?? 0;
-    expect(times.filter((t) => t > throttledAt + 100 && t < throttledAt + 900)).toEqual([]);
+    expect(times.filter((t) => t > throttledAt + 200 && t < throttledAt + 900)).toEqual([]);
 
     const limiter = limiterFor(config);
     const status = await limiter.readStatus();
