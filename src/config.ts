@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import {
-  canonicalState, IOTDA_EXTRA_TASK_TYPES, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
+  canonicalState, IOTDA_TASK_TYPES, PROVIDER_FACTS, PROVIDER_NAMES, type Cloud, type ProviderName,
 } from './providers/catalog.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
 import { AUTH_SCHEMES, huaweiAuthFor, type AuthScheme, type HuaweiCredentials } from './provider-auth.js';
@@ -377,7 +377,7 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     }));
     const iotda = name === 'iotda' ? {
       instanceId: isSet(`${P}_TARGETS`) ? undefined : scopes[0]?.instanceId,
-      taskTypes: read('IOTDA_TASK_TYPES', subsetOf([...IOTDA_TASK_TYPES, ...IOTDA_EXTRA_TASK_TYPES], 'task type')) ?? [...IOTDA_TASK_TYPES],
+      taskTypes: read('IOTDA_TASK_TYPES', subsetOf([...IOTDA_TASK_TYPES], 'task type')) ?? [...IOTDA_TASK_TYPES],
       signing: read('IOTDA_SIGNING', oneOf(['auto', 'standard', 'derived'] as const), 'auto') ?? 'auto',
     } : undefined;
     return {

@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       states: ['Success', 'Fail', 'PartialSuccess', 'Stopped'], rateLimit: { max: 10, durationMs: 1000 }, concurrency: 4, attempts: 5,
       readRateLimit: { max: 20, durationMs: 1000 },
     });
-    expect(iotda?.iotda?.taskTypes).toHaveLength(9);
+    expect(iotda?.iotda?.taskTypes).toHaveLength(13);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.providers[0]?.states)).toBe(true);
   });

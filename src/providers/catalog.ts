@@ -82,16 +82,15 @@ export const PROVIDER_FACTS: Readonly<Record<ProviderName, ProviderFacts>> = {
 };
 
 /**
- * IoTDA's ListBatchTasks requires task_type: the default walk is the official SDK's enum for it
- * (ListBatchTasksRequest and CreateBatchTask, §3a), in the SDK's order.
+ * IoTDA's ListBatchTasks requires task_type, so a client that wants every task lists each type: the
+ * default walk is every value the API reference names (§3a), in its order. Four of them are not in
+ * the official SDK's enum (moduleUpgrade, createMessages, updateDevices, changeGateway); an endpoint that refuses one answers 400, and
+ * that type is a warning, not a failure: missing a documented type would leave its tasks for ever.
  */
 export const IOTDA_TASK_TYPES = [
-  'softwareUpgrade', 'firmwareUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices', 'unfreezeDevices',
-  'createCommands', 'createAsyncCommands', 'updateDeviceShadows',
+  'softwareUpgrade', 'firmwareUpgrade', 'moduleUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices', 'unfreezeDevices',
+  'createCommands', 'createAsyncCommands', 'createMessages', 'updateDeviceShadows', 'updateDevices', 'changeGateway',
 ] as const;
-
-/** Values some IoTDA doc pages name but the SDK's enum does not (§3a): accepted in IOTDA_TASK_TYPES, never walked by default. */
-export const IOTDA_EXTRA_TASK_TYPES = ['moduleUpgrade', 'createMessages', 'updateDevices', 'changeGateway'] as const;
 
 /** Workspace sub-job types the batch-delete API refuses (§5b): never candidates. */
 export const WORKSPACE_UNDELETABLE_TYPES = ['changeAccessVpc', 'cancelWorkspace', 'applyWorkspace'] as const;

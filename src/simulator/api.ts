@@ -69,6 +69,8 @@ export interface ApiContext {
   readonly onDeleted: (project: string, id: string, record: Record<string, unknown>) => void;
   /** Set when the list API's next-page cursor is to misbehave (Simulator.pagingFault). */
   readonly pagingFault?: PagingFault;
+  /** IoTDA task types this endpoint refuses (SimulatorOptions.iotdaRefusedTaskTypes). */
+  readonly iotdaRefusedTaskTypes?: readonly string[];
 }
 
 /** A fake provider API. It recognises its own paths and answers in its own style. */

@@ -90,8 +90,8 @@ export const iotdaSim: ApiSim = {
       const q = req.query;
       const taskType = q.get('task_type');
       if (!taskType) return invalid('task_type is required.');
-      // Only the SDK's enum (§3a); the other values some doc pages name are refused, as an endpoint may.
-      if (!(IOTDA_TASK_TYPES as readonly string[]).includes(taskType)) return invalid(`task_type ${taskType} is not supported.`);
+      // Every value the API reference names (§3a); an endpoint may refuse some (iotdaRefusedTaskTypes).
+      if (!(IOTDA_TASK_TYPES as readonly string[]).includes(taskType) || ctx.iotdaRefusedTaskTypes?.includes(taskType)) return invalid(`task_type ${taskType} is not supported.`);
       const limit = Number(q.get('limit') ?? '10');
       if (!Number.isInteger(limit) || limit < 1 || limit > 50) return invalid('limit must be 1-50.');
       const marker = q.get('marker') ?? 'ffffffffffffffffffffffff';

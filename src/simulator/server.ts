@@ -46,6 +46,8 @@ export interface SimulatorOptions extends Partial<Knobs> {
   readonly now?: () => Date;
   /** Huawei signing schemes accepted (default both), to mimic endpoints that take only one. */
   readonly huaweiSchemes?: readonly ('SDK-HMAC-SHA256' | 'V11-HMAC-SHA256')[];
+  /** IoTDA task types refused with 400 (default none), to mimic an endpoint that does not know them all. */
+  readonly iotdaRefusedTaskTypes?: readonly string[];
 }
 
 /** A scripted fault: the next `times` matching requests get `response` instead of the real answer. */
@@ -245,6 +247,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         store: (project) => stores.get(storeKey(routedOp.provider, project)),
         onDeleted: (project, id) => deleted.push({ provider: routedOp.provider, project, id }),
         ...(pagingFaults.has(routedOp.provider) ? { pagingFault: pagingFaults.get(routedOp.provider) } : {}),
+        ...(options.iotdaRefusedTaskTypes ? { iotdaRefusedTaskTypes: options.iotdaRefusedTaskTypes } : {}),
       });
       if (fault) {
         if (fault.applied) handle(api, op);

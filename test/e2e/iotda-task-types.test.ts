@@ -18,7 +18,7 @@ function putTask(sim: Simulator, n: number, taskType: string): string {
 
 describe('IoTDA task types', () => {
   it('lists every other type when the endpoint refuses one, and reports the refusal as a warning', async () => {
-    const sim = await fixture.start();
+    const sim = await fixture.start({ iotdaRefusedTaskTypes: ['changeGateway'] });
     const ids = [putTask(sim, 1, 'createDevices'), putTask(sim, 2, 'deleteDevices')];
     const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices,changeGateway,deleteDevices', IOTDA_LIST_CONCURRENCY: '1', LOG_LEVEL: 'warn' });
     const result = await runCli(['run'], env);
@@ -30,20 +30,30 @@ describe('IoTDA task types', () => {
   });
 
   it('fails the target with the first refusal when every type is refused', async () => {
-    const sim = await fixture.start();
+    const sim = await fixture.start({ iotdaRefusedTaskTypes: ['changeGateway', 'moduleUpgrade'] });
     const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'changeGateway,moduleUpgrade', IOTDA_LIST_CONCURRENCY: '1', JANITOR_DRY_RUN: 'true' });
     const result = await runCli(['run'], env);
     expect(result.stdout).toMatch(/LIST FAILED: IOTDA\.000006: .*changeGateway/);
     expect(result.code).toBe(3);
   });
 
-  it('walks by default exactly the task types of the official SDK enum', async () => {
+  it('walks by default every task type the API reference names, the four the SDK enum lacks included', async () => {
     const sim = await fixture.start();
     const result = await runCli(['config'], simulatorEnv(sim, ['iotda'], fixture.prefix(), { JANITOR_DRY_RUN: 'true' }));
     const config = JSON.parse(result.stdout) as { providers: { iotda?: { taskTypes: string[] } }[] };
     expect(config.providers[0]?.iotda?.taskTypes).toEqual([
-      'softwareUpgrade', 'firmwareUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices', 'unfreezeDevices',
-      'createCommands', 'createAsyncCommands', 'updateDeviceShadows',
+      'softwareUpgrade', 'firmwareUpgrade', 'moduleUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices', 'unfreezeDevices',
+      'createCommands', 'createAsyncCommands', 'createMessages', 'updateDeviceShadows', 'updateDevices', 'changeGateway',
     ]);
+  });
+
+  it('deletes by default the stale tasks of the types only the API reference names (moduleUpgrade, createMessages, updateDevices, changeGateway)', async () => {
+    const sim = await fixture.start();
+    const ids = ['moduleUpgrade', 'createMessages', 'updateDevices', 'changeGateway', 'createDevices'].map((type, n) => putTask(sim, n + 1, type));
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { LOG_LEVEL: 'warn' });
+    const result = await runCli(['run'], env);
+    expect(result.code).toBe(0);
+    expect(sim.deleted.map((d) => d.id).sort()).toEqual([...ids].sort());
+    expect(result.stdout).not.toContain('WARNING');
   });
 });
