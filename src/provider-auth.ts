@@ -18,14 +18,16 @@ const TOKEN_VARS = 'HUAWEICLOUD_AUTH_TOKEN (or HUAWEICLOUD_AUTH_TOKEN_FILE)';
 const AKSK_VARS = 'HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or their _FILE)';
 
 /**
- * The credentials `pc` uses: its P_AUTH choice, or by default AK/SK when set and else the token
- * (the behaviour before P_AUTH). Undefined, with a problem, when the choice has no credentials.
+ * The credentials `pc` uses: its P_AUTH choice, or by default AK/SK when set and else the token;
+ * VIAS, whose API reference shows only X-Auth-Token (§2d), the other way round. Undefined, with a
+ * problem, when the choice has no credentials.
  */
 export function huaweiAuthFor(pc: ProviderConfig, scheme: AuthScheme | undefined, creds: HuaweiCredentials, problems: string[]): HuaweiAuthConfig | undefined {
   const P = pc.name.toUpperCase();
   if (scheme === 'token' && !creds.token) problems.push(`${P}_AUTH: is token, but ${TOKEN_VARS} is not set; expected the IAM token ${pc.name} is to send as X-Auth-Token, or ${P}_AUTH=aksk`);
   if (scheme === 'aksk' && !creds.aksk) problems.push(`${P}_AUTH: is aksk, but ${AKSK_VARS} are not set; expected the AK/SK pair, or ${P}_AUTH=token with ${TOKEN_VARS}`);
-  const auth = scheme === undefined ? creds.aksk ?? creds.token : creds[scheme];
+  const byDefault = pc.name === 'vias' ? creds.token ?? creds.aksk : creds.aksk ?? creds.token;
+  const auth = scheme === undefined ? byDefault : creds[scheme];
   if (auth?.kind === 'aksk' && pc.iotda) problems.push(...iotdaSigningProblems(pc));
   if (auth?.kind === 'token' && pc.iotda && pc.iotda.signing !== 'auto') {
     problems.push(`IOTDA_SIGNING: is ${pc.iotda.signing}, but IoTDA sends an IAM token (${scheme === 'token' ? 'IOTDA_AUTH=token' : `only ${TOKEN_VARS} is set`}), which is not signed; unset IOTDA_SIGNING, or set IOTDA_AUTH=aksk with the AK/SK pair`);

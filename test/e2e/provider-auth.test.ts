@@ -32,6 +32,18 @@ describe('per-provider credentials (P_AUTH)', () => {
     expect(result.stdout + result.stderr).not.toContain(TOKEN);
   });
 
+  it('sends VIAS the token by default when both the token and AK/SK are set, and still signs IoTDA', async () => {
+    const sim = await fixture.start();
+    const ids = putStaleTasks(sim);
+    const { VIAS_AUTH: _chosen, ...env } = simulatorEnv(sim, ['iotda', 'vias'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', HUAWEICLOUD_AUTH_TOKEN: TOKEN });
+    expect(env.HUAWEICLOUD_SDK_AK).toBeTruthy();
+    const result = await runCli(['run'], env);
+    expect(result.code).toBe(0);
+    expect(sim.deleted.map((d) => d.id).sort()).toEqual(ids.sort());
+    expect(new Set(sim.requests.filter((r) => r.provider === 'vias').map((r) => r.scheme))).toEqual(new Set(['token']));
+    expect(new Set(sim.requests.filter((r) => r.provider === 'iotda').map((r) => r.scheme))).toEqual(new Set(['V11-HMAC-SHA256']));
+  });
+
   it('is refused by VIAS, which documents only X-Auth-Token, when it signs with AK/SK', async () => {
     const sim = await fixture.start();
     putStaleTasks(sim);
