@@ -97,9 +97,17 @@ export function alibabaErrorBody(body: unknown): { code: string | undefined; mes
   return { code: text('Code'), message: text('Message'), requestId: text('RequestId') };
 }
 
-/** True when the API said the named resource does not exist: IMM's table gives HTTP 400, 404 is also seen. */
-export function isResourceNotFound(response: AlibabaResponse): boolean {
-  return alibabaErrorBody(response.body).code === 'ResourceNotFound';
+/**
+ * True when the API said the resource of `resourceType` does not exist: IMM's table gives HTTP 400,
+ * 404 is also seen. Its message names the type ("The specified resource {ResourceType} is not
+ * found."): one that names another type (a project gone since the listing) is not this resource
+ * being gone. A message naming no type is taken to mean the one asked for.
+ */
+export function isResourceNotFound(response: AlibabaResponse, resourceType: string): boolean {
+  const { code, message } = alibabaErrorBody(response.body);
+  if (code !== 'ResourceNotFound') return false;
+  const named = /resource\s+(\S+)\s+is not found/i.exec(message ?? '')?.[1];
+  return named === undefined || named.toLowerCase() === resourceType.toLowerCase();
 }
 
 // §1d: the gateway's flow control answers Throttling, Throttling.User or Throttling.Api, and IMM

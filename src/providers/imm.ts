@@ -58,8 +58,8 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
         const response = await callAlibaba(api, { action: 'DeleteBatch', form: [['Id', id], ['ProjectName', project]] });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
         if (response.status === 200) return { id, result: 'deleted', ...requestId };
-        // Idempotency is undocumented (§1b): ResourceNotFound, with 400 or 404, means already gone.
-        if (isResourceNotFound(response)) return { id, result: 'gone', ...requestId };
+        // Idempotency is undocumented (§1b): ResourceNotFound for the batch, with 400 or 404, means already gone.
+        if (isResourceNotFound(response, 'Batch')) return { id, result: 'gone', ...requestId };
         throw classifyAlibabaFailure(response);
       });
     },
@@ -67,7 +67,7 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
     async getTask(project, { id }): Promise<TaskRead> {
       const response = await callAlibaba(api, { action: 'GetBatch', query: [['Id', id], ['ProjectName', project]] });
       if (response.status !== 200) {
-        if (isResourceNotFound(response)) return { kind: 'gone' };
+        if (isResourceNotFound(response, 'Batch')) return { kind: 'gone' };
         throw classifyAlibabaFailure(response);
       }
       const batch = (response.body as Record<string, unknown> | undefined)?.Batch;

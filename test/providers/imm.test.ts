@@ -113,6 +113,20 @@ describe('IMM DeleteBatch and GetBatch', () => {
     expect(sim.deleted).toHaveLength(0);
   });
 
+  it('never counts ResourceNotFound naming another resource (the project) as the batch being gone', async () => {
+    const sim = await fixture.start();
+    const id = putBatch(sim, 'batch-project-vanished');
+    const provider = immProvider(sim);
+    const projectGone = immError(400, 'ResourceNotFound', 'The specified resource Project is not found.');
+    sim.inject({ provider: 'imm', op: 'delete', taskId: id, times: 1, response: projectGone });
+    await expect(provider.deleteTasks(PROJECT, [id])).rejects.toMatchObject({ kind: 'permanent', details: { code: 'ResourceNotFound' } });
+    sim.inject({ provider: 'imm', op: 'get', times: 1, response: projectGone });
+    await expect(provider.getTask(PROJECT, { id })).rejects.toMatchObject({ kind: 'permanent', details: { code: 'ResourceNotFound' } });
+    // A message that names no resource type still means the batch asked for.
+    sim.inject({ provider: 'imm', op: 'get', times: 1, response: immError(404, 'ResourceNotFound', 'The specified resource is not found.') });
+    expect(await provider.getTask(PROJECT, { id })).toEqual({ kind: 'gone' });
+  });
+
   it('never counts a 404 with another code (an unknown access key) as gone', async () => {
     const sim = await fixture.start();
     const id = putBatch(sim, 'batch-kept');
