@@ -1,5 +1,6 @@
 // The CronJob flow: produce, work until every job this run enqueued has settled or the deadline, summarise.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Worker } from 'bullmq';
 import type { Config } from './config.js';
@@ -124,6 +125,9 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   const startedAt = Date.now();
   const runId = `${startedAt.toString(36)}${randomBytes(3).toString('hex')}`;
   const abort = new AbortController();
+  // Every list call in flight, or waiting for its place, listens for the abort and lets go when it
+  // ends: P_LIST_CONCURRENCY above 10 is no leak, and Node's warning would only alarm the reader.
+  setMaxListeners(0, abort.signal);
   void deps.shutdown.signalled.then(() => abort.abort());
   const timer = setTimeout(() => abort.abort(), config.maxRuntimeMs);
   timer.unref();

@@ -47,6 +47,15 @@ describe('IoTDA task types', () => {
     ]);
   });
 
+  it('lists all thirteen types side by side (IOTDA_LIST_CONCURRENCY=13) without a listener-leak warning on stderr', async () => {
+    const sim = await fixture.start({ latencyMs: 50 });
+    const ids = ['moduleUpgrade', 'createMessages', 'updateDevices', 'changeGateway', 'createDevices'].map((type, n) => putTask(sim, n + 1, type));
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_LIST_CONCURRENCY: '13', IOTDA_READ_RATE_LIMIT: '1000/s', LOG_LEVEL: 'warn' }));
+    expect(result.code).toBe(0);
+    expect(sim.deleted.map((d) => d.id).sort()).toEqual([...ids].sort());
+    expect(result.stderr).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('deletes by default the stale tasks of the types only the API reference names (moduleUpgrade, createMessages, updateDevices, changeGateway)', async () => {
     const sim = await fixture.start();
     const ids = ['moduleUpgrade', 'createMessages', 'updateDevices', 'changeGateway', 'createDevices'].map((type, n) => putTask(sim, n + 1, type));
