@@ -9,7 +9,7 @@ import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTE
 import { AUTH_SCHEMES, huaweiAuthFor, type AuthScheme, type HuaweiCredentials } from './provider-auth.js';
 import { redactText } from './redact.js';
 import { prefixFor, queuePrefix, readRedisConfig, type RedisConfig } from './redis-config.js';
-import { formatDuration, parseDuration, parseRate, type Rate } from './units.js';
+import { formatDuration, parseDuration, parseRate, UNPACED, type Rate } from './units.js';
 import { unknownVariableWarnings, variableText } from './variables.js';
 
 /** Where a secret comes from: the variable itself, or a mounted file re-read when it changes. */
@@ -478,6 +478,7 @@ const SECRET_FIELD = /password|secret|token|webhook|accesskey|authorization|cred
  */
 export function redactedConfig(config: Config): unknown {
   const redact = (value: unknown, key: string): unknown => {
+    if (value === UNPACED) return 'none'; // as configured: JSON has no infinity
     if (typeof value === 'string') {
       if (SECRET_FIELD.test(key)) return '[redacted]';
       return redactText(value);

@@ -18,12 +18,16 @@ describe('task-janitor --version, config and check', () => {
   it('prints the effective configuration with defaults filled in and no secret, and warns about a misspelled variable', async () => {
     const sim = await fixture.start();
     const env = simulatorEnv(sim, ['iotda', 'imm'], fixture.prefix(), {
-      JANITOR_RETENTON: '1d', REDIS_URL: 'redis://:hunter2-redis@127.0.0.1:6379/0',
+      JANITOR_RETENTON: '1d', REDIS_URL: 'redis://:hunter2-redis@127.0.0.1:6379/0', IOTDA_RATE_LIMIT: 'none', IMM_RATE_LIMIT: '300/m',
     });
     const result = await runCli(['config'], env);
     expect(result.code).toBe(0);
     const config = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(config).toMatchObject({ dryRun: false, retentionMs: 7 * 86_400_000, maxRuntimeMs: 2 * 60_000, redis: { mode: 'single', url: 'redis://:***@127.0.0.1:6379/0', tls: false } });
+    // A rate of none reads as configured, not as JSON's null for infinity.
+    expect(config.providers).toEqual(expect.arrayContaining([
+      expect.objectContaining({ name: 'iotda', rateLimit: 'none' }), expect.objectContaining({ name: 'imm', rateLimit: { max: 300, durationMs: 60_000 } }),
+    ]));
     expect(config.huaweiAuth).toEqual({ kind: 'aksk', accessKey: { from: 'HUAWEICLOUD_SDK_AK', value: '[redacted]' }, secretKey: { from: 'HUAWEICLOUD_SDK_SK', value: '[redacted]' } });
     const output = result.stdout + result.stderr;
     for (const secret of [SIMULATOR_CREDENTIALS.huawei.secretKey, SIMULATOR_CREDENTIALS.huawei.accessKey, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret, SIMULATOR_CREDENTIALS.alibaba.accessKeyId, 'hunter2-redis']) {
