@@ -84,8 +84,9 @@ export const PROVIDER_FACTS: Readonly<Record<ProviderName, ProviderFacts>> = {
 /**
  * IoTDA's ListBatchTasks requires task_type, so a client that wants every task lists each type: the
  * default walk is every value the API reference names (§3a), in its order. Four of them are not in
- * the official SDK's enum (moduleUpgrade, createMessages, updateDevices, changeGateway); an endpoint that refuses one answers 400, and
- * that type is a warning, not a failure: missing a documented type would leave its tasks for ever.
+ * the official SDK's enum (moduleUpgrade, createMessages, updateDevices, changeGateway); an endpoint
+ * that refuses one answers 400, and that type is a warning, not a failure: missing a documented type
+ * would leave its tasks for ever.
  */
 export const IOTDA_TASK_TYPES = [
   'softwareUpgrade', 'firmwareUpgrade', 'moduleUpgrade', 'createDevices', 'deleteDevices', 'freezeDevices', 'unfreezeDevices',
