@@ -18,8 +18,11 @@ export interface VariableFamily {
 }
 
 // Kubernetes injects <SERVICE>_SERVICE_HOST, <SERVICE>_PORT_9464_TCP_ADDR and friends for every
-// Service in the namespace; a Service named "janitor-…" must not read as a misspelling.
-const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
+// Service in the namespace; a Service named "janitor-…" must not read as a misspelling. A bare
+// <SERVICE>_PORT is one only when it holds the link (tcp://10.0.0.5:6379): JANITOR_METRIC_PORT=9464
+// is a misspelling.
+const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)$/;
+const isServiceLink = (name: string, value: string) => SERVICE_LINK.test(name) || (name.endsWith('_PORT') && /^(tcp|udp|sctp):\/\//.test(value));
 
 /**
  * One warning per variable under one of `families` that the configuration did not read: a
@@ -30,7 +33,8 @@ export function unknownVariableWarnings(
 ): string[] {
   const warnings: string[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (known.has(name) || env[name] === undefined || SERVICE_LINK.test(name)) continue;
+    const value = env[name];
+    if (known.has(name) || value === undefined || isServiceLink(name, value)) continue;
     const family = families.find((f) => name.startsWith(f.prefix));
     if (!family) continue;
     if (!family.selected) {

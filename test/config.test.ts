@@ -231,6 +231,11 @@ describe('loadConfig: mistakes an operator makes', () => {
     expect(config.warnings).toEqual([]);
   });
 
+  it('still names a misspelled *_PORT variable whose value is a port, not a service link', () => {
+    const config = loadConfig({ ...BASE, JANITOR_METRIC_PORT: '9464', REDIS_PORT: 'tcp://10.0.0.5:6379' }, () => true);
+    expect(config.warnings).toEqual(['JANITOR_METRIC_PORT: is not a task-janitor variable and is ignored; did you mean JANITOR_METRICS_PORT?']);
+  });
+
   it('refuses placeholder and malformed Huawei project ids and IMM project names', () => {
     const problems = problemsOf({
       ...BASE, JANITOR_PROVIDERS: 'iotda,imm', IOTDA_PROJECT_ID: 'replace-with-your-project-id', IMM_REGION: 'cn-hangzhou',
