@@ -3,7 +3,7 @@
 # nothing written at run time, so it runs with a read-only root filesystem.
 #
 # Base digest: docker.io/library/node:22-slim as resolved by BuildKit in public build logs; refresh it
-# deliberately (`docker buildx imagetools inspect node:22-slim`) and keep NODE_MAJOR in step.
+# deliberately (`docker buildx imagetools inspect node:22-slim`); .ci/run reads the Node major from the tag.
 ARG NODE_IMAGE=node:22-slim@sha256:83f487e0a63425e5b4d146fb5e5be574bcbe1b7b843d3ebafdd95eaf7767a7e5
 
 FROM ${NODE_IMAGE} AS build
