@@ -44,7 +44,7 @@ export function budgetParamsFor(rate: Rate): BudgetParams {
 }
 
 /** Calls per second for a rate given per the budget's window. */
-export function perSecond(params: BudgetParams, rate: number): number {
+export function perSecond(params: Pick<BudgetParams, 'durationMs'>, rate: number): number {
   return (rate * 1_000) / params.durationMs;
 }
 

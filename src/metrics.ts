@@ -3,6 +3,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
 import type { DeletePermits } from './delete-permits.js';
+import { perSecond } from './budget.js';
 import { allowedPerSecond, type CallLimiter } from './limiter.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
@@ -51,7 +52,7 @@ export function createMetrics(config: Config, options: {
   const buildInfo = new Gauge({ name: 'janitor_build_info', help: 'Always 1; labels carry the task-janitor and Node.js versions.', labelNames: ['version', 'node_version'], registers });
   buildInfo.set({ version: options.version, node_version: process.version }, 1);
   for (const pc of config.providers) {
-    effectiveRate.set({ provider: pc.name }, (pc.rateLimit.max * 1000) / pc.rateLimit.durationMs);
+    effectiveRate.set({ provider: pc.name }, perSecond(pc.rateLimit, pc.rateLimit.max));
     // Zero series from the start, so rate() and alerts see the first increase.
     for (const target of pc.targets) for (const outcome of ['deleted', 'gone', 'failed', 'skipped_on_recheck']) deletions.inc({ provider: pc.name, project: target, outcome }, 0);
   }

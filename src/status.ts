@@ -6,6 +6,7 @@ import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
 import { deleteJobSlotsFor } from './delete-permits.js';
 import type { ProviderName } from './providers/catalog.js';
+import { perSecond } from './budget.js';
 import { allowedPerSecond, createCallLimiter, providerRatesOf } from './limiter.js';
 import { RedisBudgetStore } from './limiter-redis.js';
 import { PAUSE_ONLY_LIMITER, type DeleteJobData } from './queue.js';
@@ -79,7 +80,7 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       concurrency: pc.concurrency,
       activeJobsCap,
       expectedActiveJobsCap: deleteJobSlotsFor(pc),
-      rateLimitPerSecond: finiteOrNull((pc.rateLimit.max * 1000) / pc.rateLimit.durationMs),
+      rateLimitPerSecond: finiteOrNull(perSecond(pc.rateLimit, pc.rateLimit.max)),
       effectiveRatePerSecond: budget ? finiteOrNull(Math.round(allowedPerSecond(budget) * 100) / 100) : 0,
       throttledForMs: Math.max(0, throttledForMs),
       // Three decimals: a job carries up to ten tasks, so job rates run ten times below task rates.
