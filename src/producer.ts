@@ -7,7 +7,8 @@ import { dropSightings, pageSightings, sweepSightings, type SightingAccess } fro
 import { policyRuleFor, type PolicyRule } from './policy.js';
 import type { CloudTask, Provider } from './providers/provider.js';
 import { claimTasks, confirmClaims, releaseClaims } from './claims.js';
-import { DELETE_JOB_NAME, jobBelongsToRun, jobIdFor, jobOptionsFor, TASKS_PER_JOB, type DeleteJobData, type JobTask } from './queue.js';
+import { tasksPerJobFor } from './delete-permits.js';
+import { DELETE_JOB_NAME, jobBelongsToRun, jobIdFor, jobOptionsFor, type DeleteJobData, type JobTask } from './queue.js';
 import { describeRedis, type RedisClient } from './redis.js';
 import { describeRedisError, isRedisError } from './redis-errors.js';
 import { scopeOf } from './scope.js';
@@ -202,8 +203,10 @@ async function enqueuePage(
   const { provider, providerConfig, config, runId } = deps;
   const prefix = config.queuePrefix;
   const planned: { jobId: string; batch: JobTask[] }[] = [];
-  for (let i = 0; i < candidates.length; i += TASKS_PER_JOB) {
-    const batch = candidates.slice(i, i + TASKS_PER_JOB);
+  // A job costs about a kilobyte of Redis and several round trips whatever it holds: several tasks share it.
+  const perJob = tasksPerJobFor(providerConfig);
+  for (let i = 0; i < candidates.length; i += perJob) {
+    const batch = candidates.slice(i, i + perJob);
     planned.push({ jobId: jobIdFor(provider.name, target, batch.map((t) => t.id), runId), batch });
   }
   // The whole page is claimed in one atomic script: no other producer can slip in between.

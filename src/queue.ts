@@ -78,14 +78,6 @@ export function labelOf(task: JobTask): string | undefined {
 
 export const DELETE_JOB_NAME = 'delete';
 
-/**
- * Tasks one delete job carries, for every provider: a job costs about a kilobyte of Redis and several
- * round trips whatever it holds, so ten tasks share them (bench/RESULTS.md). Workspace deletes them in
- * one batch call; the other APIs take one id per call, each task re-read just before its own delete.
- * A job's tasks run side by side on the delete permits of src/delete-permits.ts, within P_CONCURRENCY.
- */
-export const TASKS_PER_JOB = 10;
-
 /** One queue per provider, so BullMQ's rate limit and global concurrency are per provider. */
 export function queueNameFor(provider: ProviderName): string {
   return `delete-${provider}`;

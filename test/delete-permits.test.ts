@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deleteJobSlots, DeletePermits } from '../src/delete-permits.js';
+import { deleteJobSlots, DeletePermits, permitsPerJob, tasksPerJob } from '../src/delete-permits.js';
 
 /** A pool with `jobs` active jobs. */
 function poolWith(total: number, slots: number, jobs: number): DeletePermits {
@@ -25,13 +25,29 @@ describe('delete permits', () => {
     }));
   });
 
-  it('one call per job where a job is one call (Workspace), two permits per job otherwise', () => {
+  it('one call per job where a job is one call (Workspace), two permits per job below P = 16, one per eight of P above, at most eight', () => {
     expect(deleteJobSlots(4, 10)).toBe(4);
-    expect(deleteJobSlots(32, 1)).toBe(16);
+    expect(deleteJobSlots(32, 10)).toBe(32);
+    expect(deleteJobSlots(15, 1)).toBe(8);
+    expect(deleteJobSlots(16, 1)).toBe(8);
+    expect(deleteJobSlots(24, 1)).toBe(8);
+    expect(deleteJobSlots(32, 1)).toBe(8);
+    expect(deleteJobSlots(100, 1)).toBe(13);
     expect(deleteJobSlots(5, 1)).toBe(3);
     expect(deleteJobSlots(4, 1)).toBe(2);
     expect(deleteJobSlots(3, 1)).toBe(2);
     expect(deleteJobSlots(1, 1)).toBe(1);
+  });
+
+  it('gives every job five tasks per permit it brings, and Workspace one batch call a job', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), (total) => {
+      expect(tasksPerJob(total, 1)).toBe(5 * permitsPerJob(total));
+      expect(tasksPerJob(total, 10)).toBe(10);
+      // The pool of a process holding every job slot has about the job's permits per job.
+      const slots = deleteJobSlots(total, 1);
+      expect(Math.floor(total / slots)).toBeLessThanOrEqual(permitsPerJob(total));
+    }));
+    expect([4, 15, 16, 32, 64, 100].map((p) => tasksPerJob(p, 1))).toEqual([10, 10, 10, 20, 40, 40]);
   });
 
   it('grants in order and never beyond the capacity', async () => {

@@ -50,7 +50,7 @@ describe('one queue prefix, one scope', () => {
     expect(sim.deleted).toEqual([]);
     const queue = new Queue(queueNameFor('iotda'), { connection: { url: REDIS_URL }, prefix });
     fixture.onCleanup(() => queue.close());
-    // The six stale tasks ride in one job (TASKS_PER_JOB).
+    // The six stale tasks ride in one job (ten a job at the default P_CONCURRENCY).
     expect(await queue.getJobCounts('waiting', 'failed')).toEqual({ waiting: 1, failed: 0 });
 
     expect((await runCli(['run'], north)).code).toBe(0);

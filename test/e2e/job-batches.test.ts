@@ -1,8 +1,9 @@
-// Delete jobs carry up to TASKS_PER_JOB tasks (issue 8: Redis per queued task), deleted one call each
+// Delete jobs carry several tasks (tasksPerJob; issue 8: Redis and CPU per queued task), deleted one call each
 // for single-delete APIs: each task re-read just before its own delete, failures kept per task.
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { queueNameFor, TASKS_PER_JOB, type DeleteJobData } from '../../src/queue.js';
+import { tasksPerJob } from '../../src/delete-permits.js';
+import { queueNameFor, type DeleteJobData } from '../../src/queue.js';
 import { huaweiError } from '../../src/simulator/api.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
@@ -26,16 +27,20 @@ function putTasks(s: Simulator, from: number, count: number): string[] {
 }
 
 describe('delete jobs of several tasks', () => {
-  it('puts up to TASKS_PER_JOB tasks in one job, type standing in for an equal label', async () => {
+  it.each([
+    { concurrency: '4', perJob: 10 },
+    { concurrency: '32', perJob: 20 }, // four permits a job from P = 32 on: half the jobs, the same five task times each
+  ])('puts up to $perJob tasks in one job at P_CONCURRENCY=$concurrency, type standing in for an equal label', async ({ concurrency, perJob }) => {
+    expect(tasksPerJob(Number(concurrency), 1)).toBe(perJob);
     const sim = await fixture.start();
-    const ids = putTasks(sim, 1, 25);
+    const ids = putTasks(sim, 1, 2 * perJob + 5);
     const prefix = fixture.prefix();
-    const report = await runJanitor(env(sim, prefix), { mode: 'produce' });
-    expect(report.stats[0]?.enqueued).toBe(25);
+    const report = await runJanitor(env(sim, prefix, { IOTDA_CONCURRENCY: concurrency }), { mode: 'produce' });
+    expect(report.stats[0]?.enqueued).toBe(2 * perJob + 5);
     const queue = new Queue<DeleteJobData>(queueNameFor('iotda'), { connection: { url: REDIS_URL }, prefix });
     try {
       const jobs = await queue.getJobs(['wait']);
-      expect(jobs.map((j) => j.data.tasks.length).sort((a, b) => b - a)).toEqual([TASKS_PER_JOB, TASKS_PER_JOB, 5]);
+      expect(jobs.map((j) => j.data.tasks.length).sort((a, b) => b - a)).toEqual([perJob, perJob, 5]);
       expect(jobs.flatMap((j) => j.data.tasks.map((t) => t.id)).sort()).toEqual(ids);
       const task = jobs[0]?.data.tasks[0];
       expect(task).toMatchObject({ type: 'createDevices', name: expect.stringMatching(/^t\d+$/) });
@@ -83,7 +88,7 @@ describe('delete jobs of several tasks', () => {
 
   it('stops a job between tasks when the run closes: what it deleted is counted, the rest stays queued for the next run', async () => {
     const sim = await fixture.start();
-    const ids = putTasks(sim, 400, TASKS_PER_JOB);
+    const ids = putTasks(sim, 400, tasksPerJob(1, 1)); // one job
     const prefix = fixture.prefix();
     const first = await runJanitor(env(sim, prefix, { IOTDA_RATE_LIMIT: '2/s', IOTDA_CONCURRENCY: '1', JANITOR_MAX_RUNTIME: '2s' }));
     const deletedFirst = sim.deleted.length;
