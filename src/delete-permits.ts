@@ -4,7 +4,9 @@
 // be active across all workers (its global concurrency) and every active job brings P/J permits to
 // its process's pool; a job's tasks (re-read, then delete) each hold one permit while they run, and
 // the tasks of every job in the process draw on the pool. Whatever the jobs' spread over pods, the
-// pools hold at most Σ floor(P·aᵢ/J) ≤ P permits, so no more than P tasks are ever in flight.
+// pools hold at most Σ floor(P·aᵢ/J) ≤ P permits, so no more than P tasks are ever in flight. Pods
+// with different P on one prefix (a rolling update) all follow the P, and its J, of the process that
+// started last: it stores them in Redis, and each worker reads them back as its jobs start.
 import type { ProviderConfig } from './config.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 
@@ -58,6 +60,21 @@ export function tasksPerJobFor(provider: ProviderConfig): number {
   return tasksPerJob(provider.concurrency, PROVIDER_FACTS[provider.name].maxBatchSize);
 }
 
+/** How old the queue's P may be when a job starts: a worker reads it back at most once a second. */
+export const QUEUE_CONCURRENCY_MAX_AGE_MS = 1_000;
+
+/**
+ * The P and J to share permits out by, from the P stored in Redis by the last process to start on
+ * the prefix (src/run.ts); undefined when none is stored (an older version started last) or it is
+ * not a P this version accepts, and the process keeps its own.
+ */
+export function queueShareOf(stored: string | null, provider: ProviderConfig): { readonly total: number; readonly jobSlots: number } | undefined {
+  if (stored === null || !/^\d{1,3}$/.test(stored)) return undefined;
+  const total = Number(stored);
+  if (total < 1 || total > 100) return undefined;
+  return { total, jobSlots: deleteJobSlots(total, PROVIDER_FACTS[provider.name].maxBatchSize) };
+}
+
 /** Permits of one process for one provider: each active job adds its share, each running task holds one. */
 export class DeletePermits {
   private jobs = 0;
@@ -67,12 +84,30 @@ export class DeletePermits {
   /** Jobs that left and wait for the pool to fall back within its smaller capacity. */
   private readonly leaving: (() => void)[] = [];
 
-  /** `total`: P; `jobSlots`: J, the jobs active at once across all workers (each worker's own concurrency too). */
-  constructor(private readonly total: number, readonly jobSlots: number) {}
+  private total: number;
+  private slots: number;
+
+  /** `total`: P; `jobSlots`: J, the jobs active at once across all workers (this worker's own concurrency too). */
+  constructor(total: number, readonly jobSlots: number) {
+    this.total = total;
+    this.slots = jobSlots;
+  }
 
   /** floor(P·a/J): a process holding every job slot has exactly P. */
   get capacity(): number {
-    return Math.floor((this.total * this.jobs) / this.jobSlots);
+    return Math.floor((this.total * this.jobs) / this.slots);
+  }
+
+  /**
+   * Shares the permits out by the queue's P and J (those of the process that started last on the
+   * prefix) instead of this process's own: with every pod on the same pair, the pools hold at most
+   * that P whatever each pod was configured with. A smaller capacity lets the tasks in flight finish.
+   */
+  follow(total: number, jobSlots: number): void {
+    if (total === this.total && jobSlots === this.slots) return;
+    this.total = total;
+    this.slots = jobSlots;
+    this.settle();
   }
 
   get tasksInFlight(): number {

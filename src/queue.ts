@@ -83,6 +83,14 @@ export function queueNameFor(provider: ProviderName): string {
   return `delete-${provider}`;
 }
 
+/**
+ * Redis key of the P_CONCURRENCY that the last process to start on the prefix set, beside BullMQ's
+ * global concurrency (the J derived from it): every worker works its delete permits out from these.
+ */
+export function concurrencyKeyFor(prefix: string, provider: ProviderName): string {
+  return `${prefix}:${queueNameFor(provider)}:concurrency`;
+}
+
 /** Redis key of the claim that keeps a task from being enqueued twice while its job is pending. */
 export function claimKeyFor(prefix: string, provider: ProviderName, target: string, taskId: string): string {
   return `${prefix}:${queueNameFor(provider)}:claim:${target}:${taskId}`;

@@ -13,7 +13,7 @@ import { enqueueCandidates, type HeldJob } from './producer.js';
 import { createOutcomeTracker, type OutcomeTracker } from './tracker.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { Provider } from './providers/provider.js';
-import { queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
+import { concurrencyKeyFor, queueNameFor, type DeleteJobData, type DeleteJobResult } from './queue.js';
 import { assertRedisReachable, createRedisClient, describeRedis, openRedis, workerConnection, type RedisClient } from './redis.js';
 import { guardDeploymentScope } from './scope-guard.js';
 import { redisCause, watchRedisErrors } from './redis-errors.js';
@@ -72,6 +72,8 @@ export async function openQueues(config: Config, redis: RedisClient, shutdown: S
         `${variable}: the queue allowed ${before} active delete jobs, set by another process on this queue prefix (another ${variable}, or an older version); now ${jobSlots} (${variable}=${pc.concurrency}). Give every process on the prefix the same value`);
     }
     await queue.setGlobalConcurrency(jobSlots);
+    // The P that J came from, so that every worker on the prefix shares permits out by the same P and J.
+    await redis.set(concurrencyKeyFor(config.queuePrefix, pc.name), String(pc.concurrency));
     queues.set(pc.name, queue);
   }
   await guardDeploymentScope(config, redis, queues, shutdown);

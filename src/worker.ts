@@ -2,13 +2,13 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { releaseClaims } from './claims.js';
 import type { Config, ProviderConfig } from './config.js';
-import type { DeletePermits } from './delete-permits.js';
+import { QUEUE_CONCURRENCY_MAX_AGE_MS, queueShareOf, type DeletePermits } from './delete-permits.js';
 import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import { asProviderError, ProviderError, type CloudTask, type Provider, type TaskFailureError, type TaskRead, type TaskRef } from './providers/provider.js';
-import { labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
+import { concurrencyKeyFor, labelOf, PAUSE_ONLY_LIMITER, queueNameFor, type DeleteJobData, type DeleteJobResult, type JobTask, type SkipReason, type TaskFailure, type TaskResult } from './queue.js';
 import { createRedisClient, describeRedis, redisClockMs, type RedisClient } from './redis.js';
 import { isRedisError, redisCause, watchRedisErrors } from './redis-errors.js';
 import { repeatLimitedLog } from './repeat-log.js';
@@ -51,7 +51,8 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     logRedisFailure(cause, { provider: providerConfig.name, redis: where, cause }, 'delete attempt failed on Redis; will retry');
     return new Error(`Redis at ${where}: ${cause}`);
   };
-  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, closing: () => worker.closing !== undefined }, job), {
+  const followQueue = queueConcurrencyFollower(claims, config.queuePrefix, providerConfig, deps.permits);
+  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, followQueue, closing: () => worker.closing !== undefined }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
     concurrency: deps.permits.jobSlots,
@@ -84,8 +85,29 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
 }
 
 
-/** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, whether the worker is closing. */
-type ProcessDeps = WorkerDeps & { readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly closing?: () => boolean };
+/**
+ * Reads back the P stored by the last process to start on the prefix (at most once per
+ * QUEUE_CONCURRENCY_MAX_AGE_MS, one read shared by the jobs starting meanwhile) and has the permits
+ * follow it, so pods configured with different P still hold at most that P in all.
+ */
+function queueConcurrencyFollower(redis: RedisClient, prefix: string, providerConfig: ProviderConfig, permits: DeletePermits): () => Promise<void> {
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<void> | undefined;
+  return () => {
+    if (Date.now() - readAt < QUEUE_CONCURRENCY_MAX_AGE_MS) return Promise.resolve();
+    reading ??= redis.get(concurrencyKeyFor(prefix, providerConfig.name)).then((stored) => {
+      readAt = Date.now();
+      const share = queueShareOf(stored, providerConfig) ?? { total: providerConfig.concurrency, jobSlots: permits.jobSlots };
+      permits.follow(share.total, share.jobSlots);
+    }).finally(() => { reading = undefined; });
+    return reading;
+  };
+}
+
+/** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, following the queue's P, whether the worker is closing. */
+type ProcessDeps = WorkerDeps & {
+  readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly followQueue?: () => Promise<void>; readonly closing?: () => boolean;
+};
 
 /**
  * The processor. It throws on failure and never swallows: BullMQ owns retries. A job's tasks are
@@ -117,6 +139,11 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   let thrown: { readonly err: unknown } | undefined; // a Redis failure: rethrown once the groups in flight have settled
   const stopped = () => thrown !== undefined || failures.some((f) => f.error.kind === 'throttled') || deps.closing?.() === true;
   let started = 0;
+  try {
+    await deps.followQueue?.();
+  } catch (err) {
+    throw deps.redisFailed && isRedisError(err) ? deps.redisFailed(err) : err;
+  }
   permits.jobStarted();
   try {
     while (started < pending.length && !stopped()) {

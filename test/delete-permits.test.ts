@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deleteJobSlots, DeletePermits, permitsPerJob, tasksPerJob } from '../src/delete-permits.js';
+import type { ProviderConfig } from '../src/config.js';
+import { deleteJobSlots, DeletePermits, permitsPerJob, queueShareOf, tasksPerJob } from '../src/delete-permits.js';
 
 /** A pool with `jobs` active jobs. */
 function poolWith(total: number, slots: number, jobs: number): DeletePermits {
@@ -48,6 +49,31 @@ describe('delete permits', () => {
       expect(Math.floor(total / slots)).toBeLessThanOrEqual(permitsPerJob(total));
     }));
     expect([4, 15, 16, 32, 64, 100].map((p) => tasksPerJob(p, 1))).toEqual([10, 10, 10, 20, 40, 40]);
+  });
+
+  it('follows the queue\'s P and J: a smaller capacity grants nothing until the tasks in flight are within it', async () => {
+    const pool = poolWith(32, 8, 2); // P = 32: four permits a job
+    for (let i = 0; i < 8; i++) await pool.acquire();
+    pool.follow(10, 5); // a pod at P = 10 started last: two permits a job
+    expect(pool.capacity).toBe(4);
+    let granted = false;
+    const next = pool.acquire().then(() => { granted = true; });
+    for (let i = 0; i < 4; i++) pool.release();
+    await Promise.resolve();
+    expect(granted).toBe(false); // 4 in flight on a capacity of 4
+    pool.release();
+    await next;
+    expect(pool.tasksInFlight).toBe(4);
+    pool.follow(32, 8);
+    expect(pool.capacity).toBe(8);
+  });
+
+  it('reads the queue\'s P as stored, and ignores what this version would not accept', () => {
+    const iotda = { name: 'iotda' } as ProviderConfig;
+    expect(queueShareOf('10', iotda)).toEqual({ total: 10, jobSlots: 5 });
+    expect(queueShareOf('32', iotda)).toEqual({ total: 32, jobSlots: 8 });
+    expect(queueShareOf('10', { name: 'workspace' } as ProviderConfig)).toEqual({ total: 10, jobSlots: 10 });
+    for (const stored of [null, '', '0', '101', '4.5', '-3', 'ten', '1e2']) expect(queueShareOf(stored, iotda)).toBeUndefined();
   });
 
   it('grants in order and never beyond the capacity', async () => {
