@@ -4,12 +4,12 @@ import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from './redis.js';
 import { splitProviderError } from './audit.js';
 import type { Config } from './config.js';
-import { deleteJobSlotsFor } from './delete-permits.js';
+import { deleteJobSlotsFor, queueShareOf } from './delete-permits.js';
 import type { ProviderName } from './providers/catalog.js';
 import { perSecond } from './budget.js';
 import { allowedPerSecond, createCallLimiter, providerRatesOf } from './limiter.js';
 import { RedisBudgetStore } from './limiter-redis.js';
-import { PAUSE_ONLY_LIMITER, type DeleteJobData } from './queue.js';
+import { concurrencyKeyFor, PAUSE_ONLY_LIMITER, type DeleteJobData } from './queue.js';
 import { formatDuration } from './units.js';
 
 const COUNTED = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
@@ -37,6 +37,8 @@ export interface ProviderStatus {
   readonly activeJobsCap: number | null;
   /** What this configuration would set it to: a different cap was set from another P_CONCURRENCY. */
   readonly expectedActiveJobsCap: number;
+  /** The P_CONCURRENCY the last process to start stored beside the cap, which every worker follows; null when none has (or an older version started last). */
+  readonly queueConcurrency: number | null;
   /** The configured delete rate, per second; null for `none` (not paced). */
   readonly rateLimitPerSecond: number | null;
   /** The delete rate the shared limiter allows now: lowered after throttling, 0 while paused; null while not paced. */
@@ -62,10 +64,11 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
     const budget = budgets.find((b) => b.provider === pc.name && b.kind === 'delete');
     const queue = queues.get(pc.name);
     if (!queue) throw new Error(`queue ${pc.name} was not opened`);
-    const [counts, workers, activeJobsCap, throttledForMs, recent, failed] = await Promise.all([
+    const [counts, workers, activeJobsCap, stored, throttledForMs, recent, failed] = await Promise.all([
       queue.getJobCounts(...COUNTED),
       queue.getWorkersCount(),
       queue.getGlobalConcurrency(),
+      redis.get(concurrencyKeyFor(config.queuePrefix, pc.name)),
       // With the pause-only max, only a real pause counts: the ordinary per-second counter's TTL
       // (up to a second after the last job) is not throttling.
       queue.getRateLimitTtl(PAUSE_ONLY_LIMITER.max),
@@ -80,6 +83,7 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       concurrency: pc.concurrency,
       activeJobsCap,
       expectedActiveJobsCap: deleteJobSlotsFor(pc),
+      queueConcurrency: queueShareOf(stored, pc)?.total ?? null,
       rateLimitPerSecond: finiteOrNull(perSecond(pc.rateLimit, pc.rateLimit.max)),
       effectiveRatePerSecond: budget ? finiteOrNull(Math.round(allowedPerSecond(budget) * 100) / 100) : 0,
       throttledForMs: Math.max(0, throttledForMs),
@@ -114,7 +118,10 @@ export function renderStatus(report: StatusReport): string {
     lines.push(`${p.provider}: waiting ${c.waiting + c.prioritized}, active ${c.active}, delayed ${c.delayed}, failed ${c.failed}, completed ${c.completed}; workers ${p.workers}`);
     const variable = `${p.provider.toUpperCase()}_CONCURRENCY`;
     const cap = p.activeJobsCap === null ? 'not set yet (no worker or producer has started)' : `at most ${p.activeJobsCap} jobs active`;
-    const mismatch = p.activeJobsCap !== null && p.activeJobsCap !== p.expectedActiveJobsCap ? ` (set from another ${variable}: here it would be ${p.expectedActiveJobsCap})` : '';
+    // The workers follow the P stored by the process that started last: name it when it is not this one.
+    const mismatch = p.queueConcurrency !== null && p.queueConcurrency !== p.concurrency
+      ? ` (set by a process with ${variable}=${p.queueConcurrency}, which every worker follows: here it would be ${p.expectedActiveJobsCap})`
+      : p.activeJobsCap !== null && p.activeJobsCap !== p.expectedActiveJobsCap ? ` (set from another ${variable}: here it would be ${p.expectedActiveJobsCap})` : '';
     lines.push(`  concurrency: ${variable}=${p.concurrency} tasks in flight, ${cap}${mismatch}`);
     const perSecond = (rate: number | null) => (rate === null ? 'none' : `${rate}/s`);
     lines.push(`  rate: limit ${perSecond(p.rateLimitPerSecond)}, effective ${perSecond(p.effectiveRatePerSecond)}, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
