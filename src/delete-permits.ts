@@ -11,43 +11,34 @@ import type { ProviderConfig } from './config.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 
 /**
- * Tasks per permit of a job: a job of the single-task APIs carries five tasks for each permit it
- * brings, so it lasts about five task times. Each job that ends withdraws its share, and until the
- * next job starts, or the tasks of other jobs borrowing it finish, that share idles: the shorter the
- * jobs, the more often that happens; the longer, the more the last jobs of a run (or a run of a few
- * jobs) hold back their tasks on their few permits. Five was measured best (bench/RESULTS.md: 32
- * permits over 16 jobs of ten deleted faster than over 32, 7 or 4 jobs of ten).
+ * Permits each job brings, and tasks per permit: a job of the single-task APIs carries ten tasks and
+ * brings two permits, so it lasts about five task times. Each job that ends withdraws its share, and
+ * until the next job starts, or the tasks of other jobs borrowing it finish, that share idles: the
+ * shorter the jobs, the more often that happens; the longer, the more the last jobs of a run (or a
+ * run of a few jobs) hold back their tasks on their few permits. Measured (bench/RESULTS.md): 32
+ * permits over 16 jobs of ten deleted faster than over 32, 7 or 4 jobs of ten; at P = 32, jobs of
+ * twenty bringing four permits each used less CPU per delete but were slower at 20 ms latency.
  */
+const PERMITS_PER_JOB = 2;
 const TASKS_PER_PERMIT = 5;
 
 /**
- * Permits each job brings: two, or one for every eight of P from P = 16 on, up to eight. A job costs
- * the worker about the same CPU and Redis round trips whatever it carries (fetch, completion, its
- * claims' release), so at a large P fewer, larger jobs keep the same five task times per job for
- * less of that (bench/RESULTS.md: at P = 32, jobs of 20 tasks used about a sixth less CPU per delete
- * than jobs of 10). Below 16 nothing changes: two permits, jobs of ten.
+ * Tasks one delete job carries, for the tasks one delete call takes: one call's worth where the API
+ * deletes several at once (Workspace's ten, so a job is one call), otherwise ten. A job costs about a
+ * kilobyte of Redis and several round trips whatever it carries, so its tasks share them.
  */
-export function permitsPerJob(concurrency: number): number {
-  return Math.min(8, Math.max(2, Math.floor(concurrency / 8)));
+export function tasksPerJob(tasksPerCall: number): number {
+  return tasksPerCall > 1 ? tasksPerCall : TASKS_PER_PERMIT * PERMITS_PER_JOB;
 }
 
 /**
- * Tasks one delete job carries, for P = P_CONCURRENCY and the tasks one delete call takes: one call's
- * worth where the API deletes several at once (Workspace's ten, so a job is one call), otherwise
- * five tasks for each permit the job brings (10 at the default P, 20 at P = 32, at most 40).
- */
-export function tasksPerJob(concurrency: number, tasksPerCall: number): number {
-  return tasksPerCall > 1 ? tasksPerCall : TASKS_PER_PERMIT * permitsPerJob(concurrency);
-}
-
-/**
- * J, the delete jobs that may be active at once across all workers: P where a job is one call
- * (Workspace), otherwise P over the permits each job brings, and at least two, so one job's last
- * task does not leave the others' permits idle.
+ * J, the delete jobs that may be active at once across all workers, for P = P_CONCURRENCY: P where a
+ * job is one call (Workspace), otherwise P/2 (two permits a job), and at least two, so one job's
+ * last task does not leave the others' permits idle.
  */
 export function deleteJobSlots(concurrency: number, tasksPerCall: number): number {
   if (tasksPerCall > 1) return concurrency;
-  return Math.min(concurrency, Math.max(2, Math.ceil(concurrency / permitsPerJob(concurrency))));
+  return Math.min(concurrency, Math.max(2, Math.ceil(concurrency / PERMITS_PER_JOB)));
 }
 
 /** J for one provider's configuration: BullMQ's global concurrency and each worker's own. */
@@ -55,9 +46,9 @@ export function deleteJobSlotsFor(provider: ProviderConfig): number {
   return deleteJobSlots(provider.concurrency, PROVIDER_FACTS[provider.name].maxBatchSize);
 }
 
-/** Tasks per delete job for one provider's configuration (the producer's batches). */
+/** Tasks per delete job for one provider (the producer's batches). */
 export function tasksPerJobFor(provider: ProviderConfig): number {
-  return tasksPerJob(provider.concurrency, PROVIDER_FACTS[provider.name].maxBatchSize);
+  return tasksPerJob(PROVIDER_FACTS[provider.name].maxBatchSize);
 }
 
 /** How old the queue's P may be when a job starts: a worker reads it back at most once a second. */

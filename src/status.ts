@@ -87,7 +87,7 @@ export async function readStatus(config: Config, redis: RedisClient, queues: Rea
       rateLimitPerSecond: finiteOrNull(perSecond(pc.rateLimit, pc.rateLimit.max)),
       effectiveRatePerSecond: budget ? finiteOrNull(Math.round(allowedPerSecond(budget) * 100) / 100) : 0,
       throttledForMs: Math.max(0, throttledForMs),
-      // Three decimals: a job carries ten tasks or more, so job rates run ten times below task rates or more.
+      // Three decimals: a job carries up to ten tasks, so job rates run ten times below task rates.
       recentJobsPerSecond: Math.round((recent / (RECENT_WINDOW_MS / 1000)) * 1000) / 1000,
       latestFailures: failed.filter((job): job is Job<DeleteJobData> => job !== undefined).map(failureOf),
     };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ProviderConfig } from '../src/config.js';
-import { deleteJobSlots, DeletePermits, permitsPerJob, queueShareOf, tasksPerJob } from '../src/delete-permits.js';
+import { deleteJobSlots, DeletePermits, queueShareOf, tasksPerJob } from '../src/delete-permits.js';
 
 /** A pool with `jobs` active jobs. */
 function poolWith(total: number, slots: number, jobs: number): DeletePermits {
@@ -26,35 +26,26 @@ describe('delete permits', () => {
     }));
   });
 
-  it('one call per job where a job is one call (Workspace), two permits per job below P = 16, one per eight of P above, at most eight', () => {
+  it('one call per job where a job is one call (Workspace), two permits per job otherwise', () => {
     expect(deleteJobSlots(4, 10)).toBe(4);
     expect(deleteJobSlots(32, 10)).toBe(32);
-    expect(deleteJobSlots(15, 1)).toBe(8);
-    expect(deleteJobSlots(16, 1)).toBe(8);
-    expect(deleteJobSlots(24, 1)).toBe(8);
-    expect(deleteJobSlots(32, 1)).toBe(8);
-    expect(deleteJobSlots(100, 1)).toBe(13);
+    expect(deleteJobSlots(32, 1)).toBe(16);
     expect(deleteJobSlots(5, 1)).toBe(3);
     expect(deleteJobSlots(4, 1)).toBe(2);
     expect(deleteJobSlots(3, 1)).toBe(2);
     expect(deleteJobSlots(1, 1)).toBe(1);
   });
 
-  it('gives every job five tasks per permit it brings, and Workspace one batch call a job', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), (total) => {
-      expect(tasksPerJob(total, 1)).toBe(5 * permitsPerJob(total));
-      expect(tasksPerJob(total, 10)).toBe(10);
-      // The pool of a process holding every job slot has about the job's permits per job.
-      const slots = deleteJobSlots(total, 1);
-      expect(Math.floor(total / slots)).toBeLessThanOrEqual(permitsPerJob(total));
-    }));
-    expect([4, 15, 16, 32, 64, 100].map((p) => tasksPerJob(p, 1))).toEqual([10, 10, 10, 20, 40, 40]);
+  it('gives a job ten tasks (five per permit), and Workspace one batch call a job', () => {
+    expect(tasksPerJob(1)).toBe(10);
+    expect(tasksPerJob(10)).toBe(10);
   });
 
   it('follows the queue\'s P and J: a smaller capacity grants nothing until the tasks in flight are within it', async () => {
-    const pool = poolWith(32, 8, 2); // P = 32: four permits a job
+    const pool = poolWith(32, 16, 4); // P = 32: two permits a job
     for (let i = 0; i < 8; i++) await pool.acquire();
-    pool.follow(10, 5); // a pod at P = 10 started last: two permits a job
+    expect(pool.capacity).toBe(8);
+    pool.follow(10, 10); // one permit a job, as the queue's P and J now say
     expect(pool.capacity).toBe(4);
     let granted = false;
     const next = pool.acquire().then(() => { granted = true; });
@@ -64,14 +55,14 @@ describe('delete permits', () => {
     pool.release();
     await next;
     expect(pool.tasksInFlight).toBe(4);
-    pool.follow(32, 8);
+    pool.follow(32, 16);
     expect(pool.capacity).toBe(8);
   });
 
   it('reads the queue\'s P as stored, and ignores what this version would not accept', () => {
     const iotda = { name: 'iotda' } as ProviderConfig;
     expect(queueShareOf('10', iotda)).toEqual({ total: 10, jobSlots: 5 });
-    expect(queueShareOf('32', iotda)).toEqual({ total: 32, jobSlots: 8 });
+    expect(queueShareOf('32', iotda)).toEqual({ total: 32, jobSlots: 16 });
     expect(queueShareOf('10', { name: 'workspace' } as ProviderConfig)).toEqual({ total: 10, jobSlots: 10 });
     for (const stored of [null, '', '0', '101', '4.5', '-3', 'ten', '1e2']) expect(queueShareOf(stored, iotda)).toBeUndefined();
   });

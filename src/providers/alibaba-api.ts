@@ -83,7 +83,7 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
   const { code, requestId } = alibabaErrorBody(parsed);
   const received = { ...response, body: parsed, requestId: requestId ?? header(response.headers, 'x-acs-request-id') };
   // Every RPC answer, deletes included, is a JSON object with its RequestId.
-  const unreadable = unreadableAnswer(response, true, received.requestId);
+  const unreadable = unreadableAnswer(response, parsed, true, received.requestId);
   if (unreadable) throw unreadable;
   if (deps.budget && code !== undefined && THROTTLING.test(code)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
   return received;

@@ -63,13 +63,14 @@ export async function send(http: HttpClient, request: OutgoingRequest, signal?: 
  * A successful answer whose body cannot be read: not JSON (cut off in transit, an HTML page from a proxy),
  * or empty where the API always sends a body (`bodyRequired`: every read; a delete may answer 204).
  * Transient: the same call again usually reads fine, so BullMQ retries it, and a listing fails with this
- * reason rather than with a misleading "no such field". Undefined when the body is readable.
+ * reason rather than with a misleading "no such field". `parsed`: the body as parseJson read it (once
+ * per answer). Undefined when the body is readable.
  */
-export function unreadableAnswer(response: ApiResponse, bodyRequired: boolean, requestId?: string): ProviderError | undefined {
+export function unreadableAnswer(response: ApiResponse, parsed: unknown, bodyRequired: boolean, requestId?: string): ProviderError | undefined {
   if (response.status < 200 || response.status > 299) return undefined;
   const bytes = Buffer.byteLength(response.text);
   const type = header(response.headers, 'content-type') ?? 'no Content-Type';
-  const why = response.text.trim() === '' ? (bodyRequired ? 'an empty body' : undefined) : parseJson(response.text) === undefined ? `a body that is not JSON (${bytes} bytes of ${type}; cut off or from a proxy?)` : undefined;
+  const why = response.text.trim() === '' ? (bodyRequired ? 'an empty body' : undefined) : parsed === undefined ? `a body that is not JSON (${bytes} bytes of ${type}; cut off or from a proxy?)` : undefined;
   return why === undefined ? undefined : new ProviderError('transient', `unreadable answer: HTTP ${response.status} with ${why}`, { status: response.status, ...(requestId ? { requestId } : {}) });
 }
 

@@ -85,7 +85,7 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
   }
   const received = { ...response, body: parseJson(response.text), requestId: header(response.headers, 'x-request-id') };
   // A delete may answer 204 with no body; every read answers JSON.
-  const unreadable = unreadableAnswer(response, call.method === 'GET', received.requestId);
+  const unreadable = unreadableAnswer(response, received.body, call.method === 'GET', received.requestId);
   if (unreadable) throw unreadable;
   if (deps.budget && isHuaweiThrottling(received, deps.throttlingCodes)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
   return received;

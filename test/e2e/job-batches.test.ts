@@ -1,4 +1,4 @@
-// Delete jobs carry several tasks (tasksPerJob; issue 8: Redis and CPU per queued task), deleted one call each
+// Delete jobs carry up to ten tasks (tasksPerJob; issue 8: Redis per queued task), deleted one call each
 // for single-delete APIs: each task re-read just before its own delete, failures kept per task.
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
@@ -27,15 +27,13 @@ function putTasks(s: Simulator, from: number, count: number): string[] {
 }
 
 describe('delete jobs of several tasks', () => {
-  it.each([
-    { concurrency: '4', perJob: 10 },
-    { concurrency: '32', perJob: 20 }, // four permits a job from P = 32 on: half the jobs, the same five task times each
-  ])('puts up to $perJob tasks in one job at P_CONCURRENCY=$concurrency, type standing in for an equal label', async ({ concurrency, perJob }) => {
-    expect(tasksPerJob(Number(concurrency), 1)).toBe(perJob);
+  it('puts up to ten tasks in one job, type standing in for an equal label', async () => {
+    const perJob = tasksPerJob(1);
+    expect(perJob).toBe(10);
     const sim = await fixture.start();
     const ids = putTasks(sim, 1, 2 * perJob + 5);
     const prefix = fixture.prefix();
-    const report = await runJanitor(env(sim, prefix, { IOTDA_CONCURRENCY: concurrency }), { mode: 'produce' });
+    const report = await runJanitor(env(sim, prefix), { mode: 'produce' });
     expect(report.stats[0]?.enqueued).toBe(2 * perJob + 5);
     const queue = new Queue<DeleteJobData>(queueNameFor('iotda'), { connection: { url: REDIS_URL }, prefix });
     try {
@@ -88,7 +86,7 @@ describe('delete jobs of several tasks', () => {
 
   it('stops a job between tasks when the run closes: what it deleted is counted, the rest stays queued for the next run', async () => {
     const sim = await fixture.start();
-    const ids = putTasks(sim, 400, tasksPerJob(1, 1)); // one job
+    const ids = putTasks(sim, 400, tasksPerJob(1)); // one job
     const prefix = fixture.prefix();
     const first = await runJanitor(env(sim, prefix, { IOTDA_RATE_LIMIT: '2/s', IOTDA_CONCURRENCY: '1', JANITOR_MAX_RUNTIME: '2s' }));
     const deletedFirst = sim.deleted.length;

@@ -61,7 +61,7 @@ describe('status and retry-failed', () => {
     const other = await runCli(['status'], withoutCredentials({ ...env, IOTDA_CONCURRENCY: '40' }));
     const configured = loadConfig(env).providers[0]?.concurrency;
     expect(iotda?.queueConcurrency).toBe(configured);
-    expect(other.stdout).toContain(`concurrency: IOTDA_CONCURRENCY=40 tasks in flight, at most ${iotda?.activeJobsCap} jobs active (set by a process with IOTDA_CONCURRENCY=${configured}, which every worker follows: here it would be 8)`);
+    expect(other.stdout).toContain(`concurrency: IOTDA_CONCURRENCY=40 tasks in flight, at most ${iotda?.activeJobsCap} jobs active (set by a process with IOTDA_CONCURRENCY=${configured}, which every worker follows: here it would be 20)`);
     expect(text.stdout).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${PROJECT} task ${REFUSED}, 1 attempt\\(s\\): IOTDA.000005: Forbidden by policy.`));
     // IOTDA_RATE_LIMIT=none: no rate to show, as text or JSON (which has no infinity).
     const unpaced = withoutCredentials({ ...env, IOTDA_RATE_LIMIT: 'none' });
