@@ -6,8 +6,8 @@
 // the tasks of every job in the process draw on the pool. Whatever the jobs' spread over pods, the
 // pools hold at most Σ floor(P·aᵢ/J) ≤ P permits, so no more than P tasks are ever in flight. Pods
 // with different P on one prefix (a rolling update) all follow the P, and its J, of the process that
-// started last: it stores them in Redis, and each worker reads them back as its jobs start. The jobs
-// active when it started end on the shares they began with.
+// started last: it stores them in Redis, and each worker reads them back (at most a second old) when
+// it starts a job, so the bound holds once the jobs active at the change have ended.
 import type { ProviderConfig } from './config.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 
