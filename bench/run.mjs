@@ -25,7 +25,7 @@ const f2 = (x) => x.toFixed(2);
 /**
  * Deletes the candidates with the bare loops, with produce + work and with plain BullMQ, each on a fresh
  * simulator with the same seed. The like-for-like pair (the loop making the janitor's calls, and the
- * janitor) runs BENCH_ROUNDS times (default 3), in alternating order so neither always runs first
+ * janitor) runs BENCH_ROUNDS times (default 5: one round swings by 0.1 on a shared machine), in alternating order so neither always runs first
  * (JIT warm-up, load drift); the ratio reported is the median of the rounds' ratios, with their range.
  * CPU per delete (this process, the simulator, Redis) is the load-independent view of the same work.
  */
@@ -63,7 +63,7 @@ async function overhead(latencyMs, goal) {
   };
   const bare = await bareRun(bareIotdaDelete);
   const rounds = [];
-  for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 3); round++) {
+  for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 5); round++) {
     // The janitor re-reads every task right before deleting it (deletion safety): the same loop making
     // those two calls is the like-for-like baseline.
     const pair = {};
