@@ -118,7 +118,7 @@ function bareIotdaCall(simUrl, project, method, okStatuses) {
   // Signed as the janitor signs for this endpoint (the SDK's V11 derived scheme for a non-standard host), so both send the same requests.
   const api = { http, endpoint: simUrl, auth, now: () => new Date(), derived: { regionId: simulatorEnvironment(simUrl, ['iotda']).IOTDA_REGION, serviceName: 'iotdm' } };
   return async (id) => {
-    const r = await callHuawei(api, project, { method, path: `/v5/iot/${project}/batchtasks/${id}` });
+    const r = await callHuawei(api, project, { operation: method === 'GET' ? 'get' : 'delete', method, path: `/v5/iot/${project}/batchtasks/${id}` });
     if (!okStatuses.includes(r.status)) throw classifyHuaweiFailure(r);
   };
 }

@@ -6,7 +6,7 @@ import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
 import { signAcs3Request } from './signing/alibaba-acs3.js';
-import { inListing } from './call-context.js';
+import { reportListThrottled, tagFor, type CallWatch, type ProviderOperation } from './call-context.js';
 
 /** Credentials resolved to readers, so rotated secret files are picked up on the next request. */
 export interface AlibabaAuth {
@@ -37,12 +37,16 @@ export interface AlibabaApiDeps {
   readonly nonce?: () => string;
   /** The provider's call budgets: `Delete*` actions draw on the delete budget, every other action on the read budget. */
   readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
 }
 
 type Params = readonly (readonly [string, string | number | undefined])[];
 
 /** One RPC call: parameters go in the query or, for `formData` APIs, in a form-encoded body. */
 export interface AlibabaCall {
+  /** What the call is for: a listing's page (which takes one of P_LIST_CONCURRENCY places), a re-read, or a delete. */
+  readonly operation: ProviderOperation;
   readonly action: string;
   readonly query?: Params;
   readonly form?: Params;
@@ -72,10 +76,11 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
     { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
   );
   const kind = call.action.startsWith('Delete') ? 'delete' : 'read';
-  const release = await deps.budget?.take(kind, signal, { listing: inListing() });
+  const release = await deps.budget?.take(kind, signal, { listing: call.operation === 'list' });
+  const tag = tagFor(deps.watch, call.operation);
   let response: ApiResponse;
   try {
-    response = await send(deps.http, { method: 'POST', url, headers, body }, signal);
+    response = await send(deps.http, { method: 'POST', url, headers, body }, signal, tag);
   } finally {
     release?.();
   }
@@ -85,8 +90,9 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
   // Every RPC answer, deletes included, is a JSON object with its RequestId.
   const unreadable = unreadableAnswer(response, parsed, true, received.requestId);
   if (unreadable) throw unreadable;
-  if (deps.budget && code !== undefined && THROTTLING.test(code)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
-  return received;
+  if (code === undefined || !THROTTLING.test(code)) return received;
+  reportListThrottled(tag);
+  return deps.budget ? { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) } : received;
 }
 
 /** The `{RequestId, Code, Message}` of an Alibaba response body, when present. */

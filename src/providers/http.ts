@@ -4,7 +4,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, type Got } from 'got';
-import { reportCall, reportServerDate, reportThrottled } from './call-context.js';
+import { reportCall, reportServerDate, type CallTag } from './call-context.js';
 import { ProviderError } from './provider.js';
 import { percentEncode } from './signing/request.js';
 
@@ -38,8 +38,8 @@ export function createHttpClient(options: { readonly timeoutMs: number }): HttpC
   });
 }
 
-/** Sends exactly the bytes that were signed. Network failures become transient ProviderErrors. */
-export async function send(http: HttpClient, request: OutgoingRequest, signal?: AbortSignal): Promise<ApiResponse> {
+/** Sends exactly the bytes that were signed, and reports the call by its tag. Network failures become transient ProviderErrors. */
+export async function send(http: HttpClient, request: OutgoingRequest, signal?: AbortSignal, tag?: CallTag): Promise<ApiResponse> {
   try {
     const response = await http(request.url, {
       method: request.method as 'GET',
@@ -47,12 +47,12 @@ export async function send(http: HttpClient, request: OutgoingRequest, signal?: 
       ...(request.body !== '' ? { body: request.body } : {}),
       ...(signal ? { signal } : {}),
     });
-    reportCall(response.statusCode);
-    reportServerDate(header(response.headers, 'date'));
+    reportCall(tag, response.statusCode);
+    reportServerDate(tag, header(response.headers, 'date'));
     return { status: response.statusCode, headers: response.headers, text: response.body };
   } catch (err) {
     if (err instanceof RequestError) {
-      reportCall('network-error');
+      reportCall(tag, 'network-error');
       throw new ProviderError('transient', `network error ${err.code}: ${err.message.split('\n')[0] ?? ''}`);
     }
     throw err;
@@ -110,7 +110,6 @@ export async function withListRetries<T>(call: () => Promise<T>, options: { read
     try {
       return await call();
     } catch (err) {
-      reportThrottled(err);
       const retryable = err instanceof ProviderError && err.kind !== 'permanent';
       if (!retryable || attempt >= attempts || options.signal?.aborted) throw err;
       const backoff = Math.random() * baseMs * 2 ** (attempt - 1);

@@ -5,7 +5,7 @@ import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
 import { ProviderError } from './provider.js';
 import { needsDerivedSigning, signHuaweiRequest } from './signing/huawei-aksk.js';
-import { inListing } from './call-context.js';
+import { reportListThrottled, tagFor, type CallWatch, type ProviderOperation } from './call-context.js';
 
 /** Credentials resolved to readers, so rotated secret files are picked up on the next request. */
 export type HuaweiAuth =
@@ -36,9 +36,13 @@ export interface HuaweiApiDeps {
   readonly budget?: CallBudget;
   /** The service's own throttling codes besides HTTP 429 / APIGW.0308, reported to the budget. */
   readonly throttlingCodes?: readonly string[];
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
 }
 
 export interface HuaweiCall {
+  /** What the call is for: a listing's page (which takes one of P_LIST_CONCURRENCY places), a re-read, or a delete. */
+  readonly operation: ProviderOperation;
   readonly method: 'GET' | 'POST' | 'DELETE';
   /** Path below the endpoint, already encoded per segment. */
   readonly path: string;
@@ -76,10 +80,11 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
     );
   }
   const kind = call.method === 'GET' ? 'read' : 'delete';
-  const release = await deps.budget?.take(kind, signal, { listing: inListing() });
+  const release = await deps.budget?.take(kind, signal, { listing: call.operation === 'list' });
+  const tag = tagFor(deps.watch, call.operation);
   let response: ApiResponse;
   try {
-    response = await send(deps.http, { method: call.method, url, headers, body }, signal);
+    response = await send(deps.http, { method: call.method, url, headers, body }, signal, tag);
   } finally {
     release?.();
   }
@@ -87,8 +92,9 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
   // A delete may answer 204 with no body; every read answers JSON.
   const unreadable = unreadableAnswer(response, received.body, call.method === 'GET', received.requestId);
   if (unreadable) throw unreadable;
-  if (deps.budget && isHuaweiThrottling(received, deps.throttlingCodes)) return { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) };
-  return received;
+  if (!isHuaweiThrottling(received, deps.throttlingCodes)) return received;
+  reportListThrottled(tag);
+  return deps.budget ? { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) } : received;
 }
 
 /** HTTP 429, APIG's APIGW.0308, or one of the service's own throttling codes (IoTDA answers those with 403). */

@@ -1,6 +1,7 @@
 // Alibaba Cloud IMM batches (API 2020-09-30): ListBatches with NextToken paging, GetBatch, DeleteBatch.
 import type { ProviderConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
+import type { CallWatch } from './call-context.js';
 import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
 import { canonicalSpelling } from './catalog.js';
 import { withListRetries, type HttpClient } from './http.js';
@@ -18,6 +19,8 @@ export interface ImmDeps {
   readonly now: () => Date;
   /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
   readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
   /** Nonce source for tests; a fresh random one per request otherwise. */
   readonly nonce?: () => string;
 }
@@ -25,7 +28,7 @@ export interface ImmDeps {
 export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provider {
   const api: AlibabaApiDeps = {
     http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, version: IMM_API_VERSION,
-    ...(deps.budget ? { budget: deps.budget } : {}),
+    ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}),
     ...(deps.nonce ? { nonce: deps.nonce } : {}),
   };
 
@@ -39,7 +42,7 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
         // The SDK sends every ListBatches parameter in the query string (client.go `query[...]`).
         const query = [['MaxResults', PAGE_SIZE], ['NextToken', token === '' ? undefined : token], ['ProjectName', project]] as const;
         const response = await withListRetries(async () => {
-          const r = await callAlibaba(api, { action: 'ListBatches', query }, signal);
+          const r = await callAlibaba(api, { operation: 'list', action: 'ListBatches', query }, signal);
           if (r.status !== 200) throw classifyAlibabaFailure(r);
           return r;
         }, signal ? { signal } : {});
@@ -55,7 +58,7 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
     deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       return deleteOneByOne(taskIds, async (id) => {
         // DeleteBatch is a formData API: Id and ProjectName travel in a form-encoded body (client.go).
-        const response = await callAlibaba(api, { action: 'DeleteBatch', form: [['Id', id], ['ProjectName', project]] });
+        const response = await callAlibaba(api, { operation: 'delete', action: 'DeleteBatch', form: [['Id', id], ['ProjectName', project]] });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
         if (response.status === 200) return { id, result: 'deleted', ...requestId };
         // Idempotency is undocumented (§1b): ResourceNotFound for the batch, with 400 or 404, means already gone.
@@ -65,7 +68,7 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
     },
     // GetBatch (§1a): parameters in the query, like every IMM action but DeleteBatch.
     async getTask(project, { id }): Promise<TaskRead> {
-      const response = await callAlibaba(api, { action: 'GetBatch', query: [['Id', id], ['ProjectName', project]] });
+      const response = await callAlibaba(api, { operation: 'get', action: 'GetBatch', query: [['Id', id], ['ProjectName', project]] });
       if (response.status !== 200) {
         if (isResourceNotFound(response, 'Batch')) return { kind: 'gone' };
         throw classifyAlibabaFailure(response);

@@ -1,6 +1,7 @@
 // Huawei IoTDA batch tasks: ListBatchTasks walked per task_type with marker paging, DeleteBatchTask (204).
 import type { ProviderConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
+import type { CallWatch } from './call-context.js';
 import { canonicalSpelling, IOTDA_TASK_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
@@ -20,6 +21,8 @@ export interface IotdaDeps {
   readonly now: () => Date;
   /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
   readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
 }
 
 export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Provider {
@@ -27,7 +30,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
   const derivedScope = config.region ? { regionId: config.region, serviceName: 'iotdm' } : undefined;
   const common: HuaweiApiDeps = {
     http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, throttlingCodes: THROTTLING.throttling,
-    ...(deps.budget ? { budget: deps.budget } : {}),
+    ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}),
     ...(options.instanceId ? { extraHeaders: { 'Instance-Id': options.instanceId } } : {}),
   };
   const standardApi = common;
@@ -62,7 +65,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
       try {
         response = await withListRetries(async () => {
           const r = await call(project, {
-            method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
+            operation: 'list', method: 'GET', path: base(project), query: [['task_type', taskType], ['limit', PAGE_LIMIT], ['marker', marker]],
           }, signal);
           if (r.status !== 200) throw classifyHuaweiFailure(r, THROTTLING);
           return r;
@@ -111,7 +114,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
     },
     deleteTasks(project, taskIds): Promise<DeleteBatchResult> {
       return deleteOneByOne(taskIds, async (id) => {
-        const response = await call(project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
+        const response = await call(project, { operation: 'delete', method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
         if (response.status === 204 || response.status === 200) return { id, result: 'deleted', ...requestId };
         if (isRecordNotFound(response)) return { id, result: 'gone', ...requestId };
@@ -120,7 +123,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
     },
     // ShowBatchTask (§3a, iot_06_v5_0017): the task with its status; 404 when it no longer exists.
     async getTask(project, { id }): Promise<TaskRead> {
-      const response = await call(project, { method: 'GET', path: `${base(project)}/${encodeURIComponent(id)}` });
+      const response = await call(project, { operation: 'get', method: 'GET', path: `${base(project)}/${encodeURIComponent(id)}` });
       if (isRecordNotFound(response)) return { kind: 'gone' };
       if (response.status !== 200) throw classifyHuaweiFailure(response, THROTTLING);
       const task = (response.body as Record<string, unknown> | undefined)?.batchtask;

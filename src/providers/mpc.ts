@@ -2,6 +2,7 @@
 // DeleteRemuxTask (`DELETE /remux/task`, 204). It never calls CancelRemuxTask (`DELETE /remux`).
 import type { ProviderConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
+import type { CallWatch } from './call-context.js';
 import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
@@ -25,38 +26,43 @@ export interface MpcDeps {
   readonly now: () => Date;
   /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
   readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
 }
 
 /** What a MPC.10211 answer means once the record has been looked up again. */
 export type NotDeletableVerdict = { readonly result: 'gone' } | { readonly result: 'refused'; readonly error: ProviderError };
 
 export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}) };
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
   const remux = (project: string) => `/v1/${encodeURIComponent(project)}/remux`;
 
   async function listPage(project: string, page: number, signal?: AbortSignal): Promise<HuaweiResponse> {
     return withListRetries(async () => {
-      const r = await callHuawei(api, project, { method: 'GET', path: remux(project), query: [['page', page], ['size', MPC_PAGE_SIZE]] }, signal);
+      const r = await callHuawei(api, project, { operation: 'list', method: 'GET', path: remux(project), query: [['page', page], ['size', MPC_PAGE_SIZE]] }, signal);
       if (r.status !== 200) throw classifyHuaweiFailure(r);
       return r;
     }, signal ? { signal } : {});
   }
 
-  /** The list API's task_id filter ignores paging and time filters (§4a), so it is an exact lookup. */
-  async function lookUp(project: string, taskId: string): Promise<Record<string, unknown> | undefined> {
-    const r = await callHuawei(api, project, { method: 'GET', path: remux(project), query: [['task_id', taskId]] });
+  /**
+   * The list API's task_id filter ignores paging and time filters (§4a), so it is an exact lookup;
+   * `operation`: a re-read's, or a delete's that asks after a MPC.10211 answer.
+   */
+  async function lookUp(project: string, taskId: string, operation: 'get' | 'delete'): Promise<Record<string, unknown> | undefined> {
+    const r = await callHuawei(api, project, { operation, method: 'GET', path: remux(project), query: [['task_id', taskId]] });
     if (r.status !== 200) throw classifyHuaweiFailure(r);
     return listField(r, 'tasks').find((item) => idField(item, 'task_id') === taskId);
   }
 
   async function deleteOne(project: string, id: string): Promise<DeleteOutcome> {
     // DeleteRemuxTask, never CancelRemuxTask: `/remux/task`, not `/remux` (§4b).
-    const response = await callHuawei(api, project, { method: 'DELETE', path: `${remux(project)}/task`, query: [['task_id', id]] });
+    const response = await callHuawei(api, project, { operation: 'delete', method: 'DELETE', path: `${remux(project)}/task`, query: [['task_id', id]] });
     const requestId = response.requestId ? { requestId: response.requestId } : {};
     if (response.status === 204 || response.status === 200) return { id, result: 'deleted', ...requestId };
     if (isRecordNotFound(response)) return { id, result: 'gone', ...requestId };
     if (huaweiErrorBody(response.body).code !== MPC_NOT_DELETABLE) throw classifyHuaweiFailure(response);
-    const verdict = judgeNotDeletable(classifyHuaweiFailure(response), await lookUp(project, id));
+    const verdict = judgeNotDeletable(classifyHuaweiFailure(response), await lookUp(project, id, 'delete'));
     if (verdict.result === 'refused') throw verdict.error;
     return { id, result: 'gone', ...requestId };
   }
@@ -73,7 +79,7 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
     },
     deleteTasks: (project, taskIds) => deleteOneByOne(taskIds, (id) => deleteOne(project, id)),
     async getTask(project, { id }): Promise<TaskRead> {
-      const item = await lookUp(project, id);
+      const item = await lookUp(project, id, 'get');
       return item ? { kind: 'found', task: toCloudTask(item) } : { kind: 'gone' };
     },
   };

@@ -6,7 +6,7 @@ import type { TargetScope } from '../scope.js';
 import { alibabaAuthFrom } from './alibaba-api.js';
 import type { ProviderName } from './catalog.js';
 import { huaweiAuthFrom } from './huawei-api.js';
-import { observeProvider, type ProviderCallObserver } from './call-context.js';
+import { observeProvider, ServerClock, type CallWatch, type ProviderCallObserver } from './call-context.js';
 import { createHttpClient, type HttpClient } from './http.js';
 import { createImmProvider } from './imm.js';
 import { createIotdaProvider } from './iotda.js';
@@ -22,19 +22,24 @@ export interface ProviderDeps {
   readonly limiter: CallLimiter;
 }
 
-type ProviderFactory = (providerConfig: ProviderConfig, deps: ProviderDeps) => Provider;
+type ProviderFactory = (providerConfig: ProviderConfig, deps: ProviderDeps, watch: CallWatch) => Provider;
 
 function huaweiAuth(pc: ProviderConfig) {
   if (!pc.huaweiAuth) throw new Error(`Huawei Cloud credentials missing for ${pc.name} (config validation should have caught this)`);
   return huaweiAuthFrom(pc.huaweiAuth);
 }
 
+/** What every adapter takes besides its credentials: the HTTP client, the clock, its call budgets and who watches its calls. */
+function adapterDeps(pc: ProviderConfig, deps: ProviderDeps, watch: CallWatch) {
+  return { http: deps.http, now: deps.now, budget: deps.limiter.budgetFor(pc.name), watch };
+}
+
 const FACTORIES: Readonly<Record<ProviderName, ProviderFactory>> = {
-  imm: (pc, deps) => createImmProvider(pc, { http: deps.http, auth: alibabaAuthFrom(deps.config.alibabaAuth), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  iotda: (pc, deps) => createIotdaProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  mpc: (pc, deps) => createMpcProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  vias: (pc, deps) => createViasProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
-  workspace: (pc, deps) => createWorkspaceProvider(pc, { http: deps.http, auth: huaweiAuth(pc), now: deps.now, budget: deps.limiter.budgetFor(pc.name) }),
+  imm: (pc, deps, watch) => createImmProvider(pc, { ...adapterDeps(pc, deps, watch), auth: alibabaAuthFrom(deps.config.alibabaAuth) }),
+  iotda: (pc, deps, watch) => createIotdaProvider(pc, { ...adapterDeps(pc, deps, watch), auth: huaweiAuth(pc) }),
+  mpc: (pc, deps, watch) => createMpcProvider(pc, { ...adapterDeps(pc, deps, watch), auth: huaweiAuth(pc) }),
+  vias: (pc, deps, watch) => createViasProvider(pc, { ...adapterDeps(pc, deps, watch), auth: huaweiAuth(pc) }),
+  workspace: (pc, deps, watch) => createWorkspaceProvider(pc, { ...adapterDeps(pc, deps, watch), auth: huaweiAuth(pc) }),
 };
 
 /**
@@ -46,9 +51,11 @@ export function createProviders(config: Config, now: () => Date = () => new Date
   const budgets = limiter ?? createCallLimiter(providerRatesOf(config), { store: new MemoryBudgetStore(), keyPrefix: config.queuePrefix });
   const deps: ProviderDeps = { config, http: createHttpClient({ timeoutMs: config.httpTimeoutMs }), now, limiter: budgets };
   return new Map(config.providers.map((pc) => {
-    const provider = routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps));
-    // Always wrapped: the wrapper also reads the providers' clocks (JANITOR_MAX_CLOCK_SKEW).
-    return [pc.name, observeProvider(provider, observer)];
+    // One watch per provider, whatever its regions: its calls' observer and the clock its answers are read against.
+    const watch: CallWatch = { provider: pc.name, observer, clock: new ServerClock() };
+    const provider = routeByTarget(pc, (scoped) => FACTORIES[pc.name](scoped, deps, watch));
+    // Always wrapped: the wrapper also exposes the provider's clock (JANITOR_MAX_CLOCK_SKEW).
+    return [pc.name, observeProvider(provider, watch)];
   }));
 }
 

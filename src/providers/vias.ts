@@ -1,6 +1,7 @@
 // Huawei VIAS batch tasks (§2 of providers.md): ListBatchTasks walked last page first, DeleteBatchTask with per-sub-task results.
 import type { ProviderConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
+import type { CallWatch } from './call-context.js';
 import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
@@ -27,6 +28,8 @@ export interface ViasDeps {
   readonly now: () => Date;
   /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
   readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
 }
 
 /**
@@ -90,13 +93,13 @@ export function incompleteDelete(body: unknown): string | undefined {
 }
 
 export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}) };
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/batch-tasks`;
 
   const listPage = (project: string, pageNum: number, pageSize: number, signal?: AbortSignal) =>
     withListRetries(async () => {
       const r = await callHuawei(api, project, {
-        method: 'GET', path: base(project),
+        operation: 'list', method: 'GET', path: base(project),
         query: [['is_paged', 'true'], ['page_size', pageSize], ['page_num', pageNum], ['order_by', 'asc'], ['sort_name', 'created_at']],
       }, signal);
       if (r.status !== 200) throw classifyHuaweiFailure(r);
@@ -104,7 +107,7 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
     }, signal ? { signal } : {});
 
   async function deleteOne(project: string, id: string): Promise<DeleteOutcome> {
-    const r = await callHuawei(api, project, { method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
+    const r = await callHuawei(api, project, { operation: 'delete', method: 'DELETE', path: `${base(project)}/${encodeURIComponent(id)}` });
     const requestId = r.requestId ? { requestId: r.requestId } : {};
     if (r.status === 200 || r.status === 204) {
       const incomplete = incompleteDelete(r.body);
@@ -145,7 +148,7 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
       if (lookup === undefined || lookup === '') return { kind: 'no-read', reason: 'the batch has no name to look it up by' };
       const found = await findThroughFilter(async (index) => {
         const r = await callHuawei(api, project, {
-          method: 'GET', path: base(project),
+          operation: 'get', method: 'GET', path: base(project),
           query: [['is_paged', 'true'], ['page_size', VIAS_PAGE_SIZE], ['page_num', index + 1], ['type_like', 'batch_task_name'], ['name_like', lookup]],
         });
         if (r.status !== 200) throw classifyHuaweiFailure(r);

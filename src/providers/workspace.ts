@@ -1,6 +1,7 @@
 // Huawei Workspace sub-jobs: ListItaSubJobs walked backwards by offset, BatchDeleteSubJobs with 1 to 10 sub-job ids.
 import type { ProviderConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
+import type { CallWatch } from './call-context.js';
 import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
 import { findAllThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
@@ -24,6 +25,8 @@ export interface WorkspaceDeps {
   readonly now: () => Date;
   /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
   readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
   /** Page size for ListItaSubJobs; tests lower it to page through a few records. */
   readonly pageLimit?: number;
 }
@@ -34,20 +37,20 @@ const LOOKUP_MAX_PAGES = 10;
 type Failure = DeleteBatchResult['failures'][number];
 
 export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}) };
+  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
   const limit = Math.min(Math.max(1, deps.pageLimit ?? PAGE_LIMIT), PAGE_LIMIT);
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/workspace-sub-jobs`;
 
   const page = (project: string, offset: number, size: number, signal?: AbortSignal): Promise<CountedPage<Record<string, unknown>>> =>
     withListRetries(async () => {
-      const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['limit', size], ['offset', offset]] }, signal);
+      const r = await callHuawei(api, project, { operation: 'list', method: 'GET', path: base(project), query: [['limit', size], ['offset', offset]] }, signal);
       if (r.status !== 200) throw classifyHuaweiFailure(r);
       return { items: listField(r, 'jobs'), total: totalCount(r) };
     }, signal ? { signal } : {});
 
   /** One BatchDeleteSubJobs call; the API answers 200 with no body on success (§5b). */
   const send = (project: string, ids: readonly string[]) =>
-    callHuawei(api, project, { method: 'POST', path: `${base(project)}/batch-delete`, json: { job_ids: ids } });
+    callHuawei(api, project, { operation: 'delete', method: 'POST', path: `${base(project)}/batch-delete`, json: { job_ids: ids } });
 
   async function deleteEach(project: string, ids: readonly string[]): Promise<DeleteBatchResult> {
     const outcomes: DeleteOutcome[] = [];
@@ -98,7 +101,7 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
     }
     for (const [parent, ids] of byParent) {
       const found = await findAllThroughFilter(async (index) => {
-        const r = await callHuawei(api, project, { method: 'GET', path: base(project), query: [['job_id', parent], ['limit', limit], ['offset', index * limit]] });
+        const r = await callHuawei(api, project, { operation: 'get', method: 'GET', path: base(project), query: [['job_id', parent], ['limit', limit], ['offset', index * limit]] });
         if (r.status !== 200) throw classifyHuaweiFailure(r);
         return { items: listField(r, 'jobs'), total: totalCount(r) };
       }, { ids, pageSize: limit, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });

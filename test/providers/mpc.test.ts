@@ -151,11 +151,11 @@ describe('MPC simulator', () => {
     const sim = await fixture.start();
     const { api } = setup(sim);
     for (const size of [0, 101]) {
-      const r = await callHuawei(api, PROJECT, { method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', size]] });
+      const r = await callHuawei(api, PROJECT, { operation: 'list', method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', size]] });
       expect(r.status).toBe(400);
       expect(r.body).toMatchObject({ error_code: 'MPC.10202' });
     }
-    const ok = await callHuawei(api, PROJECT, { method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', 100]] });
+    const ok = await callHuawei(api, PROJECT, { operation: 'list', method: 'GET', path: `/v1/${PROJECT}/remux`, query: [['page', 0], ['size', 100]] });
     expect(ok.status).toBe(200);
   });
 
@@ -163,7 +163,7 @@ describe('MPC simulator', () => {
     const sim = await fixture.start({ projects: { mpc: ['cancel-probe'] } });
     const id = putTask(sim, 5000, { status: 'WAITING', end_time: undefined }, 'cancel-probe');
     const { api } = setup(sim);
-    const r = await callHuawei(api, 'cancel-probe', { method: 'DELETE', path: '/v1/cancel-probe/remux', query: [['task_id', id]] });
+    const r = await callHuawei(api, 'cancel-probe', { operation: 'delete', method: 'DELETE', path: '/v1/cancel-probe/remux', query: [['task_id', id]] });
     expect(r.status).toBe(204);
     expect(sim.records('mpc', 'cancel-probe')[0]).toMatchObject({ status: 'CANCELED' });
     expect(mpcCancelCalls(sim, 'cancel-probe')).toEqual([{ project: 'cancel-probe', taskId: id }]);

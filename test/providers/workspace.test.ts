@@ -257,7 +257,7 @@ describe('Workspace batch delete', () => {
 });
 
 describe('the simulated BatchDeleteSubJobs', () => {
-  const del = (s: Simulator, json: unknown) => callHuawei(rawApi(s), project, { method: 'POST', path: `/v2/${project}/workspace-sub-jobs/batch-delete`, json });
+  const del = (s: Simulator, json: unknown) => callHuawei(rawApi(s), project, { operation: 'delete', method: 'POST', path: `/v2/${project}/workspace-sub-jobs/batch-delete`, json });
 
   it('validates job_ids: 1 to 10 items of at most 255 characters, and exactly one of job_ids or delete_by_status', async () => {
     const s = await start();
@@ -281,7 +281,7 @@ describe('the simulated BatchDeleteSubJobs', () => {
     const running = putJob(s, 1, { status: 'WAITING' });
     const apply = putJob(s, 2, { job_type: 'applyWorkspace' });
     for (const id of [running, apply]) expect((await del(s, { job_ids: [id] })).body).toMatchObject({ error_code: WKS_CODES.subJobNotDeletable });
-    const get = await callHuawei(rawApi(s), project, { method: 'DELETE', path: `/v2/${project}/workspace-sub-jobs/batch-delete` });
+    const get = await callHuawei(rawApi(s), project, { operation: 'delete', method: 'DELETE', path: `/v2/${project}/workspace-sub-jobs/batch-delete` });
     expect(get.status).toBe(405);
     expect(s.records('workspace', project)).toHaveLength(2);
   });
@@ -300,7 +300,7 @@ describe('the simulated BatchDeleteSubJobs', () => {
   it('validates list paging parameters', async () => {
     const s = await start();
     for (const query of [[['limit', 1001]], [['limit', -1]], [['offset', 'x']], [['status', 'DONE']]] as [string, string | number][][]) {
-      const r = await callHuawei(rawApi(s), project, { method: 'GET', path: `/v2/${project}/workspace-sub-jobs`, query });
+      const r = await callHuawei(rawApi(s), project, { operation: 'list', method: 'GET', path: `/v2/${project}/workspace-sub-jobs`, query });
       expect([r.status, (r.body as Record<string, unknown>).error_code]).toEqual([400, WKS_CODES.invalidParameter]);
     }
   });
