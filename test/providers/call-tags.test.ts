@@ -47,7 +47,7 @@ describe('call tags', () => {
     expect(seen.calls).toEqual(['iotda list 429', 'iotda list 200']);
     expect(seen.throttled).toEqual(['iotda list']);
     expect(iotda.serverClock?.skewMs()).toBeDefined();
-    expect(iotda.serverClock?.readSkewMs()).toBeUndefined();
+    expect(iotda.serverClock?.readSkewMs?.()).toBeUndefined();
 
     // A throttled re-read fails the read: one throttled get, counted once.
     seen.calls.length = 0;
@@ -56,7 +56,7 @@ describe('call tags', () => {
     expect((await iotda.getTask(IOTDA, { id })).kind).toBe('found');
     expect(seen.calls).toEqual(['iotda get 429', 'iotda get 200']);
     expect(seen.throttled).toEqual(['iotda list', 'iotda get']);
-    expect(iotda.serverClock?.readSkewMs()).toBeDefined();
+    expect(iotda.serverClock?.readSkewMs?.()).toBeDefined();
 
     seen.calls.length = 0;
     expect((await iotda.deleteTasks(IOTDA, [id])).outcomes).toMatchObject([{ id, result: 'deleted' }]);
