@@ -69,17 +69,18 @@ export async function callAlibaba(deps: AlibabaApiDeps, call: AlibabaCall, signa
   const body = call.form ? queryString(call.form) : '';
   const base: Record<string, string> = { accept: 'application/json' };
   if (call.form) base['content-type'] = 'application/x-www-form-urlencoded';
-  const securityToken = deps.auth.securityToken();
-  const headers = signAcs3Request(
-    { method: 'POST', url, headers: base, body },
-    { accessKeyId: deps.auth.accessKeyId(), accessKeySecret: deps.auth.accessKeySecret(), ...(securityToken ? { securityToken } : {}) },
-    { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
-  );
   const kind = call.action.startsWith('Delete') ? 'delete' : 'read';
   const release = await deps.budget?.take(kind, signal, { listing: call.operation === 'list' });
   const tag = tagFor(deps.watch, call.operation);
   let response: ApiResponse;
   try {
+    // Signed once its slot is granted: the wait may be long, and ACS refuses an x-acs-date 15 minutes off.
+    const securityToken = deps.auth.securityToken();
+    const headers = signAcs3Request(
+      { method: 'POST', url, headers: base, body },
+      { accessKeyId: deps.auth.accessKeyId(), accessKeySecret: deps.auth.accessKeySecret(), ...(securityToken ? { securityToken } : {}) },
+      { now: deps.now(), nonce: (deps.nonce ?? randomNonce)(), action: call.action, version: deps.version },
+    );
     response = await send(deps.http, { method: 'POST', url, headers, body }, signal, tag);
   } finally {
     release?.();

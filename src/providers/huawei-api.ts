@@ -68,22 +68,18 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
   const url = `${deps.endpoint}${call.path}${query ? `?${query}` : ''}`;
   const body = call.json === undefined ? '' : JSON.stringify(call.json);
   const base: Record<string, string> = { 'Content-Type': 'application/json', ...deps.extraHeaders };
-  let headers: Record<string, string>;
-  if (deps.auth.kind === 'token') {
-    headers = { ...base, 'X-Auth-Token': deps.auth.token() };
-  } else {
-    const securityToken = deps.auth.securityToken();
-    headers = signHuaweiRequest(
-      { method: call.method, url, headers: base, body },
-      { accessKey: deps.auth.accessKey(), secretKey: deps.auth.secretKey(), ...(securityToken ? { securityToken } : {}) },
-      { now: deps.now(), projectId, ...(deps.derived ? { derived: deps.derived } : {}) },
-    );
-  }
   const kind = call.method === 'GET' ? 'read' : 'delete';
   const release = await deps.budget?.take(kind, signal, { listing: call.operation === 'list' });
   const tag = tagFor(deps.watch, call.operation);
   let response: ApiResponse;
   try {
+    // Signed once its slot is granted: the wait may be long, and APIG refuses an X-Sdk-Date 15 minutes off.
+    const securityToken = deps.auth.kind === 'aksk' ? deps.auth.securityToken() : undefined;
+    const headers = deps.auth.kind === 'token' ? { ...base, 'X-Auth-Token': deps.auth.token() } : signHuaweiRequest(
+      { method: call.method, url, headers: base, body },
+      { accessKey: deps.auth.accessKey(), secretKey: deps.auth.secretKey(), ...(securityToken ? { securityToken } : {}) },
+      { now: deps.now(), projectId, ...(deps.derived ? { derived: deps.derived } : {}) },
+    );
     response = await send(deps.http, { method: call.method, url, headers, body }, signal, tag);
   } finally {
     release?.();

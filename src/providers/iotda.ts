@@ -38,7 +38,8 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
   const sdkPrefersDerived = options.signing === 'derived' || (options.signing === 'auto' && endpointNeedsDerivedSigning(config.endpoint));
   let api = sdkPrefersDerived ? derivedApi : standardApi;
   // In `auto`, the SDK's host rule decides first; if the endpoint refuses that scheme's signature
-  // (401) and accepts the other, keep the one that works. Both are signatures with the same key.
+  // (401) and accepts the other, keep the one that works. Both are signatures with the same key: when
+  // both are refused (a wrong key), the host rule's is kept, and no call is sent twice again.
   let schemeSettled = options.signing !== 'auto' || deps.auth.kind !== 'aksk' || derivedScope === undefined;
   const call = async (project: string, request: HuaweiCall, signal?: AbortSignal) => {
     const response = await callHuawei(api, project, request, signal);
@@ -48,7 +49,10 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
     }
     const other = api === derivedApi ? standardApi : derivedApi;
     const retried = await callHuawei(other, project, request, signal);
-    if (retried.status === 401) return response;
+    if (retried.status === 401) {
+      schemeSettled = true;
+      return response;
+    }
     api = other;
     schemeSettled = true;
     return retried;

@@ -162,6 +162,16 @@ describe('IoTDA signing scheme', () => {
     expect(sim.counters.iotda.authFailures).toBeLessThanOrEqual(1);
   });
 
+  it('tries the other scheme once, not on every call, when the endpoint refuses both (a wrong key)', async () => {
+    const sim = await fixture.start();
+    putTask(sim, 10);
+    // Four task types, one listing call each: without settling, each would be sent twice.
+    const report = await runJanitor(env(sim, { HUAWEICLOUD_SDK_SK: 'not-the-secret-key', IOTDA_TASK_TYPES: 'createDevices,deleteDevices,freezeDevices,unfreezeDevices', IOTDA_LIST_CONCURRENCY: '1' }));
+    expect(report.exitCode).toBe(3);
+    expect(report.stats[0]?.listError).toContain('APIGW.0301');
+    expect(sim.counters.iotda.authFailures).toBe(5);
+  });
+
   it('signs with exactly the configured scheme when IOTDA_SIGNING is not auto', async () => {
     const sim = await fixture.start({ huaweiSchemes: ['SDK-HMAC-SHA256'] });
     putTask(sim, 9);
