@@ -14,6 +14,12 @@ export function isRecordNotFound(response: HuaweiResponse, extraCodes: readonly 
   return response.status === 404 && !(code ?? '').startsWith('APIGW.');
 }
 
+/** A non-negative whole count, given as a JSON number or a numeric string; undefined otherwise. */
+export function countValue(raw: unknown): number | undefined {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
+  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
 /** The named array of a list response; a malformed body stops the listing instead of guessing. */
 export function listField(response: HuaweiResponse, field: string): readonly Record<string, unknown>[] {
   const body = response.body as Record<string, unknown> | undefined;

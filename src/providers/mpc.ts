@@ -5,7 +5,7 @@ import type { CallBudget } from '../limiter.js';
 import type { CallWatch } from './call-context.js';
 import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
+import { countValue, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { pageCapOf } from './page-guard.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
@@ -73,7 +73,7 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
     async *listTasks(project, signal) {
       const pages = walkPagesBackward(async (index) => {
         const response = await listPage(project, index, signal);
-        return { items: listField(response, 'tasks'), total: totalOf(response) };
+        return { items: listField(response, 'tasks'), total: countValue((response.body as Record<string, unknown>).total) }; // undefined: the page lengths end the walk
       }, { pageSize: MPC_PAGE_SIZE, cap: pageCapOf(config.maxListPages), walk: 'ListRemuxTask', idOf: (item) => idField(item, 'task_id') ?? '' });
       for await (const items of pages) yield items.map(toCloudTask);
     },
@@ -113,9 +113,3 @@ function toCloudTask(item: Record<string, unknown>): CloudTask {
   return { id: idField(item, 'task_id') ?? '', states: status ? [canonicalSpelling('mpc', status)] : [], agedFrom: ageReference(item) };
 }
 
-/** `total` as a number; undefined when absent or malformed, leaving the page lengths to end the walk. */
-function totalOf(response: HuaweiResponse): number | undefined {
-  const raw = (response.body as Record<string, unknown>).total;
-  const total = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
-  return Number.isInteger(total) && total >= 0 ? total : undefined;
-}

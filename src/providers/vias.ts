@@ -4,7 +4,7 @@ import type { CallBudget } from '../limiter.js';
 import type { CallWatch } from './call-context.js';
 import { canonicalSpelling } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
+import { countValue, findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { pageCapOf } from './page-guard.js';
 import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
@@ -38,12 +38,6 @@ export interface ViasDeps {
  */
 export function lastPageFor(count: number): number {
   return Math.min(Math.ceil(count / VIAS_PAGE_SIZE), VIAS_MAX_PAGE_NUM);
-}
-
-/** A non-negative whole count, given as a JSON number or a numeric string; undefined otherwise. */
-export function countValue(raw: unknown): number | undefined {
-  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
-  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
 /**

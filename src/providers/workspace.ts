@@ -4,7 +4,7 @@ import type { CallBudget } from '../limiter.js';
 import type { CallWatch } from './call-context.js';
 import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
-import { findAllThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
+import { countValue, findAllThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
 import { withListRetries, type HttpClient } from './http.js';
 import { pageCapOf } from './page-guard.js';
 import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead, type TaskRef } from './provider.js';
@@ -180,8 +180,8 @@ export function mayConcernOneId(response: HuaweiResponse, error: ProviderError):
 }
 
 function totalCount(response: HuaweiResponse): number {
-  const total = (response.body as Record<string, unknown> | undefined)?.total_count;
-  if (typeof total === 'number' && Number.isInteger(total) && total >= 0) return total;
+  const total = countValue((response.body as Record<string, unknown> | undefined)?.total_count);
+  if (total !== undefined) return total;
   throw new ProviderError('permanent', 'unexpected list response: no "total_count" count', {
     status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}),
   });

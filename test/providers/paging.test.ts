@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { walkPagesBackward, type CountedPage } from '../../src/providers/huawei-paging.js';
+import { countValue, walkPagesBackward, type CountedPage } from '../../src/providers/huawei-paging.js';
 import { pageCapOf, pageGuard } from '../../src/providers/page-guard.js';
 
 const SIZE = 10;
@@ -80,6 +80,14 @@ describe('walkPagesBackward', () => {
     const records = Array.from({ length: 25 }, (_, i) => `n${i}`);
     const seen = await walk((index) => Promise.resolve({ items: records.slice(index * SIZE, index * SIZE + SIZE), total: undefined }));
     expect(seen).toEqual(records);
+  });
+});
+
+describe('countValue', () => {
+  // VIAS's count, MPC's total and Workspace's total_count are all read by it: a JSON number or a numeric string.
+  it('reads a whole, non-negative count given as a number or a numeric string, and nothing else', () => {
+    expect([0, 7, 200, '3', ' 42 '].map(countValue)).toEqual([0, 7, 200, 3, 42]);
+    for (const raw of [-1, 1.5, '1e2', '', ' ', 'ten', '-3', null, undefined, true, {}, [], Number.NaN, 1e16]) expect(countValue(raw)).toBeUndefined();
   });
 });
 
