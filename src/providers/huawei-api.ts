@@ -3,7 +3,7 @@ import type { HuaweiAuthConfig } from '../config.js';
 import type { CallBudget } from '../limiter.js';
 import { optionalSecretReader, secretReader } from './credentials.js';
 import { header, parseJson, queryString, retryAfterMs, send, unreadableAnswer, type ApiResponse, type HttpClient } from './http.js';
-import { ProviderError } from './provider.js';
+import { ProviderError, type AdapterDeps } from './provider.js';
 import { needsDerivedSigning, signHuaweiRequest } from './signing/huawei-aksk.js';
 import { reportListThrottled, tagFor, type CallWatch, type ProviderOperation } from './call-context.js';
 
@@ -38,6 +38,11 @@ export interface HuaweiApiDeps {
   readonly throttlingCodes?: readonly string[];
   /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
   readonly watch?: CallWatch;
+}
+
+/** The call deps of a Huawei adapter built with `deps`, for its endpoint. */
+export function huaweiApiDeps(endpoint: string, deps: AdapterDeps<HuaweiAuth>): HuaweiApiDeps {
+  return { http: deps.http, endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
 }
 
 export interface HuaweiCall {

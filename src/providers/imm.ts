@@ -1,26 +1,17 @@
 // Alibaba Cloud IMM batches (API 2020-09-30): ListBatches with NextToken paging, GetBatch, DeleteBatch.
 import type { ProviderConfig } from '../config.js';
-import type { CallBudget } from '../limiter.js';
-import type { CallWatch } from './call-context.js';
 import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
 import { canonicalSpelling } from './catalog.js';
-import { withListRetries, type HttpClient } from './http.js';
+import { withListRetries } from './http.js';
 import { pageCapOf, pageGuard } from './page-guard.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead, deleteOneByOne, type AdapterDeps } from './provider.js';
 import { isoTime } from './timestamps.js';
 
 /** The IMM API version these actions belong to (`x-acs-version`). */
 export const IMM_API_VERSION = '2020-09-30';
 const PAGE_SIZE = 100; // MaxResults maximum (§1a)
 
-export interface ImmDeps {
-  readonly http: HttpClient;
-  readonly auth: AlibabaAuth;
-  readonly now: () => Date;
-  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
-  readonly budget?: CallBudget;
-  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
-  readonly watch?: CallWatch;
+export interface ImmDeps extends AdapterDeps<AlibabaAuth> {
   /** Nonce source for tests; a fresh random one per request otherwise. */
   readonly nonce?: () => string;
 }

@@ -1,36 +1,25 @@
 // Huawei IoTDA batch tasks: ListBatchTasks walked per task_type with marker paging, DeleteBatchTask (204).
 import type { ProviderConfig } from '../config.js';
-import type { CallBudget } from '../limiter.js';
-import type { CallWatch } from './call-context.js';
 import { canonicalSpelling, IOTDA_TASK_TYPES } from './catalog.js';
-import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall } from './huawei-api.js';
+import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall, huaweiApiDeps } from './huawei-api.js';
 import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
-import { withListRetries, type HttpClient } from './http.js';
+import { withListRetries } from './http.js';
 import { mergePages } from './merge-pages.js';
 import { pageCapOf, pageGuard } from './page-guard.js';
-import { deleteOneByOne, ProviderError, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead } from './provider.js';
+import { deleteOneByOne, ProviderError, type CloudTask, type DeleteBatchResult, type Provider, type TaskRead, type AdapterDeps } from './provider.js';
 import { compactIsoTime } from './timestamps.js';
 
 const PAGE_LIMIT = 50; // the API's maximum
 const THROTTLING = { throttling: ['IOTDA.021101', 'IOTDA.021102'] };
 const INITIAL_MARKER = 'ffffffffffffffffffffffff';
 
-export interface IotdaDeps {
-  readonly http: HttpClient;
-  readonly auth: HuaweiAuth;
-  readonly now: () => Date;
-  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
-  readonly budget?: CallBudget;
-  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
-  readonly watch?: CallWatch;
-}
+export type IotdaDeps = AdapterDeps<HuaweiAuth>;
 
 export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Provider {
   const options = config.iotda ?? { instanceId: undefined, taskTypes: IOTDA_TASK_TYPES, signing: 'auto' as const };
   const derivedScope = config.region ? { regionId: config.region, serviceName: 'iotdm' } : undefined;
   const common: HuaweiApiDeps = {
-    http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, throttlingCodes: THROTTLING.throttling,
-    ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}),
+    ...huaweiApiDeps(config.endpoint, deps), throttlingCodes: THROTTLING.throttling,
     ...(options.instanceId ? { extraHeaders: { 'Instance-Id': options.instanceId } } : {}),
   };
   const standardApi = common;

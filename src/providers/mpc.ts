@@ -1,14 +1,12 @@
 // Huawei MPC packaging (remux) task records: ListRemuxTask with 0-based page/size paging, and
 // DeleteRemuxTask (`DELETE /remux/task`, 204). It never calls CancelRemuxTask (`DELETE /remux`).
 import type { ProviderConfig } from '../config.js';
-import type { CallBudget } from '../limiter.js';
-import type { CallWatch } from './call-context.js';
 import { canonicalSpelling } from './catalog.js';
-import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
+import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiAuth, type HuaweiResponse, huaweiApiDeps } from './huawei-api.js';
 import { countValue, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
-import { withListRetries, type HttpClient } from './http.js';
+import { withListRetries } from './http.js';
 import { pageCapOf } from './page-guard.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne, type AdapterDeps } from './provider.js';
 import { digitsTime } from './timestamps.js';
 
 /** ListRemuxTask's maximum `size` (§4a); the API answers MPC.10202 outside 1-100. */
@@ -20,21 +18,13 @@ export const MPC_PAGE_SIZE = 100;
  */
 export const MPC_NOT_DELETABLE = 'MPC.10211';
 
-export interface MpcDeps {
-  readonly http: HttpClient;
-  readonly auth: HuaweiAuth;
-  readonly now: () => Date;
-  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
-  readonly budget?: CallBudget;
-  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
-  readonly watch?: CallWatch;
-}
+export type MpcDeps = AdapterDeps<HuaweiAuth>;
 
 /** What a MPC.10211 answer means once the record has been looked up again. */
 export type NotDeletableVerdict = { readonly result: 'gone' } | { readonly result: 'refused'; readonly error: ProviderError };
 
 export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
+  const api = huaweiApiDeps(config.endpoint, deps);
   const remux = (project: string) => `/v1/${encodeURIComponent(project)}/remux`;
 
   async function listPage(project: string, page: number, signal?: AbortSignal): Promise<HuaweiResponse> {

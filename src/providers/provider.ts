@@ -1,8 +1,22 @@
 // The contract every cloud adapter implements: list tasks page by page, delete them, classify failures.
 import { redactText } from '../redact.js';
+import type { CallBudget } from '../limiter.js';
+import type { CallWatch } from './call-context.js';
 import type { ProviderName } from './catalog.js';
+import type { HttpClient } from './http.js';
 
 /** Which timestamp a task's age is measured from, as the adapter parsed it. */
+
+/** What every adapter is built with besides its configuration: its HTTP client, credentials, clock, budgets and watch. */
+export interface AdapterDeps<Auth> {
+  readonly http: HttpClient;
+  readonly auth: Auth;
+  readonly now: () => Date;
+  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
+  readonly budget?: CallBudget;
+  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
+  readonly watch?: CallWatch;
+}
 export type AgeReference =
   | { readonly kind: 'ok'; readonly field: string; readonly at: Date }
   | { readonly kind: 'missing'; readonly field: string }

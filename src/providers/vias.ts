@@ -1,13 +1,11 @@
 // Huawei VIAS batch tasks (§2 of providers.md): ListBatchTasks walked last page first, DeleteBatchTask with per-sub-task results.
 import type { ProviderConfig } from '../config.js';
-import type { CallBudget } from '../limiter.js';
-import type { CallWatch } from './call-context.js';
 import { canonicalSpelling } from './catalog.js';
-import { callHuawei, classifyHuaweiFailure, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
+import { callHuawei, classifyHuaweiFailure, type HuaweiAuth, type HuaweiResponse, huaweiApiDeps } from './huawei-api.js';
 import { countValue, findThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward } from './huawei-paging.js';
-import { withListRetries, type HttpClient } from './http.js';
+import { withListRetries } from './http.js';
 import { pageCapOf } from './page-guard.js';
-import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne } from './provider.js';
+import { ProviderError, type CloudTask, type DeleteOutcome, type Provider, type TaskRead, deleteOneByOne, type AdapterDeps } from './provider.js';
 import { epochTime } from './timestamps.js';
 
 /** The API's page_size maximum (5-200) and page_num maximum (1-10000), §2a. */
@@ -22,15 +20,7 @@ const LOOKUP_MAX_PAGES = 5;
 // exist." is NOT taken as gone: it may name the project or another object rather than the batch.
 const NOT_FOUND_CODES = ['VIAS.00010007', 'VIAS.00010008'];
 
-export interface ViasDeps {
-  readonly http: HttpClient;
-  readonly auth: HuaweiAuth;
-  readonly now: () => Date;
-  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
-  readonly budget?: CallBudget;
-  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
-  readonly watch?: CallWatch;
-}
+export type ViasDeps = AdapterDeps<HuaweiAuth>;
 
 /**
  * The highest page_num holding records, for `count` records in pages of VIAS_PAGE_SIZE; never above
@@ -87,7 +77,7 @@ export function incompleteDelete(body: unknown): string | undefined {
 }
 
 export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
+  const api = huaweiApiDeps(config.endpoint, deps);
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/batch-tasks`;
 
   const listPage = (project: string, pageNum: number, pageSize: number, signal?: AbortSignal) =>

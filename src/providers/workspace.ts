@@ -1,13 +1,11 @@
 // Huawei Workspace sub-jobs: ListItaSubJobs walked backwards by offset, BatchDeleteSubJobs with 1 to 10 sub-job ids.
 import type { ProviderConfig } from '../config.js';
-import type { CallBudget } from '../limiter.js';
-import type { CallWatch } from './call-context.js';
 import { canonicalSpelling, WORKSPACE_UNDELETABLE_TYPES } from './catalog.js';
-import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiApiDeps, type HuaweiAuth, type HuaweiResponse } from './huawei-api.js';
+import { callHuawei, classifyHuaweiFailure, huaweiErrorBody, type HuaweiAuth, type HuaweiResponse, huaweiApiDeps } from './huawei-api.js';
 import { countValue, findAllThroughFilter, idField, isRecordNotFound, listField, textField, walkPagesBackward, type CountedPage } from './huawei-paging.js';
-import { withListRetries, type HttpClient } from './http.js';
+import { withListRetries } from './http.js';
 import { pageCapOf } from './page-guard.js';
-import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead, type TaskRef } from './provider.js';
+import { ProviderError, type AgeReference, type CloudTask, type DeleteBatchResult, type DeleteOutcome, type Provider, type TaskRead, type TaskRef, type AdapterDeps } from './provider.js';
 import { isoTime } from './timestamps.js';
 
 /** ListItaSubJobs' largest `limit` (§5a: 0 to 1000). */
@@ -19,14 +17,7 @@ const UNDELETABLE_TYPES: readonly string[] = WORKSPACE_UNDELETABLE_TYPES;
 // Workspace's documented "can't be deleted" code, WKS.00081102, is a 403), so each id is retried alone.
 const PER_ID_STATUSES = [400, 403, 404, 409];
 
-export interface WorkspaceDeps {
-  readonly http: HttpClient;
-  readonly auth: HuaweiAuth;
-  readonly now: () => Date;
-  /** Call budgets (P_RATE_LIMIT for deletes, P_READ_RATE_LIMIT for reads); none in unit tests of request shapes. */
-  readonly budget?: CallBudget;
-  /** Who is told about each call (metrics, the server clock); none in unit tests of request shapes. */
-  readonly watch?: CallWatch;
+export interface WorkspaceDeps extends AdapterDeps<HuaweiAuth> {
   /** Page size for ListItaSubJobs; tests lower it to page through a few records. */
   readonly pageLimit?: number;
 }
@@ -37,7 +28,7 @@ const LOOKUP_MAX_PAGES = 10;
 type Failure = DeleteBatchResult['failures'][number];
 
 export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceDeps): Provider {
-  const api: HuaweiApiDeps = { http: deps.http, endpoint: config.endpoint, auth: deps.auth, now: deps.now, ...(deps.budget ? { budget: deps.budget } : {}), ...(deps.watch ? { watch: deps.watch } : {}) };
+  const api = huaweiApiDeps(config.endpoint, deps);
   const limit = Math.min(Math.max(1, deps.pageLimit ?? PAGE_LIMIT), PAGE_LIMIT);
   const base = (project: string) => `/v2/${encodeURIComponent(project)}/workspace-sub-jobs`;
 
