@@ -123,8 +123,8 @@ export function renderStatus(report: StatusReport): string {
       ? ` (set by a process with ${variable}=${p.queueConcurrency}, which every worker follows: here it would be ${p.expectedActiveJobsCap})`
       : p.activeJobsCap !== null && p.activeJobsCap !== p.expectedActiveJobsCap ? ` (set from another ${variable}: here it would be ${p.expectedActiveJobsCap})` : '';
     lines.push(`  concurrency: ${variable}=${p.concurrency} tasks in flight, ${cap}${mismatch}`);
-    const perSecond = (rate: number | null) => (rate === null ? 'none' : `${rate}/s`);
-    lines.push(`  rate: limit ${perSecond(p.rateLimitPerSecond)}, effective ${perSecond(p.effectiveRatePerSecond)}, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
+    const rateText = (rate: number | null) => (rate === null ? 'none' : `${rate}/s`);
+    lines.push(`  rate: limit ${rateText(p.rateLimitPerSecond)}, effective ${rateText(p.effectiveRatePerSecond)}, last 5 min ${p.recentJobsPerSecond} jobs/s${p.throttledForMs > 0 ? `, THROTTLED by the provider for another ${formatDuration(p.throttledForMs)}` : ''}`);
     if (p.latestFailures.length > 0) lines.push(`  latest failures (newest first; \`task-janitor retry-failed ${p.provider}\` re-enqueues them):`);
     for (const f of p.latestFailures) {
       const tasks = f.taskIds.length === 1 ? `task ${f.taskIds[0]}` : `${f.taskIds.length} tasks (${f.taskIds.slice(0, 3).join(', ')}${f.taskIds.length > 3 ? ', …' : ''})`;
