@@ -79,12 +79,7 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
   let response: ApiResponse;
   try {
     // Signed once its slot is granted: the wait may be long, and APIG refuses an X-Sdk-Date 15 minutes off.
-    const securityToken = deps.auth.kind === 'aksk' ? deps.auth.securityToken() : undefined;
-    const headers = deps.auth.kind === 'token' ? { ...base, 'X-Auth-Token': deps.auth.token() } : signHuaweiRequest(
-      { method: call.method, url, headers: base, body },
-      { accessKey: deps.auth.accessKey(), secretKey: deps.auth.secretKey(), ...(securityToken ? { securityToken } : {}) },
-      { now: deps.now(), projectId, ...(deps.derived ? { derived: deps.derived } : {}) },
-    );
+    const headers = authenticated(deps, projectId, { method: call.method, url, headers: base, body });
     response = await send(deps.http, { method: call.method, url, headers, body }, signal, tag);
   } finally {
     release?.();
@@ -96,6 +91,17 @@ export async function callHuawei(deps: HuaweiApiDeps, projectId: string, call: H
   if (!isHuaweiThrottling(received, deps.throttlingCodes)) return received;
   reportListThrottled(tag);
   return deps.budget ? { ...received, pauseMs: await deps.budget.throttled(kind, retryAfterMs(response.headers)) } : received;
+}
+
+/** The request's headers with its credentials: the IAM token, or an AK/SK signature dated now. */
+function authenticated(deps: HuaweiApiDeps, projectId: string, request: { readonly method: string; readonly url: string; readonly headers: Record<string, string>; readonly body: string }): Record<string, string> {
+  if (deps.auth.kind === 'token') return { ...request.headers, 'X-Auth-Token': deps.auth.token() };
+  const securityToken = deps.auth.securityToken();
+  return signHuaweiRequest(
+    request,
+    { accessKey: deps.auth.accessKey(), secretKey: deps.auth.secretKey(), ...(securityToken ? { securityToken } : {}) },
+    { now: deps.now(), projectId, ...(deps.derived ? { derived: deps.derived } : {}) },
+  );
 }
 
 /** HTTP 429, APIG's APIGW.0308, or one of the service's own throttling codes (IoTDA answers those with 403). */
