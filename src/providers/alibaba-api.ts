@@ -105,16 +105,17 @@ export function alibabaErrorBody(body: unknown): { code: string | undefined; mes
 }
 
 /**
- * True when the API said the resource of `resourceType` does not exist: IMM's table gives HTTP 400,
- * 404 is also seen. Its message names the type ("The specified resource {ResourceType} is not
- * found."): one that names another type (a project gone since the listing) is not this resource
- * being gone. A message naming no type is taken to mean the one asked for.
+ * True when IMM said the batch asked for (in `project`) does not exist: its table gives HTTP 400,
+ * 404 is also seen, and docs/providers.md §1b recommends taking it as "already gone". The message is a
+ * template ("The specified resource {ResourceType} is not found.") whose filled-in wording is not
+ * documented, so it is read only for the one other resource these calls name: a message that names
+ * the project (by type or by its name) is the project gone since the listing, not the batch.
  */
-export function isResourceNotFound(response: AlibabaResponse, resourceType: string): boolean {
+export function isBatchNotFound(response: AlibabaResponse, project: string): boolean {
   const { code, message } = alibabaErrorBody(response.body);
   if (code !== 'ResourceNotFound') return false;
-  const named = /resource\s+(\S+)\s+is not found/i.exec(message ?? '')?.[1];
-  return named === undefined || named.toLowerCase() === resourceType.toLowerCase();
+  const words = (message ?? '').toLowerCase().split(/[^a-z0-9_-]+/);
+  return !words.includes('project') && !words.includes(project.toLowerCase());
 }
 
 // §1d: the gateway's flow control answers Throttling, Throttling.User or Throttling.Api, and IMM

@@ -1,6 +1,6 @@
 // Alibaba Cloud IMM batches (API 2020-09-30): ListBatches with NextToken paging, GetBatch, DeleteBatch.
 import type { ProviderConfig } from '../config.js';
-import { callAlibaba, classifyAlibabaFailure, isResourceNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
+import { callAlibaba, classifyAlibabaFailure, isBatchNotFound, type AlibabaApiDeps, type AlibabaAuth, type AlibabaResponse } from './alibaba-api.js';
 import { canonicalSpelling } from './catalog.js';
 import { withListRetries } from './http.js';
 import { pageCapOf, pageGuard } from './page-guard.js';
@@ -52,8 +52,8 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
         const response = await callAlibaba(api, { operation: 'delete', action: 'DeleteBatch', form: [['Id', id], ['ProjectName', project]] });
         const requestId = response.requestId ? { requestId: response.requestId } : {};
         if (response.status === 200) return { id, result: 'deleted', ...requestId };
-        // Idempotency is undocumented (§1b): ResourceNotFound for the batch, with 400 or 404, means already gone.
-        if (isResourceNotFound(response, 'Batch')) return { id, result: 'gone', ...requestId };
+        // Idempotency is undocumented (§1b): ResourceNotFound, with 400 or 404, not naming the project, means already gone.
+        if (isBatchNotFound(response, project)) return { id, result: 'gone', ...requestId };
         throw classifyAlibabaFailure(response);
       });
     },
@@ -61,7 +61,7 @@ export function createImmProvider(config: ProviderConfig, deps: ImmDeps): Provid
     async getTask(project, { id }): Promise<TaskRead> {
       const response = await callAlibaba(api, { operation: 'get', action: 'GetBatch', query: [['Id', id], ['ProjectName', project]] });
       if (response.status !== 200) {
-        if (isResourceNotFound(response, 'Batch')) return { kind: 'gone' };
+        if (isBatchNotFound(response, project)) return { kind: 'gone' };
         throw classifyAlibabaFailure(response);
       }
       const batch = (response.body as Record<string, unknown> | undefined)?.Batch;

@@ -125,6 +125,23 @@ describe('IMM DeleteBatch and GetBatch', () => {
     // A message that names no resource type still means the batch asked for.
     sim.inject({ provider: 'imm', op: 'get', times: 1, response: immError(404, 'ResourceNotFound', 'The specified resource is not found.') });
     expect(await provider.getTask(PROJECT, { id })).toEqual({ kind: 'gone' });
+    // The project named by its own name is the project too.
+    sim.inject({ provider: 'imm', op: 'get', times: 1, response: immError(400, 'ResourceNotFound', `The specified resource ${PROJECT} is not found.`) });
+    await expect(provider.getTask(PROJECT, { id })).rejects.toMatchObject({ kind: 'permanent', details: { code: 'ResourceNotFound' } });
+  });
+
+  it('counts ResourceNotFound as the batch gone whatever the message calls it, unless it names the project', async () => {
+    // The error table gives the message only as a template: how a real answer fills it in is not documented.
+    const sim = await fixture.start();
+    const provider = immProvider(sim);
+    for (const [i, message] of ['The specified resource batch-x is not found.', 'The specified resource DataIngestion is not found.', 'The specified resource {ResourceType} is not found.', 'Batch not found.', ''].entries()) {
+      const id = putBatch(sim, `batch-wording-${i}`);
+      sim.inject({ provider: 'imm', op: 'get', taskId: id, times: 1, response: immError(400, 'ResourceNotFound', message) });
+      expect(await provider.getTask(PROJECT, { id }), message).toEqual({ kind: 'gone' });
+      sim.inject({ provider: 'imm', op: 'delete', taskId: id, times: 1, response: immError(404, 'ResourceNotFound', message) });
+      expect((await provider.deleteTasks(PROJECT, [id])).outcomes, message).toMatchObject([{ id, result: 'gone' }]);
+    }
+    expect(sim.deleted).toHaveLength(0);
   });
 
   it('never counts a 404 with another code (an unknown access key) as gone', async () => {
