@@ -20,10 +20,15 @@ export function countValue(raw: unknown): number | undefined {
   return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
-/** The named array of a list response; a malformed body stops the listing instead of guessing. */
-export function listField(response: HuaweiResponse, field: string): readonly Record<string, unknown>[] {
+/**
+ * The named array of a list response; a malformed body stops the listing instead of guessing. An
+ * absent or null array is an empty page only where the response's own count (`total`) is 0: the
+ * documented envelopes show the array, but none promises it when there is nothing to list.
+ */
+export function listField(response: HuaweiResponse, field: string, total: number | undefined): readonly Record<string, unknown>[] {
   const body = response.body as Record<string, unknown> | undefined;
   const items = body?.[field];
+  if ((items === undefined || items === null) && total === 0) return [];
   if (!Array.isArray(items) || items.some((i) => i === null || typeof i !== 'object')) {
     throw new ProviderError('permanent', `unexpected list response: no "${field}" array`, {
       status: response.status, ...(response.requestId ? { requestId: response.requestId } : {}),

@@ -2,7 +2,7 @@
 import type { ProviderConfig } from '../config.js';
 import { canonicalSpelling, IOTDA_TASK_TYPES } from './catalog.js';
 import { callHuawei, classifyHuaweiFailure, endpointNeedsDerivedSigning, type HuaweiApiDeps, type HuaweiAuth, type HuaweiCall, huaweiApiDeps } from './huawei-api.js';
-import { idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
+import { countValue, idField, isRecordNotFound, listField, textField } from './huawei-paging.js';
 import { withListRetries } from './http.js';
 import { mergePages } from './merge-pages.js';
 import { pageCapOf, pageGuard } from './page-guard.js';
@@ -68,9 +68,10 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
         if (first && err instanceof ProviderError && err.kind === 'permanent' && err.details.status === 400) return err;
         throw err;
       }
-      const items = listField(response, 'batchtasks');
+      const page = ((response.body as Record<string, unknown> | undefined)?.page ?? {}) as Record<string, unknown>;
+      const items = listField(response, 'batchtasks', countValue(page.count));
       if (items.length > 0) yield items.map(toCloudTask);
-      const next = textField(((response.body as Record<string, unknown>).page ?? {}) as Record<string, unknown>, 'marker');
+      const next = textField(page, 'marker');
       // The marker is the smallest record id returned; a short page or no marker ends the walk, one
       // seen before (the API cycling) stops it.
       if (items.length < PAGE_LIMIT || next === undefined) return undefined;

@@ -42,7 +42,7 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
   async function lookUp(project: string, taskId: string, operation: 'get' | 'delete'): Promise<Record<string, unknown> | undefined> {
     const r = await callHuawei(api, project, { operation, method: 'GET', path: remux(project), query: [['task_id', taskId]] });
     if (r.status !== 200) throw classifyHuaweiFailure(r);
-    return listField(r, 'tasks').find((item) => idField(item, 'task_id') === taskId);
+    return listField(r, 'tasks', totalOf(r)).find((item) => idField(item, 'task_id') === taskId);
   }
 
   async function deleteOne(project: string, id: string): Promise<DeleteOutcome> {
@@ -63,7 +63,8 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
     async *listTasks(project, signal) {
       const pages = walkPagesBackward(async (index) => {
         const response = await listPage(project, index, signal);
-        return { items: listField(response, 'tasks'), total: countValue((response.body as Record<string, unknown>).total) }; // undefined: the page lengths end the walk
+        const total = totalOf(response); // undefined: the page lengths end the walk
+        return { items: listField(response, 'tasks', total), total };
       }, { pageSize: MPC_PAGE_SIZE, cap: pageCapOf(config.maxListPages), walk: 'ListRemuxTask', idOf: (item) => idField(item, 'task_id') ?? '' });
       for await (const items of pages) yield items.map(toCloudTask);
     },
@@ -103,3 +104,7 @@ function toCloudTask(item: Record<string, unknown>): CloudTask {
   return { id: idField(item, 'task_id') ?? '', states: status ? [canonicalSpelling('mpc', status)] : [], agedFrom: ageReference(item) };
 }
 
+/** ListRemuxTask's `total`, when it is a count. */
+function totalOf(response: HuaweiResponse): number | undefined {
+  return countValue((response.body as Record<string, unknown> | undefined)?.total);
+}

@@ -115,7 +115,7 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
         const response = await listPage(project, index + 1, VIAS_PAGE_SIZE, signal);
         const total = countValue((response.body as Record<string, unknown> | undefined)?.count);
         if (total === undefined) throw malformed(response, 'no "count"');
-        return { items: listField(response, 'batch_task_list'), total };
+        return { items: listField(response, 'batch_task_list', total), total };
       }, {
         pageSize: VIAS_PAGE_SIZE, walk: 'ListBatchTasks', idOf: (item) => idField(item, 'id') ?? '',
         cap: pageCapOf(config.maxListPages, { pages: VIAS_MAX_PAGE_NUM, source: "the API's page_num maximum" }),
@@ -136,7 +136,8 @@ export function createViasProvider(config: ProviderConfig, deps: ViasDeps): Prov
           query: [['is_paged', 'true'], ['page_size', VIAS_PAGE_SIZE], ['page_num', index + 1], ['type_like', 'batch_task_name'], ['name_like', lookup]],
         });
         if (r.status !== 200) throw classifyHuaweiFailure(r);
-        return { items: listField(r, 'batch_task_list'), total: countValue((r.body as Record<string, unknown> | undefined)?.count) };
+        const total = countValue((r.body as Record<string, unknown> | undefined)?.count);
+        return { items: listField(r, 'batch_task_list', total), total };
       }, { id, pageSize: VIAS_PAGE_SIZE, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });
       if (found.kind === 'found') return { kind: 'found', task: toCloudTask(found.item) };
       return { kind: 'inconclusive', reason: found.kind === 'absent' ? `no batch named ${JSON.stringify(lookup)} has this id any more` : 'the name look-up returned too many batches' };

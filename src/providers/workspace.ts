@@ -36,7 +36,8 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
     withListRetries(async () => {
       const r = await callHuawei(api, project, { operation: 'list', method: 'GET', path: base(project), query: [['limit', size], ['offset', offset]] }, signal);
       if (r.status !== 200) throw classifyHuaweiFailure(r);
-      return { items: listField(r, 'jobs'), total: totalCount(r) };
+      const total = totalCount(r);
+      return { items: listField(r, 'jobs', total), total };
     }, signal ? { signal } : {});
 
   /** One BatchDeleteSubJobs call; the API answers 200 with no body on success (§5b). */
@@ -94,7 +95,8 @@ export function createWorkspaceProvider(config: ProviderConfig, deps: WorkspaceD
       const found = await findAllThroughFilter(async (index) => {
         const r = await callHuawei(api, project, { operation: 'get', method: 'GET', path: base(project), query: [['job_id', parent], ['limit', limit], ['offset', index * limit]] });
         if (r.status !== 200) throw classifyHuaweiFailure(r);
-        return { items: listField(r, 'jobs'), total: totalCount(r) };
+        const total = totalCount(r);
+        return { items: listField(r, 'jobs', total), total };
       }, { ids, pageSize: limit, maxPages: LOOKUP_MAX_PAGES, idOf: (item) => idField(item, 'id') ?? '' });
       for (const [id, lookup] of found) {
         reads.set(id, lookup.kind === 'found' ? { kind: 'found', task: toCloudTask(lookup.item) }
