@@ -7,7 +7,7 @@ import {
 } from './providers/catalog.js';
 import { httpUrl, INSTANCE_PATTERN, keyOfEntry, parseTargetEntries, REGION_PATTERN, type TargetScope } from './scope.js';
 import { AUTH_SCHEMES, huaweiAuthFor, type AuthScheme, type HuaweiCredentials } from './provider-auth.js';
-import { redactText } from './redact.js';
+import { redactText, redactUrlPath } from './redact.js';
 import { prefixFor, queuePrefix, readRedisConfig, type RedisConfig } from './redis-config.js';
 import { formatDuration, parseDuration, parseRate, UNPACED, type Rate } from './units.js';
 import { unknownVariableWarnings, variableText } from './variables.js';
@@ -180,6 +180,8 @@ const subsetOf = (allowed: readonly string[], what: string) =>
     return bad.length === 0 ? items : fail(ctx, `unknown ${what} ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
   });
 const url = z.string().transform((raw, ctx) => httpUrl(raw) ?? fail(ctx, 'expected an absolute http(s) URL'));
+/** URL variables whose path or query may be the secret itself (a Slack webhook's is). */
+const PATH_SECRETS = new Set(['JANITOR_NOTIFY_WEBHOOK', 'JANITOR_PUSHGATEWAY_URL']);
 // Shipped manifests and docs carry values like "replace-with-your-project-id": they must never pass.
 const PLACEHOLDER = /replace|your[-_]|example|changeme|change-me|placeholder|todo|xxx|[<>{}]/i;
 // IMM project names end up in form bodies and job ids: keep them tame.
@@ -237,8 +239,10 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
-    // A URL may carry a password or a token (REDIS_URL, webhooks): the error shows them masked.
-    problems.push(`${name}: got ${JSON.stringify(redactText(value))}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    // A URL may carry a password or a token (REDIS_URL, webhooks): the error shows them masked, and
+    // of a webhook or gateway URL, whose path may be the token, only the scheme and host.
+    const shown = PATH_SECRETS.has(name) ? redactUrlPath(value) : redactText(value);
+    problems.push(`${name}: got ${JSON.stringify(shown)}; ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     return undefined;
   };
   const required = <T>(name: string, value: T | undefined, allowed: string): T | undefined => {

@@ -30,10 +30,34 @@ export function redactText(text: string): string {
  */
 function maskUserinfo(token: string): string {
   const at = token.lastIndexOf('@');
-  if (at < 0) return token;
   const start = token.indexOf('://') >= 0 ? token.indexOf('://') + 3 : (SCHEME.exec(token)?.[0].length ?? 0);
-  if (at < start) return token;
+  if (at < start) return maskCutPassword(token);
   const userinfo = token.slice(start, at);
   const colon = userinfo.indexOf(':');
   return `${token.slice(0, start)}${colon >= 0 ? userinfo.slice(0, colon + 1) : ''}${MASK}${token.slice(at)}`;
+}
+
+/**
+ * `scheme://user:pass` with no `@`: a password cut short by a space or a quote (the rest, up to its
+ * `@`, is another token, masked as `password@host`). Whatever follows the colon is masked unless it
+ * is a port (`host:6379`, `s1:26379,s2`); an IPv6 host in brackets is left alone.
+ */
+function maskCutPassword(token: string): string {
+  const scheme = token.indexOf('://');
+  if (scheme < 0 || token[scheme + 3] === '[') return token;
+  const authority = token.slice(scheme + 3).split(/[/?#]/, 1)[0] ?? '';
+  const colon = authority.indexOf(':');
+  if (colon < 0 || /^\d+(?:,|$)/.test(authority.slice(colon + 1))) return token;
+  return `${token.slice(0, scheme + 3 + colon + 1)}${MASK}`;
+}
+
+/**
+ * A URL whose path or query may itself be the secret (a Slack webhook, a gateway URL): its scheme
+ * and host, the rest masked; a schemeless `host/path` likewise. Credentials are masked first.
+ */
+export function redactUrlPath(text: string): string {
+  const redacted = redactText(text);
+  const scheme = redacted.indexOf('://');
+  const rest = redacted.search(scheme >= 0 ? /(?<=:\/\/[^/?#]*)[/?#]/ : /[/?#]/);
+  return rest < 0 ? redacted : `${redacted.slice(0, rest + 1)}${MASK}`;
 }

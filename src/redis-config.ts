@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { SecretSource } from './config.js';
 import { variableText } from './variables.js';
+import { redactText } from './redact.js';
 
 /** A Redis host and port (cluster seed node or sentinel). */
 export interface RedisEndpoint {
@@ -71,7 +72,7 @@ function endpoints(list: EnvReaders['list'], defaultPort: number) {
   return list.transform((items, ctx) => {
     const parsed = items.map((i) => endpoint(i, defaultPort));
     const bad = items.filter((_, i) => parsed[i] === undefined);
-    return bad.length === 0 ? (parsed as RedisEndpoint[]) : fail(ctx, `invalid address(es) ${bad.join(', ')}; expected host:port entries like 10.0.0.5:${defaultPort} (port 1-65535)`);
+    return bad.length === 0 ? (parsed as RedisEndpoint[]) : fail(ctx, `invalid address(es) ${bad.map(redactText).join(', ')}; expected host:port entries like 10.0.0.5:${defaultPort} (port 1-65535)`);
   });
 }
 

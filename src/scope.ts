@@ -1,4 +1,5 @@
 // Where each provider target lives: region, project, endpoint and IoTDA instance, and the P_TARGETS grammar.
+import { redactText } from './redact.js';
 
 /**
  * One listing scope of a provider. The `key` names it in job data, claims, stats, metrics and logs;
@@ -54,10 +55,10 @@ export function parseTargetEntries(text: string, options: { readonly allowInstan
       if (name === 'instance' && options.allowInstance && INSTANCE_PATTERN.test(value)) entry.instanceId = value;
       else if (name === 'endpoint' && httpUrl(value) !== undefined) entry.endpoint = httpUrl(value);
       else if (name === 'instance' && options.allowInstance) bad.push(`instance ${JSON.stringify(value)} is not an instance id (letters, digits, -)`);
-      else if (name === 'endpoint') bad.push(`endpoint ${JSON.stringify(value)} is not an absolute http(s) URL`);
+      else if (name === 'endpoint') bad.push(`endpoint ${JSON.stringify(redactText(value))} is not an absolute http(s) URL`);
       else bad.push(`unknown attribute ${JSON.stringify(name)}; allowed: ${options.allowInstance ? 'instance=<id>, ' : ''}endpoint=<url>`);
     }
-    if (bad.length > 0) problems.push(`entry ${JSON.stringify(item)}: ${bad.join(', ')}`);
+    if (bad.length > 0) problems.push(`entry ${JSON.stringify(redactText(item))}: ${bad.join(', ')}`);
     else entries.push(entry);
   }
   const keys = entries.map(keyOfEntry);

@@ -89,6 +89,25 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...BASE, HUAWEICLOUD_SDK_AK: 'ak' })).toEqual([expect.stringContaining('HUAWEICLOUD_SDK_SK: is required with HUAWEICLOUD_SDK_AK')]);
   });
 
+  it('never echoes a secret in any part of a problem: addresses, target endpoints, a webhook\'s path', () => {
+    const problems = problemsOf({
+      ...BASE, REDIS_CLUSTER_NODES: 'redis://:s3cretPW@10.0.0.5:6379', JANITOR_NOTIFY_WEBHOOK: 'hooks.slack.com/services/T000/B000/XXXXs3cretXXXX',
+      JANITOR_PUSHGATEWAY_URL: 'ftp://gateway.local/metrics/job/s3cretPATH',
+    });
+    const text = problems.join('\n');
+    expect(problems).toHaveLength(3);
+    expect(text).toContain('REDIS_CLUSTER_NODES');
+    expect(text).toContain('JANITOR_NOTIFY_WEBHOOK: got "hooks.slack.com/***"; expected an absolute http(s) URL');
+    expect(text).toContain('JANITOR_PUSHGATEWAY_URL: got "ftp://gateway.local/***"');
+    for (const secret of ['s3cretPW', 'XXXXs3cretXXXX', 'T000', 's3cretPATH']) expect(text).not.toContain(secret);
+    const sentinels = problemsOf({ ...BASE, REDIS_SENTINELS: 'redis://:s3cretPW@10.0.0.5:26379' }).join('\n');
+    expect(sentinels).toContain('REDIS_SENTINELS');
+    expect(sentinels).not.toContain('s3cretPW');
+    const targets = problemsOf({ ...BASE, IOTDA_PROJECT_ID: '', IOTDA_REGION: '', IOTDA_TARGETS: 'cn-north-4:1b2c3d4e5f60718293a4b5c6d7e8f90a;endpoint=https://proxyuser:s3cretPW@proxy.local;bogus=1' }).join('\n');
+    expect(targets).toContain('unknown attribute "bogus"');
+    expect(targets).not.toContain('s3cretPW');
+  });
+
   it('reads secrets from *_FILE paths, refuses unreadable ones and both forms at once, never echoing a secret', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jt-secret-'));
     const skFile = join(dir, 'sk');

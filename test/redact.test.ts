@@ -16,12 +16,18 @@ describe('redactText', () => {
     ['V11-HMAC-SHA256 Credential=HPUA123/20240101/cn-north-4/iotdm', 'V11-HMAC-SHA256 Credential=***/20240101/cn-north-4/iotdm'],
     ['AccessKeyId: LTAI5tAbCdEfGh123 is disabled', 'AccessKeyId: *** is disabled'],
     ['key LTAI5tAbCdEfGh123 was refused', 'key LTAI*** was refused'],
+    // A password cut by a space or a quote: every piece of it is masked, not only the one before the `@`.
+    ['got "redis://default:my s3cret@host"', 'got "redis://default:*** ***@host"'],
+    ['got "redis://u:ab\\"cd@host:6379"', 'got "redis://u:***"***@host:6379"'],
   ])('masks the credential in %j', (text, redacted) => {
     expect(redactText(text)).toBe(redacted);
   });
 
   it.each([
     'redis://h:6379',
+    'redis://[::1]:6379/0',
+    'https://iotda.example.com:8443/v5/iot',
+    'https://example.com/path:with-colon',
     'IOTDA.014111: The task in status Processing cannot be deleted.',
     'Specified access key is not found.',
     'network error ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1',
