@@ -90,6 +90,7 @@ const redisUrl = z.string().transform((raw, ctx): ParsedRedisUrl => {
   if (m) {
     const sentinels = (m[4] ?? '').split(',').map((h) => endpoint(h, 26379));
     if (sentinels.every((s) => s !== undefined)) {
+      if (!decodable(m[2]) || !decodable(m[3])) return fail(ctx, `${MALFORMED_ESCAPE}; ${URL_HINT}`);
       const decode = (part: string | undefined) => (part ? decodeURIComponent(part) : undefined);
       const username = decode(m[2]);
       const password = decode(m[3]);
@@ -105,12 +106,25 @@ const redisUrl = z.string().transform((raw, ctx): ParsedRedisUrl => {
   return fail(ctx, URL_HINT);
 });
 
+const MALFORMED_ESCAPE = 'the user or password holds a malformed %-escape (write % as %25)';
+
+function decodable(part: string | undefined): boolean {
+  try {
+    decodeURIComponent(part ?? '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What ioredis would trip over later in a URL that parses: port 0, or a database (path or `?db=`)
  * that is not a whole number (ioredis sends `SELECT NaN` and crashes on the reply).
  */
 function singleNodeProblem(url: URL): string | undefined {
   if (url.hostname === '') return 'no host';
+  // ioredis decodes them (decodeURIComponent) and would throw URIError at connect time.
+  if (!decodable(url.username) || !decodable(url.password)) return MALFORMED_ESCAPE;
   if (url.port === '0') return 'port 0 is not a port (expected 1-65535)';
   const path = url.pathname === '/' ? '' : url.pathname.slice(1);
   const db = url.searchParams.get('db');

@@ -84,6 +84,15 @@ describe('Redis configuration', () => {
     expect(problemsOf({ REDIS_TLS: 'true' })).toEqual([expect.stringMatching(/^REDIS_TLS: is for REDIS_CLUSTER_NODES and REDIS_SENTINELS; with REDIS_URL, rediss:\/\/ means TLS/)]);
   });
 
+  it('refuses a malformed %-escape in a Redis URL\'s user or password, naming REDIS_URL, never the password', () => {
+    for (const url of ['redis+sentinel://:s3cret%ZZ@h1:26379/mymaster', 'redis://u:s3cret%ZZ@h:6379', 'redis://us%ZZer:pw@h:6379/0']) {
+      const problems = problemsOf({ REDIS_URL: url });
+      expect(problems, url).toEqual([expect.stringMatching(/^REDIS_URL: got ".*"; the user or password holds a malformed %-escape \(write % as %25\); expected redis:\/\//)]);
+      expect(problems.join('\n')).not.toContain('s3cret');
+    }
+    expect(loadConfig({ ...BASE, REDIS_URL: 'redis://u:p%40ss%25@h:6379' }).redis).toBeDefined();
+  });
+
   it('masks the password of every Redis URL form', () => {
     expect(redactText('redis://user:pa/ss@word@h:1/0')).toBe('redis://user:***@h:1/0');
     expect(redactText('redis+sentinel://:pw@s1,s2/m')).toBe('redis+sentinel://:***@s1,s2/m');
