@@ -80,6 +80,15 @@ describe.skipIf(unavailable !== undefined)('k8s/overlays/scale-out (workers comp
   let objects: K8sObject[];
   beforeAll(() => { objects = render('overlays/scale-out'); });
 
+  it('puts the workers beside the CronJob: the production namespace and the production image', () => {
+    const ns = only(objects, 'Namespace').metadata.name;
+    for (const o of objects.filter((x) => NAMESPACED.has(x.kind))) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(ns);
+    const images = workloads([find(objects, 'CronJob'), only(objects, 'Deployment', 'task-janitor-worker')].flat()).map((w) => w.spec.containers[0]?.image);
+    expect(images).toHaveLength(2);
+    expect(images[1]).toBe(images[0]);
+    expect(images[0]).toMatch(/^registry\.example\.com\//);
+  });
+
   it('runs `work` with health, readiness and metrics on JANITOR_METRICS_PORT', () => {
     const env = dataOf(only(objects, 'ConfigMap', 'task-janitor'));
     const deployment = only(objects, 'Deployment', 'task-janitor-worker');
@@ -121,9 +130,10 @@ describe.skipIf(unavailable !== undefined)('k8s/overlays/scale-out (workers comp
 describe.skipIf(unavailable !== undefined)('the monitoring component added to the scale-out overlay, rendered', () => {
   it('validates, and its PodMonitor scrapes the workers\' metrics port', async () => {
     const objects = render('overlays/monitored/', {
-      'overlays/monitored/kustomization.yaml': 'resources: [../scale-out]\ncomponents: [../../components/monitoring]\n',
+      'overlays/monitored/kustomization.yaml': 'resources: [../scale-out]\ncomponents: [../../components/monitoring]\nnamespace: task-janitor\n',
     });
     expect((await Promise.all(objects.map(validate))).flat()).toEqual([]);
+    for (const o of objects.filter((x) => x.kind !== 'Namespace' && x.kind !== 'CustomResourceDefinition')) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('task-janitor');
     const monitor = only(objects, 'PodMonitor').spec as { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string }[] };
     const worker = only(objects, 'Deployment', 'task-janitor-worker');
     const pod = (worker.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
