@@ -128,10 +128,11 @@ export interface OperatorConfig {
   readonly notifyWebhook: string | undefined;
 }
 
-/** Thrown with every problem found, one line each; main prints it and exits 2. */
+/** Thrown with every problem found, one line each, and the likely misspellings beside them; main prints it and exits 2. */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(readonly problems: readonly string[], readonly hints: readonly string[] = []) {
+    const lines = (items: readonly string[]) => items.map((p) => `  - ${p}`).join('\n');
+    super(`invalid configuration:\n${lines(problems)}${hints.length > 0 ? `\nperhaps because of:\n${lines(hints)}` : ''}`);
     this.name = 'ConfigError';
   }
 }
@@ -306,7 +307,6 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
   });
   const alibabaAuth = clouds.has('alibaba') && withCredentials ? readAlibabaAuth() : undefined;
 
-  if (problems.length > 0) throw new ConfigError(problems);
   const warnings = unknownVariableWarnings(env, consulted, [
     { prefix: 'JANITOR_', selected: true, selectedBy: '' },
     { prefix: 'REDIS_', selected: true, selectedBy: '' },
@@ -314,6 +314,8 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     { prefix: 'ALIBABA_CLOUD_', selected: clouds.has('alibaba'), selectedBy: 'JANITOR_PROVIDERS names imm' },
     ...PROVIDER_NAMES.map((name) => ({ prefix: `${name.toUpperCase()}_`, selected: providers.some((p) => p.name === name), selectedBy: `JANITOR_PROVIDERS names ${name}` })),
   ]);
+  // A misspelt name is often why a variable is missing or wrong: named beside the problems.
+  if (problems.length > 0) throw new ConfigError(problems, warnings.filter((w) => w.includes('did you mean')));
   return deepFreeze({ ...config, redis, queuePrefix: prefixFor(redis, config.queuePrefix ?? ''), providers, huaweiAuth, alibabaAuth, operator, warnings } as Config);
 
   /** Keeps the known provider names and reports the others, so the known ones are still validated. */

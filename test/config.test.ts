@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { problemsOf } from './helpers/config.js';
 
 const P1 = '0123456789abcdef0123456789abcdef';
@@ -87,6 +87,22 @@ describe('loadConfig', () => {
   it('prefers AK/SK over an IAM token and asks for the missing half of a pair', () => {
     expect(loadConfig({ ...BASE, HUAWEICLOUD_SDK_AK: 'ak', HUAWEICLOUD_SDK_SK: 'sk' }).huaweiAuth?.kind).toBe('aksk');
     expect(problemsOf({ ...BASE, HUAWEICLOUD_SDK_AK: 'ak' })).toEqual([expect.stringContaining('HUAWEICLOUD_SDK_SK: is required with HUAWEICLOUD_SDK_AK')]);
+  });
+
+  it('names a likely misspelling beside the problems it may cause, not only once the configuration is valid', () => {
+    let error: unknown;
+    try {
+      loadConfig({ JANITOR_PROVIDERS: 'iotda', IOTDA_REGION: 'cn-north-4', IOTDA_PROJECTID: P1, HUAWEICLOUD_AUTH_TOKEN: 'tok' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, hints, message } = error as ConfigError;
+    expect(problems).toEqual([expect.stringMatching(/^IOTDA_PROJECT_ID: is required/)]);
+    expect(hints).toEqual(['IOTDA_PROJECTID: is not a task-janitor variable and is ignored; did you mean IOTDA_PROJECT_ID?']);
+    expect(message).toMatch(/invalid configuration:\n  - IOTDA_PROJECT_ID: is required.*\nperhaps because of:\n  - IOTDA_PROJECTID: is not a task-janitor variable and is ignored; did you mean IOTDA_PROJECT_ID\?$/s);
+    const noProviders = (() => { try { loadConfig({ JANITOR_PROVIDER: 'iotda' }); } catch (err) { return err as ConfigError; } return undefined; })();
+    expect(noProviders?.hints).toEqual(['JANITOR_PROVIDER: is not a task-janitor variable and is ignored; did you mean JANITOR_PROVIDERS?']);
   });
 
   it('never echoes a secret in any part of a problem: addresses, target endpoints, a webhook\'s path', () => {
