@@ -1,5 +1,5 @@
 // The only reader of process.env: validates every variable at once into a frozen, typed Config.
-import { accessSync, constants } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import {
@@ -224,8 +224,10 @@ function fail(ctx: z.RefinementCtx, message: string): never {
  * `credentials: false` is for commands that only read and write the queues (status, retry-failed):
  * they run with the deployment's ConfigMap alone, without its Secret.
  */
-export function loadConfig(env: Env, isReadable: (path: string) => boolean = fileIsReadable, options: { readonly credentials?: boolean } = {}): Config {
+export function loadConfig(env: Env, isReadable: SecretFileCheck = secretFileCheck, options: { readonly credentials?: boolean } = {}): Config {
   const problems: string[] = [];
+  /** Secrets given but refused (unreadable or empty file, both forms set): reported once, by secret(). */
+  const refusedSecrets = new Set<string>();
   // Every variable the configuration reads is recorded, so that a set variable nobody read
   // (a typo, an unselected provider's) can be named in a warning. Read env only through get().
   const consulted = new Set<string>();
@@ -416,12 +418,15 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     const value = get(name);
     const path = get(`${name}_FILE`);
     if (value && path) {
+      refusedSecrets.add(name);
       problems.push(`${name}: set both ${name} and ${name}_FILE; set only one`);
       return undefined;
     }
     if (path) {
-      if (isReadable(path)) return { name, kind: 'file', path };
-      problems.push(`${name}_FILE: cannot read ${JSON.stringify(path)}; expected a path to a readable secret file`);
+      const usable = isReadable(path);
+      if (usable === true) return { name, kind: 'file', path };
+      refusedSecrets.add(name);
+      problems.push(`${name}_FILE: ${usable === false ? `cannot read ${JSON.stringify(path)}` : usable}; expected a path to a readable secret file that holds the value`);
       return undefined;
     }
     return value ? { name, kind: 'env', value } : undefined;
@@ -429,10 +434,10 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
 
   /** Every Huawei credential that is set (each provider picks one with P_AUTH); undefined after a problem. */
   function readHuaweiCredentials(): HuaweiCredentials | undefined {
-    const accessKey = secret('HUAWEICLOUD_SDK_AK');
-    const secretKey = secret('HUAWEICLOUD_SDK_SK');
-    const securityToken = secret('HUAWEICLOUD_SDK_SECURITY_TOKEN');
-    const token = secret('HUAWEICLOUD_AUTH_TOKEN');
+    const names = ['HUAWEICLOUD_SDK_AK', 'HUAWEICLOUD_SDK_SK', 'HUAWEICLOUD_SDK_SECURITY_TOKEN', 'HUAWEICLOUD_AUTH_TOKEN'] as const;
+    const [accessKey, secretKey, securityToken, token] = names.map(secret);
+    // A credential given but refused (unreadable, empty, set twice) is already named: not "required" too.
+    if (names.some((n) => refusedSecrets.has(n))) return undefined;
     if ((accessKey === undefined) !== (secretKey === undefined)) {
       problems.push(`${accessKey ? 'HUAWEICLOUD_SDK_SK' : 'HUAWEICLOUD_SDK_AK'}: is required with ${accessKey ? 'HUAWEICLOUD_SDK_AK' : 'HUAWEICLOUD_SDK_SK'}; expected the other half of the AK/SK pair (or its _FILE)`);
       return undefined;
@@ -453,18 +458,30 @@ export function loadConfig(env: Env, isReadable: (path: string) => boolean = fil
     const securityToken = secret('ALIBABA_CLOUD_SECURITY_TOKEN');
     if (accessKeyId && accessKeySecret) return { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) };
     for (const [name, got] of [['ALIBABA_CLOUD_ACCESS_KEY_ID', accessKeyId], ['ALIBABA_CLOUD_ACCESS_KEY_SECRET', accessKeySecret]] as const) {
-      if (!got) problems.push(`${name}: is required for provider imm; expected the access key ${name.endsWith('ID') ? 'id' : 'secret'} (or ${name}_FILE)`);
+      if (!got && !refusedSecrets.has(name)) problems.push(`${name}: is required for provider imm; expected the access key ${name.endsWith('ID') ? 'id' : 'secret'} (or ${name}_FILE)`);
     }
     return undefined;
   }
 }
 
-function fileIsReadable(path: string): boolean {
+/** Whether a secret file can be used: true, false when it cannot be read, or what is wrong with it. */
+export type SecretFileCheck = (path: string) => boolean | string;
+
+/**
+ * Reads the start of the file (a path to /dev/zero must not hang the start): an empty Secret key
+ * mounts as an empty file, which would sign every call with an empty key.
+ */
+function secretFileCheck(path: string): boolean | string {
+  let fd: number | undefined;
   try {
-    accessSync(path, constants.R_OK);
-    return true;
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(4_096);
+    const read = readSync(fd, head, 0, head.length, null);
+    return variableText(head.subarray(0, read).toString('utf8')).trim() === '' ? `${JSON.stringify(path)} is empty` : true;
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -124,6 +124,17 @@ describe('loadConfig', () => {
     expect(targets).not.toContain('s3cretPW');
   });
 
+  it('refuses a secret file that holds nothing (an empty Secret key), naming the variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jt-secret-'));
+    const empty = join(dir, 'ak');
+    writeFileSync(empty, ' \n');
+    const sk = join(dir, 'sk');
+    writeFileSync(sk, 'very-secret\n');
+    const env = { JANITOR_PROVIDERS: 'iotda', IOTDA_REGION: 'cn-north-4', IOTDA_PROJECT_ID: P1, HUAWEICLOUD_SDK_AK_FILE: empty, HUAWEICLOUD_SDK_SK_FILE: sk };
+    expect(problemsOf(env)).toEqual([`HUAWEICLOUD_SDK_AK_FILE: ${JSON.stringify(empty)} is empty; expected a path to a readable secret file that holds the value`]);
+    expect(loadConfig({ ...env, HUAWEICLOUD_SDK_AK_FILE: sk }).huaweiAuth).toMatchObject({ kind: 'aksk' });
+  });
+
   it('reads secrets from *_FILE paths, refuses unreadable ones and both forms at once, never echoing a secret', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jt-secret-'));
     const skFile = join(dir, 'sk');
