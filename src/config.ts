@@ -434,10 +434,12 @@ export function loadConfig(env: Env, isReadable: SecretFileCheck = secretFileChe
 
   /** Every Huawei credential that is set (each provider picks one with P_AUTH); undefined after a problem. */
   function readHuaweiCredentials(): HuaweiCredentials | undefined {
-    const names = ['HUAWEICLOUD_SDK_AK', 'HUAWEICLOUD_SDK_SK', 'HUAWEICLOUD_SDK_SECURITY_TOKEN', 'HUAWEICLOUD_AUTH_TOKEN'] as const;
-    const [accessKey, secretKey, securityToken, token] = names.map(secret);
+    const accessKey = secret('HUAWEICLOUD_SDK_AK');
+    const secretKey = secret('HUAWEICLOUD_SDK_SK');
+    const securityToken = secret('HUAWEICLOUD_SDK_SECURITY_TOKEN');
+    const token = secret('HUAWEICLOUD_AUTH_TOKEN');
     // A credential given but refused (unreadable, empty, set twice) is already named: not "required" too.
-    if (names.some((n) => refusedSecrets.has(n))) return undefined;
+    if ([...refusedSecrets].some((name) => name.startsWith('HUAWEICLOUD_'))) return undefined;
     if ((accessKey === undefined) !== (secretKey === undefined)) {
       problems.push(`${accessKey ? 'HUAWEICLOUD_SDK_SK' : 'HUAWEICLOUD_SDK_AK'}: is required with ${accessKey ? 'HUAWEICLOUD_SDK_AK' : 'HUAWEICLOUD_SDK_SK'}; expected the other half of the AK/SK pair (or its _FILE)`);
       return undefined;

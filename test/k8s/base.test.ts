@@ -69,7 +69,7 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
     const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === 'credentials')?.mountPath;
     const secretFiles = new Set([...source.matchAll(/secret\('([A-Z_]+)'\)/g)].map((m) => `${m[1]}_FILE`).concat('REDIS_URL_FILE'));
     const wired = Object.entries(data).filter(([n]) => secretFiles.has(n));
-    expect(wired.length).toBeGreaterThanOrEqual(5);
+    expect(wired.length).toBeGreaterThanOrEqual(3);
     for (const [name, path] of wired) expect(path, name).toMatch(new RegExp(`^${mount}/[a-z-]+$`));
   });
 
@@ -93,6 +93,8 @@ describe.skipIf(unavailable !== undefined)('k8s/base, rendered', () => {
     const config = loadConfig({ ...data, IOTDA_PROJECT_ID: '0123456789abcdef0123456789abcdef', REDIS_URL_FILE: '', REDIS_URL: 'redis://r:6379' }, () => true);
     expect(config.maxRuntimeMs + START_ALLOWANCE_MS + config.shutdownGraceMs).toBeLessThanOrEqual(job.activeDeadlineSeconds * 1000);
     expect((pod.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(config.shutdownGraceMs);
+    // Every variable it sets is read: no "set but ignored" warning at each start.
+    expect(config.warnings).toEqual([]);
   });
 
   it('fails the Job at once on exit 1, 2 or 5 (a safety valve refused), retries an outage (exit 3), and cleans finished Jobs up', () => {

@@ -23,6 +23,12 @@ function problemsOf(env: Record<string, string>): string[] {
 /** A project id in the form Huawei Cloud gives them (32 hex digits). */
 const HEX32 = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 
+/** The warnings a start logs with a rendered ConfigMap once its placeholders are filled. */
+function warningsOf(env: Record<string, string>): readonly string[] {
+  const filled = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.startsWith('<') ? (k === 'IMM_PROJECTS' ? 'media-prod' : HEX32) : v]));
+  return loadConfig({ ...filled, REDIS_URL_FILE: '', REDIS_URL: 'redis://r:6379' }, () => true).warnings;
+}
+
 const NAMESPACED = new Set(['ConfigMap', 'Secret', 'ServiceAccount', 'CronJob', 'Deployment', 'StatefulSet', 'Service', 'NetworkPolicy', 'PodDisruptionBudget', 'ScaledObject', 'TriggerAuthentication']);
 
 describe.skipIf(unavailable !== undefined)('k8s/overlays/production, rendered', () => {
@@ -41,6 +47,7 @@ describe.skipIf(unavailable !== undefined)('k8s/overlays/production, rendered', 
     for (const name of ['IMM_PROJECTS', 'IOTDA_PROJECT_ID', 'MPC_PROJECT_ID', 'WORKSPACE_PROJECT_ID']) expect(text).toContain(`${name}: got "<`);
     const filled = { ...env, IMM_PROJECTS: 'media-prod', IOTDA_PROJECT_ID: HEX32, MPC_PROJECT_ID: HEX32, WORKSPACE_PROJECT_ID: HEX32 };
     expect(problemsOf(filled)).toEqual([]);
+    expect(warningsOf(env)).toEqual([]);
   });
 
   it('starts as a dry run: deletion is a change the operator makes after reading the plan', () => {
@@ -161,6 +168,7 @@ describe.skipIf(unavailable !== undefined)('k8s/examples/multi-region, rendered'
       const deadline = (object.spec as { jobTemplate: { spec: { activeDeadlineSeconds: number } } }).jobTemplate.spec.activeDeadlineSeconds;
       expect(deadline).toBe(Number(env.JANITOR_ACTIVE_DEADLINE_SECONDS));
       expect(problemsOf(env).join('\n')).toMatch(/_PROJECT_ID: got "</);
+      expect(warningsOf(env), configMap.metadata.name).toEqual([]);
     }
     expect(prefixes.size).toBe(2);
     expect(new Set(crons.map((c) => (c.object.spec as { schedule: string }).schedule)).size).toBe(2);
