@@ -211,7 +211,7 @@ const deleteCap = (variable: string) => z.string().transform((raw, ctx): DeleteC
   const share = /^(\d{1,3}(?:\.\d{1,2})?)%$/.exec(text);
   if (share && Number(share[1]) > 0 && Number(share[1]) <= 100) return { kind: 'share', percent: Number(share[1]), variable };
   if (/^\d{1,9}$/.test(text) && Number(text) > 0) return { kind: 'count', count: Number(text), variable };
-  return fail(ctx, 'expected a number of deletions (e.g. 500) or a share of the listed tasks (e.g. 20%), above 0');
+  return fail(ctx, 'expected a number of deletions from 1 to 999999999 (e.g. 500) or a share of the listed tasks above 0% up to 100% (e.g. 20%)');
 });
 
 function fail(ctx: z.RefinementCtx, message: string): never {
@@ -278,7 +278,8 @@ export function loadConfig(env: Env, isReadable: SecretFileCheck = secretFileChe
   const operator = {
     metricsPort: read('JANITOR_METRICS_PORT', intIn(0, 65_535), '9464'),
     pushgatewayUrl: read('JANITOR_PUSHGATEWAY_URL', url),
-    pushgatewayInstance: read('JANITOR_PUSHGATEWAY_INSTANCE', z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 letters, digits, _ . : or -')) ?? config.queuePrefix,
+    pushgatewayInstance: read('JANITOR_PUSHGATEWAY_INSTANCE', z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 letters, digits, _ . : or -'))
+      ?? config.queuePrefix?.replace(/[{}]/g, ''), // a hash-tagged prefix ({jp}) by its name
     auditFile: read('JANITOR_AUDIT_FILE', z.string().refine((p) => !p.endsWith('/'), 'expected a file path, not a directory')),
     progressIntervalMs: read('JANITOR_PROGRESS_INTERVAL', durationUpTo('24h'), '30s'),
     notifyWebhook: read('JANITOR_NOTIFY_WEBHOOK', url),
@@ -324,7 +325,9 @@ export function loadConfig(env: Env, isReadable: SecretFileCheck = secretFileChe
   function knownProviders(names: readonly string[] | undefined): ProviderName[] | undefined {
     if (names === undefined) return undefined;
     const unknown = names.filter((n) => !(PROVIDER_NAMES as readonly string[]).includes(n));
-    if (unknown.length > 0) problems.push(`JANITOR_PROVIDERS: got ${JSON.stringify(get('JANITOR_PROVIDERS'))}; unknown provider ${unknown.join(', ')}; allowed: ${PROVIDER_NAMES.join(', ')}`);
+    // "iotda mpc": names run together without the comma.
+    const spaced = unknown.some((n) => /\s/.test(n)) ? ' (separate them with commas)' : '';
+    if (unknown.length > 0) problems.push(`JANITOR_PROVIDERS: got ${JSON.stringify(get('JANITOR_PROVIDERS'))}; unknown provider ${unknown.join(', ')}; allowed: ${PROVIDER_NAMES.join(', ')}${spaced}`);
     return names.filter((n): n is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(n));
   }
 

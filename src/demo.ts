@@ -21,7 +21,8 @@ function progressLine(stats: readonly TargetStats[], pending: number): string {
 }
 
 async function demo(): Promise<number> {
-  const tasksPerProject = Number(process.env.DEMO_TASKS ?? 1000);
+  // Unset or empty: the documented 1000 (Number('') would be 0).
+  const tasksPerProject = Number(process.env.DEMO_TASKS || 1000);
   if (!Number.isInteger(tasksPerProject) || tasksPerProject < 0 || tasksPerProject > 1_000_000) {
     process.stderr.write(`demo: DEMO_TASKS: got ${JSON.stringify(process.env.DEMO_TASKS)}; expected a whole number from 0 to 1000000\n`);
     return 2;

@@ -105,6 +105,22 @@ describe('loadConfig', () => {
     expect(noProviders?.hints).toEqual(['JANITOR_PROVIDER: is not a task-janitor variable and is ignored; did you mean JANITOR_PROVIDERS?']);
   });
 
+  it('says how to fix provider names run together and a cap out of range', () => {
+    expect(problemsOf({ ...BASE, JANITOR_PROVIDERS: 'iotda mpc' })).toEqual([
+      'JANITOR_PROVIDERS: got "iotda mpc"; unknown provider iotda mpc; allowed: imm, vias, iotda, mpc, workspace (separate them with commas)',
+    ]);
+    expect(problemsOf({ ...BASE, JANITOR_MAX_DELETES: '9999999999' })).toEqual([
+      'JANITOR_MAX_DELETES: got "9999999999"; expected a number of deletions from 1 to 999999999 (e.g. 500) or a share of the listed tasks above 0% up to 100% (e.g. 20%)',
+    ]);
+  });
+
+  it('defaults the Pushgateway instance to the queue prefix in a form its own check accepts', () => {
+    expect(loadConfig({ ...BASE, JANITOR_QUEUE_PREFIX: 'jp' }).operator.pushgatewayInstance).toBe('jp');
+    // A hash-tagged prefix (Redis Cluster) keeps its name without the braces.
+    expect(loadConfig({ ...BASE, JANITOR_QUEUE_PREFIX: '{jp}' }).operator.pushgatewayInstance).toBe('jp');
+    expect(problemsOf({ ...BASE, JANITOR_PUSHGATEWAY_INSTANCE: '{jp}' })).toEqual([expect.stringMatching(/^JANITOR_PUSHGATEWAY_INSTANCE: got "\{jp\}"/)]);
+  });
+
   it('never echoes a secret in any part of a problem: addresses, target endpoints, a webhook\'s path', () => {
     const problems = problemsOf({
       ...BASE, REDIS_CLUSTER_NODES: 'redis://:s3cretPW@10.0.0.5:6379', JANITOR_NOTIFY_WEBHOOK: 'hooks.slack.com/services/T000/B000/XXXXs3cretXXXX',
@@ -183,7 +199,7 @@ describe('safety valves', () => {
     const problems = problemsOf({ ...BASE, IOTDA_EXCLUDE: '(unclosed', IOTDA_MAX_DELETES: '0', JANITOR_MAX_DELETES: '120%', JANITOR_MAX_DELETES_MODE: 'oldest', IOTDA_KEEP_LATEST: '-1', JANITOR_MAX_CLOCK_SKEW: 'soon' });
     expect(problems).toEqual(expect.arrayContaining([
       expect.stringMatching(/^IOTDA_EXCLUDE: got "\(unclosed"; not a valid regular expression \(.*Unterminated group\); expected a JavaScript regular expression/),
-      expect.stringMatching(/^IOTDA_MAX_DELETES: got "0"; expected a number of deletions \(e.g. 500\) or a share/),
+      expect.stringMatching(/^IOTDA_MAX_DELETES: got "0"; expected a number of deletions from 1 to 999999999 \(e.g. 500\) or a share/),
       expect.stringMatching(/^JANITOR_MAX_DELETES: got "120%"/),
       expect.stringMatching(/^JANITOR_MAX_DELETES_MODE: got "oldest"; expected one of refuse, truncate/),
       expect.stringMatching(/^IOTDA_KEEP_LATEST: got "-1"/),
