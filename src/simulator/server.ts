@@ -48,6 +48,8 @@ export interface SimulatorOptions extends Partial<Knobs> {
   readonly huaweiSchemes?: readonly ('SDK-HMAC-SHA256' | 'V11-HMAC-SHA256')[];
   /** IoTDA task types refused with 400 (default none), to mimic an endpoint that does not know them all. */
   readonly iotdaRefusedTaskTypes?: readonly string[];
+  /** The region of this IoTDA endpoint (default cn-north-4, as simulatorEnvironment sets): a V11 signature must name it. */
+  readonly iotdaRegion?: string;
 }
 
 /** A scripted fault: the next `times` matching requests get `response` instead of the real answer. */
@@ -198,7 +200,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const count = counters[api.provider];
     const auth = api.cloud === 'huawei'
       ? verifyHuaweiRequest(req, new Map([[SIMULATOR_CREDENTIALS.huawei.accessKey, SIMULATOR_CREDENTIALS.huawei.secretKey]]), now(), {
-        iamToken: SIMULATOR_CREDENTIALS.huawei.token, ...(api.provider === 'iotda' ? { derivedServiceName: 'iotdm' } : {}),
+        iamToken: SIMULATOR_CREDENTIALS.huawei.token, ...(api.provider === 'iotda' ? { derivedServiceName: 'iotdm', regionId: options.iotdaRegion ?? 'cn-north-4' } : {}),
       })
       : verifyAlibabaRequest(req, new Map([[SIMULATOR_CREDENTIALS.alibaba.accessKeyId, SIMULATOR_CREDENTIALS.alibaba.accessKeySecret]]), now(), { seenNonce: alibabaNonces.check });
     const scheme = schemeOf(req);

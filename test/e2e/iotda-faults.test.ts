@@ -180,3 +180,19 @@ describe('IoTDA signing scheme', () => {
     expect(report.stats[0]?.listError).toContain('APIGW.0301');
   });
 });
+
+describe('IoTDA derived (V11) signing names the region', () => {
+  it('is refused by an instance endpoint of another region, and accepted with the instance\'s own', async () => {
+    const sim = await fixture.start();
+    putTask(sim, 9);
+    const wrong = await runJanitor(env(sim, { IOTDA_SIGNING: 'derived', IOTDA_REGION: 'cn-south-1' }));
+    expect(wrong.exitCode).toBe(3);
+    expect(wrong.stats[0]?.listError).toContain('APIGW.0301');
+    expect(sim.deleted).toEqual([]);
+    const southern = await fixture.start({ iotdaRegion: 'cn-south-1' });
+    putTask(southern, 9);
+    const right = await runJanitor(env(southern, { IOTDA_SIGNING: 'derived', IOTDA_REGION: 'cn-south-1' }));
+    expect(right.exitCode).toBe(0);
+    expect(southern.deleted).toHaveLength(1);
+  });
+});

@@ -20,8 +20,11 @@ function putIotda(sim: Simulator, project: string, ageDays: number, status = 'Su
 }
 
 /** Two simulators stand for two regions (or two IoTDA instances): each endpoint only knows its own records. */
-async function twoEndpoints(projects: [string, string]): Promise<[Simulator, Simulator]> {
-  return [await fixture.start({ projects: { iotda: [projects[0]] } }), await fixture.start({ projects: { iotda: [projects[1]] } })];
+async function twoEndpoints(projects: [string, string], regions: [string, string] = ['cn-north-4', 'cn-north-4']): Promise<[Simulator, Simulator]> {
+  return [
+    await fixture.start({ projects: { iotda: [projects[0]] }, iotdaRegion: regions[0] }),
+    await fixture.start({ projects: { iotda: [projects[1]] }, iotdaRegion: regions[1] }),
+  ];
 }
 
 function env(sims: readonly Simulator[], targets: string): Record<string, string> {
@@ -32,7 +35,7 @@ function env(sims: readonly Simulator[], targets: string): Record<string, string
 
 describe('several regions and IoTDA instances in one deployment', () => {
   it('lists and deletes each region:project at its own endpoint and reports each separately', async () => {
-    const [north, southeast] = await twoEndpoints([NORTH, SOUTHEAST]);
+    const [north, southeast] = await twoEndpoints([NORTH, SOUTHEAST], ['cn-north-4', 'ap-southeast-1']);
     const staleNorth = [putIotda(north, NORTH, 30), putIotda(north, NORTH, 9)];
     putIotda(north, NORTH, 1);
     const staleSoutheast = [putIotda(southeast, SOUTHEAST, 40)];
@@ -41,6 +44,8 @@ describe('several regions and IoTDA instances in one deployment', () => {
     expect(report.exitCode).toBe(0);
     expect(north.deleted.map((d) => d.id).sort()).toEqual(staleNorth.sort());
     expect(southeast.deleted.map((d) => d.id)).toEqual(staleSoutheast);
+    // Each endpoint took the V11 signature for its own region at once: no scheme fallback was needed.
+    expect(north.counters.iotda.authFailures + southeast.counters.iotda.authFailures).toBe(0);
     expect(report.stats.map((s) => [s.target, s.scope?.region, s.scope?.project, s.listed, s.deleted])).toEqual([
       [`cn-north-4:${NORTH}`, 'cn-north-4', NORTH, 3, 2],
       [`ap-southeast-1:${SOUTHEAST}`, 'ap-southeast-1', SOUTHEAST, 2, 1],
