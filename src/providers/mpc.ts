@@ -51,8 +51,9 @@ export function createMpcProvider(config: ProviderConfig, deps: MpcDeps): Provid
     const requestId = response.requestId ? { requestId: response.requestId } : {};
     if (response.status === 204 || response.status === 200) return { id, result: 'deleted', ...requestId };
     if (isRecordNotFound(response)) return { id, result: 'gone', ...requestId };
-    if (huaweiErrorBody(response.body).code !== MPC_NOT_DELETABLE) throw classifyHuaweiFailure(response);
-    const verdict = judgeNotDeletable(classifyHuaweiFailure(response), await lookUp(project, id, 'delete'));
+    const refusal = classifyHuaweiFailure(response);
+    if (!refusesTheRecord(response, refusal)) throw refusal;
+    const verdict = judgeNotDeletable(refusal, await lookUp(project, id, 'delete'));
     if (verdict.result === 'refused') throw verdict.error;
     return { id, result: 'gone', ...requestId };
   }
@@ -107,4 +108,16 @@ function toCloudTask(item: Record<string, unknown>): CloudTask {
 /** ListRemuxTask's `total`, when it is a count. */
 function totalOf(response: HuaweiResponse): number | undefined {
   return countValue((response.body as Record<string, unknown> | undefined)?.total);
+}
+
+/**
+ * A refusal that may mean the record is gone: MPC.10211 ("cannot be deleted", documented with the
+ * message "The task does not exist."), or any other refusal of the request itself (4xx other than
+ * 401, not from the API gateway), as the code for a missing task_id is undocumented. A look-up then
+ * tells: absent is gone, present is the refusal.
+ */
+function refusesTheRecord(response: HuaweiResponse, refusal: ProviderError): boolean {
+  const code = huaweiErrorBody(response.body).code ?? '';
+  if (code === MPC_NOT_DELETABLE) return true;
+  return refusal.kind === 'permanent' && response.status >= 400 && response.status < 500 && response.status !== 401 && !code.startsWith('APIGW.');
 }

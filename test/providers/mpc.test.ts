@@ -198,6 +198,20 @@ describe('MPC delete', () => {
     expect(sim.records('mpc', PROJECT)).toHaveLength(1);
   });
 
+  it('looks the record up after any refusal of the request (its code for a missing task_id is undocumented): gone when absent', async () => {
+    const sim = await fixture.start();
+    const { provider } = setup(sim);
+    for (const [status, code] of [[400, 'MPC.10202'], [400, 'MPC.10213'], [403, 'MPC.10212'], [409, 'MPC.10299']] as const) {
+      sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(status, code, 'The task does not exist.') });
+      expect((await provider.deleteTasks(PROJECT, ['999997'])).outcomes, code).toMatchObject([{ id: '999997', result: 'gone' }]);
+    }
+    expect(sim.counters.mpc.get).toBe(4);
+    // An authentication failure is not about the record: no look-up.
+    sim.inject({ provider: 'mpc', op: 'delete', times: 1, response: huaweiError(401, 'MPC.10203', 'Authentication failed.') });
+    expect(await providerErrorOf(provider.deleteTasks(PROJECT, ['999997']))).toMatchObject({ kind: 'permanent', details: { code: 'MPC.10203' } });
+    expect(sim.counters.mpc.get).toBe(4);
+  });
+
   it('reports a throttled or failed lookup after MPC.10211 as that failure, never as gone', async () => {
     const sim = await fixture.start();
     const { provider } = setup(sim);
