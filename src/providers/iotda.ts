@@ -71,9 +71,10 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
       const page = ((response.body as Record<string, unknown> | undefined)?.page ?? {}) as Record<string, unknown>;
       const items = listField(response, 'batchtasks', countValue(page.count));
       if (items.length > 0) yield items.map(toCloudTask);
-      const next = textField(page, 'marker');
-      // The marker is the smallest record id returned; a short page or no marker ends the walk, one
-      // seen before (the API cycling) stops it.
+      // The marker is the smallest record id returned (records come newest first, and a call returns
+      // ids below its marker): a full page without page.marker goes on from its last task_id. A short
+      // page, or one without either, ends the walk; a marker seen before (the API cycling) stops it.
+      const next = textField(page, 'marker') ?? (items.length === PAGE_LIMIT ? idField(items.at(-1) ?? {}, 'task_id') : undefined);
       if (items.length < PAGE_LIMIT || next === undefined) return undefined;
       enter(next);
       marker = next;

@@ -34,6 +34,16 @@ describe('paging that never ends', () => {
     expect(sim.counters.iotda.list).toBeLessThanOrEqual(3);
   });
 
+  it('walks on past a full IoTDA page that comes without page.marker, from its smallest task_id (the marker\'s documented meaning)', async () => {
+    const sim = await fixture.start({ seededProviders: [] });
+    putIotdaTasks(sim, 120);
+    sim.pagingFault('iotda', 'omit');
+    const result = await runCli(['run'], dryRunEnv(sim));
+    expect(result.stdout).toMatch(/iotda [0-9a-f]{32}: listed 120,/);
+    expect(result.code).toBe(0);
+    expect(sim.counters.iotda.list).toBe(3);
+  });
+
   it('stops an IMM listing whose NextToken cycles', async () => {
     const sim = await fixture.start({ tasksPerProject: 250, seededProviders: ['imm', 'mpc'] });
     sim.pagingFault('imm', 'cycle');
