@@ -64,8 +64,9 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
           return r;
         }, signal ? { signal } : {});
       } catch (err) {
-        // An endpoint without this task type answers its first page with 400 (IOTDA.000006, invalid input).
-        if (first && err instanceof ProviderError && err.kind === 'permanent' && err.details.status === 400) return err;
+        // An endpoint without this task type answers its first page with 400 (IOTDA.000006, invalid
+        // input); a 400 of the API gateway (APIGW.*) refused the request itself, and fails the target.
+        if (first && err instanceof ProviderError && err.kind === 'permanent' && err.details.status === 400 && !(err.details.code ?? '').startsWith('APIGW.')) return err;
         throw err;
       }
       const page = ((response.body as Record<string, unknown> | undefined)?.page ?? {}) as Record<string, unknown>;

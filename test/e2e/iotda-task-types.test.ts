@@ -1,6 +1,7 @@
 // IoTDA lists each task_type on its own: a type the endpoint refuses is a warning, not a failure,
 // unless every type is refused (issue 11, item 11).
 import { describe, expect, it } from 'vitest';
+import { huaweiError } from '../../src/simulator/api.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { runCli } from '../helpers/cli.js';
@@ -34,6 +35,17 @@ describe('IoTDA task types', () => {
     const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'changeGateway,moduleUpgrade', IOTDA_LIST_CONCURRENCY: '1', JANITOR_DRY_RUN: 'true' });
     const result = await runCli(['run'], env);
     expect(result.stdout).toMatch(/LIST FAILED: IOTDA\.000006: .*changeGateway/);
+    expect(result.code).toBe(3);
+  });
+
+  it('fails the target on an API gateway 400 (APIGW.*) on a type\'s first page: the request was refused, not the type', async () => {
+    const sim = await fixture.start();
+    putTask(sim, 1, 'createDevices');
+    sim.inject({ provider: 'iotda', op: 'list', times: 1, response: huaweiError(400, 'APIGW.0201', 'Request is not valid.') });
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices,deleteDevices', IOTDA_LIST_CONCURRENCY: '1', JANITOR_DRY_RUN: 'true' });
+    const result = await runCli(['run'], env);
+    expect(result.stdout).toMatch(/LIST FAILED: APIGW\.0201/);
+    expect(result.stdout).not.toContain('WARNING: task_type');
     expect(result.code).toBe(3);
   });
 
