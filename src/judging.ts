@@ -33,6 +33,8 @@ export interface ListingDeps {
   readonly signal?: AbortSignal;
   /** Told what the listing left out without failing (an IoTDA task type the endpoint refuses). */
   readonly onWarning?: ListWarningSink;
+  /** JANITOR_MAX_CLOCK_SKEW: beyond it, first sightings are read but none is started (dated on this clock). */
+  readonly maxClockSkewMs?: number;
 }
 
 /**
@@ -47,7 +49,8 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
   for await (const page of deps.provider.listTasks(deps.target, deps.signal, deps.onWarning)) {
     now = deps.now();
     const decisions: Decision[] = [];
-    const sightings = await deps.sightings?.(page, now);
+    const clockTrusted = deps.maxClockSkewMs === undefined || clockSkewRefusal(deps.provider.serverClock?.skewMs(), deps.maxClockSkewMs) === undefined;
+    const sightings = await deps.sightings?.(page, now, clockTrusted);
     for (const task of page) {
       const seen = sightings?.get(task.id);
       const decision: Decision = { task, verdict: judgeTask(task, deps.rule, now, seen), ...(seen ? { firstSeenTerminal: seen } : {}) };

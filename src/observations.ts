@@ -58,7 +58,11 @@ export interface SightingAccess {
 }
 
 /** One page's first sightings of its terminal tasks, by task id. */
-export type PageSightings = (page: readonly CloudTask[], now: Date) => Promise<ReadonlyMap<string, Date>>;
+/**
+ * One page's first sightings, recorded at `now` (or, with `record` false, only read: while the
+ * provider's clock says this machine's is wrong, a sighting dated on it would misstate ages later).
+ */
+export type PageSightings = (page: readonly CloudTask[], now: Date, record?: boolean) => Promise<ReadonlyMap<string, Date>>;
 
 /**
  * For an observed-mode rule, what the listing calls per page: records the page's sightings (one
@@ -67,9 +71,9 @@ export type PageSightings = (page: readonly CloudTask[], now: Date) => Promise<R
  */
 export function pageSightings(access: SightingAccess | undefined, prefix: string, provider: ProviderName, target: string, rule: PolicyRule): PageSightings | undefined {
   if (rule.ageFrom !== 'observed' || !access) return undefined;
-  return (page, now) => {
+  return (page, now, record = true) => {
     const terminal = page.filter((t) => isInSelectedStates(t, rule)).map((t) => t.id);
-    if (access.access === 'read') return readSightings(access.redis, prefix, provider, target, terminal);
+    if (access.access === 'read' || !record) return readSightings(access.redis, prefix, provider, target, terminal);
     const others = page.filter((t) => t.id.trim() !== '' && !isInSelectedStates(t, rule)).map((t) => t.id);
     return recordSightings(access.redis, prefix, provider, target, terminal, others, now);
   };

@@ -106,7 +106,8 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
     await forgetOutsideObservedMode(deps, rule, target);
     const sightings = pageSightings(deps.sightings, deps.config.queuePrefix, provider.name, target, rule);
     const listing = judgeListing({
-      provider, target, rule, keepLatest: providerConfig.keepLatest, now: deps.now, ...(sightings ? { sightings } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
+      provider, target, rule, keepLatest: providerConfig.keepLatest, now: deps.now, maxClockSkewMs: valves.maxClockSkewMs,
+      ...(sightings ? { sightings } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
       onWarning: ({ event, message, fields }) => {
         stats.listWarnings.push(message);
         log.warn(fields, event);

@@ -185,6 +185,24 @@ describe('records of tasks no longer listed', () => {
     expect(Object.keys(await sightingsOf(env, 'iotda')).sort()).toEqual(ids.slice(0, 59).filter((id) => id !== retried));
   });
 
+  it('are not started while the provider\'s clock is beyond JANITOR_MAX_CLOCK_SKEW: a sighting dated on a wrong local clock would overstate ages later', async () => {
+    const sim = await fixture.start();
+    const id = ID.iotda('8');
+    sim.put('iotda', project('iotda'), RECORDS.iotda(id, true, 30 * DAY));
+    const env = envFor(sim, 'iotda', 'observed');
+    // The provider's Date header 8 days ahead: this machine's clock is taken to be 8 days behind.
+    sim.knobs.clockSkewMs = 8 * DAY;
+    const skewed = await runJanitor(env);
+    expect(skewed.stats[0]).toMatchObject({ candidates: 0, deleted: 0 });
+    expect(await sightingOf(env, 'iotda', id)).toBeNull();
+    // Clocks agree again: the task is first seen terminal now, and kept for the retention.
+    sim.knobs.clockSkewMs = 0;
+    const agreed = await runJanitor(env);
+    expect(agreed.stats[0]).toMatchObject({ candidates: 0, skipped: { 'observed-recently': 1 } });
+    expect(Math.abs(Number((await sightingOf(env, 'iotda', id))?.split(':')[0]) * 1000 - Date.now())).toBeLessThan(MINUTE);
+    expect(sim.deleted).toEqual([]);
+  });
+
   it('count as seen just now when unreadable, and restart from this sighting', async () => {
     const sim = await fixture.start();
     const id = ID.vias('9');
