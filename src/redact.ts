@@ -40,14 +40,14 @@ function maskUserinfo(token: string): string {
 /**
  * `scheme://user:pass` with no `@`: a password cut short by a space or a quote (the rest, up to its
  * `@`, is another token, masked as `password@host`). Whatever follows the colon is masked unless it
- * is a port (`host:6379`, `s1:26379,s2`); an IPv6 host in brackets is left alone.
+ * is a port (`host:6379`, `s1:26379,s2`, `host:6379:` ending a sentence); an IPv6 host in brackets is left alone.
  */
 function maskCutPassword(token: string): string {
   const scheme = token.indexOf('://');
   if (scheme < 0 || token[scheme + 3] === '[') return token;
   const authority = token.slice(scheme + 3).split(/[/?#]/, 1)[0] ?? '';
   const colon = authority.indexOf(':');
-  if (colon < 0 || /^\d+(?:,|$)/.test(authority.slice(colon + 1))) return token;
+  if (colon < 0 || /^\d{1,5}(?![A-Za-z0-9])/.test(authority.slice(colon + 1))) return token;
   return `${token.slice(0, scheme + 3 + colon + 1)}${MASK}`;
 }
 

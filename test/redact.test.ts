@@ -26,6 +26,7 @@ describe('redactText', () => {
   it.each([
     'redis://h:6379',
     'redis://[::1]:6379/0',
+    'Redis at redis://127.0.0.1:44619: read-only replica (READONLY)',
     'https://iotda.example.com:8443/v5/iot',
     'https://example.com/path:with-colon',
     'IOTDA.014111: The task in status Processing cannot be deleted.',
