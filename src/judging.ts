@@ -57,7 +57,7 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
       // Kept only for their age, they still count among their group's newest.
       const ranked = decision.verdict.candidate || decision.verdict.reason === 'too-recent' || decision.verdict.reason === 'observed-recently';
       const released = ranked && task.agedFrom.kind === 'ok' && deps.keepLatest > 0
-        ? keeper.offer(keepLatestGroupOf(deps.provider.name, task), task.agedFrom.at.getTime(), decision)
+        ? keeper.offer(keepLatestGroupOf(deps.provider.name, task), task.agedFrom.at.getTime(), decision, task.id)
         : decision;
       if (released) decisions.push(released);
     }

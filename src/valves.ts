@@ -17,25 +17,37 @@ export function keepLatestGroupOf(provider: ProviderName, task: { readonly type?
  * its group are known; what is still held when the listing ends is the newest `n` of each group.
  */
 export class NewestKeeper<T> {
-  private readonly heaps = new Map<string, { at: number; item: T }[]>();
+  private readonly heaps = new Map<string, { at: number; item: T; key?: string }[]>();
+  /** Keys of the items held: a task listed twice (pages shift while deleting) is held once. */
+  private readonly heldKeys = new Set<string>();
 
   constructor(private readonly n: number) {}
 
-  /** Offers one item; returns the item that is now certainly not among its group's newest `n`, if any. */
-  offer(group: string, at: number, item: T): T | undefined {
+  /**
+   * Offers one item; returns the item that is now certainly not among its group's newest `n`, if
+   * any. An item whose `key` is held already is the same task listed again: it is absorbed, so it
+   * neither takes a second place (pushing out a task that is among the newest) nor comes out
+   * released while its first listing is kept.
+   */
+  offer(group: string, at: number, item: T, key?: string): T | undefined {
     if (this.n <= 0) return item;
+    if (key !== undefined && this.heldKeys.has(key)) return undefined;
     let heap = this.heaps.get(group);
     if (!heap) this.heaps.set(group, heap = []);
+    const entry = { at, item, ...(key !== undefined ? { key } : {}) };
     if (heap.length < this.n) {
-      heap.push({ at, item });
+      heap.push(entry);
       siftUp(heap, heap.length - 1);
+      if (key !== undefined) this.heldKeys.add(key);
       return undefined;
     }
-    const oldest = heap[0] as { at: number; item: T };
+    const oldest = heap[0] as { at: number; item: T; key?: string };
     // Not newer than the oldest kept: it is not among the newest n (a tie keeps the earlier one).
     if (at <= oldest.at) return item;
-    heap[0] = { at, item };
+    heap[0] = entry;
     siftDown(heap, 0);
+    if (oldest.key !== undefined) this.heldKeys.delete(oldest.key);
+    if (key !== undefined) this.heldKeys.add(key);
     return oldest.item;
   }
 
@@ -43,6 +55,7 @@ export class NewestKeeper<T> {
   drain(): T[] {
     const held = [...this.heaps.values()].flatMap((heap) => heap.map((e) => e.item));
     this.heaps.clear();
+    this.heldKeys.clear();
     return held;
   }
 }

@@ -1,5 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { judgeListing } from '../src/judging.js';
+import { policyRuleFor } from '../src/policy.js';
+import type { CloudTask, Provider } from '../src/providers/provider.js';
 import { CapGate, capLimit, clockSkewRefusal, describeCap, NewestKeeper } from '../src/valves.js';
 
 describe('NewestKeeper', () => {
@@ -21,6 +25,54 @@ describe('NewestKeeper', () => {
         expect(heldTimes).toEqual(newest);
       }
     }), { numRuns: 300 });
+  });
+
+  it('holds a task listed twice once: its second listing neither takes a second place nor comes out as released', () => {
+    const keeper = new NewestKeeper<string>(1);
+    expect(keeper.offer('', 100, 'A listed', 'A')).toBeUndefined();
+    expect(keeper.offer('', 80, 'B', 'B')).toBe('B');
+    // A again on a later page (the pages shifted): the newest is still A, held once.
+    expect(keeper.offer('', 100, 'A listed again', 'A')).toBeUndefined();
+    expect(keeper.offer('', 70, 'C', 'C')).toBe('C');
+    expect(keeper.drain()).toEqual(['A listed']);
+  });
+
+  it('never both releases and holds one task, and holds the newest n distinct tasks, whatever repeats', () => {
+    // A task keeps its time when listed again; keys repeat at random.
+    const offers = fc.array(fc.record({ group: fc.constantFrom('a', 'b'), key: fc.integer({ min: 0, max: 15 }) }), { maxLength: 120 });
+    fc.assert(fc.property(offers, fc.integer({ min: 1, max: 5 }), (list, n) => {
+      const atOf = (key: number) => (key * 7919) % 101;
+      const keeper = new NewestKeeper<string>(n);
+      const released = new Set<string>();
+      for (const { group, key } of list) {
+        const out = keeper.offer(group, atOf(key), `${group}${key}`, `${group}${key}`);
+        if (out !== undefined) released.add(out);
+      }
+      const held = keeper.drain();
+      expect(new Set(held).size).toBe(held.length);
+      for (const h of held) expect(released.has(h), h).toBe(false);
+      for (const group of ['a', 'b']) {
+        const distinct = [...new Set(list.filter((o) => o.group === group).map((o) => o.key))];
+        const newest = distinct.map(atOf).sort((x, y) => y - x).slice(0, n);
+        expect(held.filter((h) => h.startsWith(group)).map((h) => atOf(Number(h.slice(1)))).sort((x, y) => y - x)).toEqual(newest);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('keeps the newest task of a listing that repeats it on a later page (IMM_KEEP_LATEST=1), and deletes the others', async () => {
+    const config = loadConfig({ JANITOR_PROVIDERS: 'imm', IMM_REGION: 'cn-hangzhou', IMM_PROJECTS: 'media', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret', IMM_KEEP_LATEST: '1' });
+    const pc = config.providers[0];
+    if (!pc) throw new Error('imm not configured');
+    const now = new Date('2026-03-01T00:00:00Z');
+    const task = (id: string, days: number): CloudTask => ({ id, states: ['Succeeded'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date(now.getTime() - days * 86_400_000) } });
+    const pages = [[task('A', 10), task('B', 20)], [task('A', 10), task('C', 30)]];
+    const provider = { name: 'imm', async *listTasks() { yield* pages; } } as unknown as Provider;
+    const decided: { id: string; candidate: boolean; reason?: string }[] = [];
+    for await (const page of judgeListing({ provider, target: 'media', rule: policyRuleFor(pc), keepLatest: pc.keepLatest, now: () => now })) {
+      for (const d of page.decisions) decided.push({ id: d.task.id, candidate: d.verdict.candidate, ...(d.verdict.candidate ? {} : { reason: d.verdict.reason }) });
+    }
+    expect(decided.filter((d) => d.candidate).map((d) => d.id).sort()).toEqual(['B', 'C']);
+    expect(decided.filter((d) => d.id === 'A')).toEqual([{ id: 'A', candidate: false, reason: 'newest-kept' }]);
   });
 
   it('keeps nothing back when n is 0', () => {
