@@ -10,6 +10,8 @@ import { clockSkewRefusal, keepLatestGroupOf, NewestKeeper, type CapGate } from 
 export interface Decision {
   readonly task: CloudTask;
   readonly verdict: Verdict;
+  /** When the page that listed the task was read: a task P_KEEP_LATEST held back is released with a later page. */
+  readonly listedAt: Date;
   /** Observed mode: when the janitor first saw the task terminal, as judged. */
   readonly firstSeenTerminal?: Date;
 }
@@ -53,7 +55,7 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
     const sightings = await deps.sightings?.(page, now, clockTrusted);
     for (const task of page) {
       const seen = sightings?.get(task.id);
-      const decision: Decision = { task, verdict: judgeTask(task, deps.rule, now, seen), ...(seen ? { firstSeenTerminal: seen } : {}) };
+      const decision: Decision = { task, verdict: judgeTask(task, deps.rule, now, seen), listedAt: now, ...(seen ? { firstSeenTerminal: seen } : {}) };
       // Kept only for their age, they still count among their group's newest.
       const ranked = decision.verdict.candidate || decision.verdict.reason === 'too-recent' || decision.verdict.reason === 'observed-recently';
       const released = ranked && task.agedFrom.kind === 'ok' && deps.keepLatest > 0
@@ -63,7 +65,7 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
     }
     yield { listed: page.length, decisions, now };
   }
-  const newest = keeper.drain().map((d) => (d.verdict.candidate ? { task: d.task, verdict: newestKept(deps.provider.name, d.task, deps.keepLatest) } : d));
+  const newest = keeper.drain().map((d) => (d.verdict.candidate ? { ...d, verdict: newestKept(deps.provider.name, d.task, deps.keepLatest) } : d));
   if (newest.length > 0) yield { listed: 0, decisions: newest, now };
 }
 

@@ -116,6 +116,9 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
     for await (const { listed, decisions, now } of listing) {
       stats.listed += listed;
       const candidates: JobTask[] = [];
+      // The page's oldest listing among its candidates (P_KEEP_LATEST releases tasks listed on earlier
+      // pages): a job's snapshot is never younger than the listing of any task it carries.
+      let listedAt = now;
       for (const decision of decisions) {
         const { task, verdict } = decision;
         if (!verdict.candidate) {
@@ -125,7 +128,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
           continue;
         }
         stats.candidates += 1;
-        const at = now.getTime() - verdict.ageMs;
+        const at = decision.listedAt.getTime() - verdict.ageMs;
         const valve = passValves(valves, provider, at);
         deps.onDecision?.({ ...decision, provider: provider.name, target, valve, now });
         if (!valve.pass) {
@@ -133,9 +136,10 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
           continue;
         }
         candidates.push(toJobTask(task, verdict.agedFrom));
+        if (decision.listedAt < listedAt) listedAt = decision.listedAt;
         if (!deps.queue) log.info({ taskId: task.id, state: task.states.join('+'), ageMs: verdict.ageMs, label: task.label }, 'task would be deleted');
       }
-      if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats, now);
+      if (deps.queue && deps.redis && candidates.length > 0) await enqueuePage(deps, deps.queue, deps.redis, target, candidates, stats, listedAt);
       await deps.afterPage?.();
     }
     complete = !deps.signal?.aborted;

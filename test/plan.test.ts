@@ -8,7 +8,7 @@ const NOW = new Date('2026-11-24T12:00:00Z');
 const DAY = 86_400_000;
 const task: CloudTask = { id: 't1', states: ['Success'], agedFrom: { kind: 'ok', field: 'end_time', at: new Date(NOW.getTime() - 12 * DAY) } };
 const candidate: Verdict = { candidate: true, ageMs: 12 * DAY, agedFrom: { field: 'end_time', at: new Date(NOW.getTime() - 12 * DAY) } };
-const event = (over: Partial<DecisionEvent>): DecisionEvent => ({ provider: 'mpc', target: 'p', task, verdict: candidate, now: NOW, ...over });
+const event = (over: Partial<DecisionEvent>): DecisionEvent => ({ provider: 'mpc', target: 'p', task, verdict: candidate, listedAt: NOW, now: NOW, ...over });
 
 describe('planRow', () => {
   it.each([

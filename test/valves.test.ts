@@ -6,6 +6,11 @@ import { policyRuleFor } from '../src/policy.js';
 import type { CloudTask, Provider } from '../src/providers/provider.js';
 import { CapGate, capLimit, clockSkewRefusal, describeCap, NewestKeeper } from '../src/valves.js';
 
+/** A list API's pages, as a provider yields them. */
+async function* pagesOf(pages: readonly CloudTask[][]): AsyncGenerator<CloudTask[]> {
+  for (const page of pages) yield await Promise.resolve(page);
+}
+
 describe('NewestKeeper', () => {
   it('releases exactly the items that are not among their group\'s newest n, and holds at most n per group', () => {
     const items = fc.array(fc.record({ group: fc.constantFrom('a', 'b', 'c'), at: fc.integer({ min: 0, max: 50 }) }), { maxLength: 200 });
@@ -66,13 +71,34 @@ describe('NewestKeeper', () => {
     const now = new Date('2026-03-01T00:00:00Z');
     const task = (id: string, days: number): CloudTask => ({ id, states: ['Succeeded'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date(now.getTime() - days * 86_400_000) } });
     const pages = [[task('A', 10), task('B', 20)], [task('A', 10), task('C', 30)]];
-    const provider = { name: 'imm', async *listTasks() { yield* pages; } } as unknown as Provider;
+    const provider = { name: 'imm', listTasks: () => pagesOf(pages) } as unknown as Provider;
     const decided: { id: string; candidate: boolean; reason?: string }[] = [];
     for await (const page of judgeListing({ provider, target: 'media', rule: policyRuleFor(pc), keepLatest: pc.keepLatest, now: () => now })) {
       for (const d of page.decisions) decided.push({ id: d.task.id, candidate: d.verdict.candidate, ...(d.verdict.candidate ? {} : { reason: d.verdict.reason }) });
     }
     expect(decided.filter((d) => d.candidate).map((d) => d.id).sort()).toEqual(['B', 'C']);
     expect(decided.filter((d) => d.id === 'A')).toEqual([{ id: 'A', candidate: false, reason: 'newest-kept' }]);
+  });
+
+  it('dates a task held back by P_KEEP_LATEST from the page that listed it, not from the page that released it', async () => {
+    const config = loadConfig({ JANITOR_PROVIDERS: 'imm', IMM_REGION: 'cn-hangzhou', IMM_PROJECTS: 'media', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret', IMM_KEEP_LATEST: '1' });
+    const pc = config.providers[0];
+    if (!pc) throw new Error('imm not configured');
+    const t0 = new Date('2026-03-01T00:00:00Z');
+    const task = (id: string, days: number): CloudTask => ({ id, states: ['Succeeded'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date(t0.getTime() - days * 86_400_000) } });
+    const pages = [[task('X', 20)], [task('Y', 10)]];
+    // The second page is read 20 minutes after the first (the listing reads the clock once before its first page).
+    const later = new Date(t0.getTime() + 20 * 60_000);
+    let reads = 0;
+    const provider = { name: 'imm', listTasks: () => pagesOf(pages) } as unknown as Provider;
+    const released = [];
+    for await (const page of judgeListing({ provider, target: 'media', rule: policyRuleFor(pc), keepLatest: pc.keepLatest, now: () => (reads++ < 2 ? t0 : later) })) {
+      released.push(...page.decisions.map((d) => ({ id: d.task.id, candidate: d.verdict.candidate, listedAt: d.listedAt.toISOString(), releasedAt: page.now.toISOString() })));
+    }
+    expect(released).toEqual([
+      { id: 'X', candidate: true, listedAt: '2026-03-01T00:00:00.000Z', releasedAt: '2026-03-01T00:20:00.000Z' },
+      { id: 'Y', candidate: false, listedAt: '2026-03-01T00:20:00.000Z', releasedAt: '2026-03-01T00:20:00.000Z' },
+    ]);
   });
 
   it('keeps nothing back when n is 0', () => {
