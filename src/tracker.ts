@@ -18,9 +18,9 @@ interface Entry {
   readonly provider: ProviderName;
   readonly stats: TargetStats;
   readonly own: boolean;
-  readonly tasks: number;
-  /** Other runs' jobs: which of their tasks this run found (a batch may hold more). */
-  readonly taskIds?: readonly string[];
+  tasks: number;
+  /** Other runs' jobs: which of their tasks this run found (a batch may hold more; pages that shifted show it more than once). */
+  taskIds?: readonly string[];
   /** An own job known to be in Redis (addBulk succeeded): missing from Redis now means lost, not "being added". */
   added?: boolean;
   missingSince?: number;
@@ -64,6 +64,8 @@ export async function createOutcomeTracker(deps: {
   const { config, redis, queues, logger } = deps;
   const tracked = new Map<string, Entry>();
   const recentlySettled = new Set<string>();
+  // Other runs' jobs this run has counted, and the tasks counted: a later page may find more of one.
+  const countedOthers = new Map<string, { readonly entry: Entry; readonly outcome: Outcome }>();
   // Per job, the tasks this process's workers settled: Redis may lose them (restarted empty, or an attempt whose
   // outcome could not be written), and a redone attempt reads this process's own deletions as "already gone".
   const settledHere = new Map<string, readonly TaskResult[]>();
@@ -78,8 +80,14 @@ export async function createOutcomeTracker(deps: {
     tracked.delete(jobId);
     lastSettledAt = Date.now();
     const outcome = { ...fromRedis, results: withSettledHere(fromRedis.results, here) };
-    if (entry.own) recordOwn(entry.stats, outcome);
-    else recordOther(entry, outcome);
+    if (entry.own) {
+      recordOwn(entry.stats, outcome);
+    } else {
+      recordOther(entry, outcome);
+      // A job is met again within a page or two: the latest ones are enough (bounded memory).
+      countedOthers.set(jobId, { entry, outcome });
+      if (countedOthers.size > RECENT_LIMIT) countedOthers.delete(countedOthers.keys().next().value as string);
+    }
   };
   const fetchAndSettle = async (jobId: string): Promise<void> => {
     const entry = tracked.get(jobId);
@@ -150,7 +158,18 @@ export async function createOutcomeTracker(deps: {
 
   return {
     track(provider, job, stats) {
-      if (tracked.has(job.id)) return;
+      const known = tracked.get(job.id) ?? countedOthers.get(job.id)?.entry;
+      if (known) {
+        // Another run's job met again on a later page (pages shift while deleting): the tasks found there count too.
+        const found = new Set(known.taskIds);
+        const more = job.own ? [] : job.taskIds.filter((id) => !found.has(id));
+        if (more.length === 0) return;
+        known.taskIds = [...(known.taskIds ?? []), ...more];
+        known.tasks += more.length;
+        const counted = countedOthers.get(job.id);
+        if (counted && !tracked.has(job.id)) recordOther({ ...known, taskIds: more, tasks: more.length }, counted.outcome);
+        return;
+      }
       tracked.set(job.id, { provider, stats, own: job.own, tasks: job.taskIds.length, ...(job.own ? {} : { taskIds: job.taskIds }) });
       if (recentlySettled.delete(job.id)) void fetchAndSettle(job.id).catch(() => undefined);
     },
@@ -196,6 +215,7 @@ export async function createOutcomeTracker(deps: {
       for (const [jobId, entry] of tracked) recordUnsettled(entry, withSettledHere(progress.get(jobId) ?? [], settledHere.get(jobId)));
       tracked.clear();
       settledHere.clear();
+      countedOthers.clear();
       await Promise.all(events.map((e) => bounded(e.close(), Math.min(budgetMs, REDIS_WAIT_MS)).catch(() => undefined)));
       connection.disconnect();
     },

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { huaweiError } from '../../src/simulator/api.js';
 import { iotdaTime } from '../../src/simulator/iotda.js';
 import { DEFAULT_SIM_PROJECTS, type Simulator } from '../../src/simulator/server.js';
 import { simulatorEnvironment } from '../../src/simulator/env.js';
@@ -82,6 +83,26 @@ describe('a run owns every candidate it finds', () => {
 });
 
 describe('true summaries', () => {
+  it('counts a failure in another run\'s job that this run found on two pages (its pages shifted), and exits 1', async () => {
+    const sim = await fixture.start({ latencyMs: 20 });
+    const ids = putIotda(sim, 300);
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', IOTDA_ATTEMPTS: '1', IOTDA_RATE_LIMIT: '1000/s' });
+    // An earlier run enqueued everything (jobs of ten, five to a page of 50) and stopped.
+    const produced = await runCli(['produce'], env);
+    expect(produced.code).toBe(0);
+    // The five newest go meanwhile: every later page starts five tasks earlier, so the job holding
+    // positions 50-59 of the first listing is met on two pages of the next one.
+    for (const id of ids.slice(-5)) sim.remove('iotda', IOTDA, id);
+    // Position 57 of the first listing (newest first): on the second page of the next one.
+    const refused = ids[300 - 1 - 57] as string;
+    sim.inject({ provider: 'iotda', op: 'delete', taskId: refused, times: 5, response: huaweiError(403, 'IOTDA.000005', 'Forbidden.') });
+    const result = await runCli(['run'], env);
+    expect(sim.deleted).toHaveLength(294);
+    expect(result.stdout).toMatch(/already queued by another run 295/);
+    expect(result.stdout).toMatch(/of those queued by another run .*: deleted 294, already gone 0, (?:kept 0, )?failed 1/);
+    expect(result.code).toBe(1);
+  });
+
   it('two simultaneous runs never count one deletion twice, batches included', async () => {
     const sim = await fixture.start({ latencyMs: 5 });
     const iotda = putIotda(sim, 30);
