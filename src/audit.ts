@@ -86,7 +86,8 @@ export function auditEventFor(outcome: TaskOutcome): AuditEvent | undefined {
   const { task, provider } = outcome;
   const scope = scopeOf(provider.scopes, outcome.target);
   const ageMs = outcome.settledAt.getTime() - Date.parse(task.agedFrom.at);
-  const failure = outcome.result === 'failed' && outcome.detail !== undefined ? splitProviderError(outcome.detail) : undefined;
+  const split = outcome.result === 'failed' && outcome.detail !== undefined ? splitProviderError(outcome.detail) : undefined;
+  const failure = split && { ...split, ...(outcome.code ? { code: outcome.code } : {}) };
   return {
     time: outcome.settledAt.toISOString(),
     event: EVENTS[outcome.result],

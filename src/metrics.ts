@@ -32,7 +32,7 @@ export function createMetrics(config: Config, options: {
   const listed = new Counter({ name: 'janitor_tasks_listed_total', help: 'Tasks listed, per provider and project.', labelNames: ['provider', 'project'], registers });
   const kept = new Counter({ name: 'janitor_tasks_kept_total', help: 'Listed tasks kept (not deletion candidates), by reason.', labelNames: ['provider', 'project', 'reason'], registers });
   const deletions = new Counter({
-    name: 'janitor_deletions_total', help: 'Settled delete attempts per task, by outcome: deleted, gone (already gone), failed (for good), skipped_on_recheck.',
+    name: 'janitor_deletions_total', help: 'Tasks settled by this process, each counted once when its attempt ends, by outcome: deleted, gone (already gone), failed (for good), skipped_on_recheck.',
     labelNames: ['provider', 'project', 'outcome'], registers,
   });
   const calls = new Counter({ name: 'janitor_provider_calls_total', help: 'Provider HTTP calls, by operation (list, get, delete) and HTTP status (or network-error).', labelNames: ['provider', 'operation', 'status'], registers });

@@ -1,16 +1,19 @@
-// Turns a delete worker's settled jobs (BullMQ's completed and final failed events) into one
-// outcome per task, for the audit trail and the metrics.
+// Turns a delete worker's work into one outcome per task, for the audit trail and the metrics: a
+// task is reported by the process whose attempt settled it, when it settled (not when its job
+// completes, maybe in another pod, maybe never in this run), and a task of a job that failed for
+// good is reported failed with its own error.
 import type { Job, Worker } from 'bullmq';
 import type { ProviderConfig } from './config.js';
 import type { DeleteJobData, DeleteJobResult, JobTask, TaskResult } from './queue.js';
 
-/** What finally happened to one task of a settled delete job. */
+/** What finally happened to one task of a delete job. */
 export interface TaskOutcome {
   readonly provider: ProviderConfig;
   /** The target key the job was enqueued under (see scope.ts). */
   readonly target: string;
   readonly runId: string;
   readonly jobId: string;
+  /** The attempt of the job that settled the task (or, for a failure, the attempts made). */
   readonly attempts: number;
   readonly task: JobTask;
   /** `skipped`: kept by the worker's re-check; `failed`: the job failed for good. */
@@ -18,35 +21,49 @@ export interface TaskOutcome {
   readonly requestId?: string;
   /** The re-check's reason for a skip, the provider's error for a failure. */
   readonly detail?: string;
+  /** A failure's provider code, as that task's own delete (or re-read) was answered. */
+  readonly code?: string;
   readonly settledAt: Date;
 }
 
 export type OutcomeListener = (outcome: TaskOutcome) => void;
 
+type AttemptWatcher = (job: Job<DeleteJobData>, settled: readonly TaskResult[]) => void;
+const attemptWatchers = new WeakMap<object, AttemptWatcher[]>();
+
+/** Called by a worker's processor after each attempt (even one that throws) with the tasks that attempt settled. */
+export function reportAttemptSettled(worker: object, job: Job<DeleteJobData>, settled: readonly TaskResult[]): void {
+  for (const watch of attemptWatchers.get(worker) ?? []) watch(job, settled);
+}
+
 /**
- * Calls `listener` once per task of every job this worker settles. A job that will be retried is
- * not settled yet; its tasks are reported when it completes or fails for good.
+ * Calls `listener` once per task this worker settles, as its attempt ends, and once per task of a
+ * job that fails for good that no attempt settled. A retried job reports only what each attempt
+ * settled, so no task is reported twice (retry-failed sends a job with its settled tasks again).
  */
 export function watchTaskOutcomes(worker: Worker<DeleteJobData, DeleteJobResult>, providerConfig: ProviderConfig, listener: OutcomeListener): void {
-  worker.on('completed', (job, result) => report(job, result.results, undefined));
-  worker.on('failed', (job, err) => {
-    if (job && job.finishedOn !== undefined && job.finishedOn !== null) report(job, job.data.done ?? [], err.message);
+  const base = (job: Job<DeleteJobData>, attempts: number) => ({
+    provider: providerConfig, target: job.data.target, runId: job.data.runId, jobId: job.id ?? '', attempts, settledAt: new Date(),
   });
-
-  function report(job: Job<DeleteJobData, DeleteJobResult>, results: readonly TaskResult[], failure: string | undefined): void {
-    const base = {
-      provider: providerConfig, target: job.data.target, runId: job.data.runId, jobId: job.id ?? '',
-      attempts: job.attemptsMade, settledAt: new Date(job.finishedOn ?? Date.now()),
-    };
-    const byId = new Map(results.map((r) => [r.id, r]));
-    for (const task of job.data.tasks) {
-      const settled = byId.get(task.id);
-      if (settled) {
-        listener({ ...base, task, result: settled.result, ...(settled.requestId ? { requestId: settled.requestId } : {}), ...(settled.detail ? { detail: settled.detail } : {}) });
-      } else if (failure !== undefined) {
-        const requestId = job.data.failures?.find((f) => f.id === task.id)?.requestId;
-        listener({ ...base, task, result: 'failed', detail: failure, ...(requestId ? { requestId } : {}) });
-      }
+  const watchers = attemptWatchers.get(worker) ?? [];
+  attemptWatchers.set(worker, watchers);
+  watchers.push((job, settled) => {
+    const tasks = new Map(job.data.tasks.map((t) => [t.id, t]));
+    for (const r of settled) {
+      const task = tasks.get(r.id);
+      if (task) listener({ ...base(job, job.attemptsMade + 1), task, result: r.result, ...(r.requestId ? { requestId: r.requestId } : {}), ...(r.detail ? { detail: r.detail } : {}) });
     }
-  }
+  });
+  worker.on('failed', (job, err) => {
+    if (!job || job.finishedOn === undefined || job.finishedOn === null) return;
+    const settled = new Set((job.data.done ?? []).map((r) => r.id));
+    for (const task of job.data.tasks) {
+      if (settled.has(task.id)) continue;
+      const own = job.data.failures?.find((f) => f.id === task.id);
+      listener({
+        ...base(job, job.attemptsMade), task, result: 'failed', detail: own?.message ?? err.message,
+        ...(own?.code ? { code: own.code } : {}), ...(own?.requestId ? { requestId: own.requestId } : {}),
+      });
+    }
+  });
 }

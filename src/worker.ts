@@ -5,6 +5,7 @@ import type { Config, ProviderConfig } from './config.js';
 import { QUEUE_CONCURRENCY_MAX_AGE_MS, queueShareOf, type DeletePermits } from './delete-permits.js';
 import type { Logger } from './logger.js';
 import { firstSeenTerminal, forgetSightings } from './observations.js';
+import { reportAttemptSettled } from './outcomes.js';
 import { isInSelectedStates, judgeTask, policyRuleFor } from './policy.js';
 import { PROVIDER_FACTS } from './providers/catalog.js';
 import { asProviderError, ProviderError, type CloudTask, type Provider, type TaskFailureError, type TaskRead, type TaskRef } from './providers/provider.js';
@@ -52,7 +53,10 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
     return new Error(`Redis at ${where}: ${cause}`);
   };
   const followQueue = queueConcurrencyFollower(claims, config.queuePrefix, providerConfig, deps.permits);
-  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({ ...deps, sightings: claims, redisFailed, followQueue, closing: () => worker.closing !== undefined }, job), {
+  const onAttemptSettled = (job: Job<DeleteJobData>, settled: readonly TaskResult[]) => reportAttemptSettled(worker, job, settled);
+  const worker: Worker<DeleteJobData, DeleteJobResult> = new Worker<DeleteJobData, DeleteJobResult>(queueNameFor(providerConfig.name), (job) => processDeleteJob({
+    ...deps, sightings: claims, redisFailed, followQueue, onAttemptSettled, closing: () => worker.closing !== undefined,
+  }, job), {
     connection: deps.connection,
     prefix: config.queuePrefix,
     concurrency: deps.permits.jobSlots,
@@ -107,6 +111,8 @@ function queueConcurrencyFollower(redis: RedisClient, prefix: string, providerCo
 /** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, following the queue's P, whether the worker is closing. */
 type ProcessDeps = WorkerDeps & {
   readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly followQueue?: () => Promise<void>; readonly closing?: () => boolean;
+  /** Told the tasks each attempt settled (the audit trail and metrics: src/outcomes.ts). */
+  readonly onAttemptSettled?: (job: Job<DeleteJobData>, settled: readonly TaskResult[]) => void;
 };
 
 /**
@@ -162,7 +168,10 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   } finally {
     await Promise.all(running);
     await permits.jobFinished();
-    if (job.id && done.length > (data.done?.length ?? 0)) deps.onTasksSettled?.(job.id, done);
+    if (job.id && done.length > (data.done?.length ?? 0)) {
+      deps.onTasksSettled?.(job.id, done);
+      deps.onAttemptSettled?.(job, done.slice(data.done?.length ?? 0));
+    }
   }
   if (thrown) throw thrown.err;
   if (failures.length > 0 || started < pending.length) await keepProgress(job, done, failures);

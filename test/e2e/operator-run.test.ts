@@ -79,6 +79,47 @@ describe('run: audit file, Pushgateway and webhook', () => {
     expect(result.stderr).not.toContain('/hooks/T000/secret');
   }, 60_000);
 
+  it('audits every deletion of a run its deadline cuts mid-job, once, from the process that made it', async () => {
+    const sim = await fixture.start({ latencyMs: 150 });
+    const old = iotdaTime(new Date(Date.now() - 30 * DAY));
+    for (let i = 0; i < 60; i++) sim.put('iotda', PROJECT, { task_id: (i + 1).toString(16).padStart(24, '0'), task_name: `t${i}`, task_type: 'createDevices', status: 'Success', create_time: old });
+    const auditFile = join(tempDir(), 'audit.jsonl');
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      IOTDA_TASK_TYPES: 'createDevices', IOTDA_CONCURRENCY: '2', JANITOR_MAX_RUNTIME: '3s', JANITOR_SHUTDOWN_GRACE: '2s', JANITOR_AUDIT_FILE: auditFile,
+    }));
+    expect(result.code).toBe(1);
+    const deleted = sim.deleted.map((d) => d.id).sort();
+    expect(deleted.length).toBeGreaterThan(0);
+    expect(deleted.length).toBeLessThan(60);
+    const lines = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.taskId).sort()).toEqual(deleted);
+    expect(lines.every((l) => l.event === 'task deleted')).toBe(true);
+  }, 60_000);
+
+  it('gives each failed task of a job its own code, and audits none twice when retry-failed sends the job again', async () => {
+    const sim = await fixture.start();
+    const old = iotdaTime(new Date(Date.now() - 30 * DAY));
+    const ids = Array.from({ length: 10 }, (_, i) => (i + 1).toString(16).padStart(24, '0'));
+    for (const [i, id] of ids.entries()) sim.put('iotda', PROJECT, { task_id: id, task_name: `t${i}`, task_type: 'createDevices', status: 'Success', create_time: old });
+    const [forbidden, busy] = [ids[2] as string, ids[7] as string];
+    sim.inject({ provider: 'iotda', op: 'delete', taskId: forbidden, times: 1, response: huaweiError(403, 'IOTDA.000005', 'Forbidden by policy.') });
+    sim.inject({ provider: 'iotda', op: 'delete', taskId: busy, times: 1, response: huaweiError(400, 'IOTDA.014111', 'The task in status Processing cannot be deleted.') });
+    const auditFile = join(tempDir(), 'audit.jsonl');
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', JANITOR_AUDIT_FILE: auditFile });
+    expect((await runCli(['run'], env)).code).toBe(1);
+    const read = () => readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failed = read().filter((l) => l.event === 'task deletion failed');
+    expect(Object.fromEntries(failed.map((l) => [l.taskId, l.code]))).toEqual({ [forbidden]: 'IOTDA.000005', [busy]: 'IOTDA.014111' });
+    expect(failed.find((l) => l.taskId === busy)?.error).toContain('cannot be deleted');
+
+    // The causes are gone; the job is sent again and a run waits for it.
+    expect((await runCli(['retry-failed', 'iotda'], env)).code).toBe(0);
+    expect((await runCli(['run'], env)).code).toBe(0);
+    expect(sim.deleted.map((d) => d.id).sort()).toEqual(ids);
+    const deletedLines = read().filter((l) => l.event === 'task deleted').map((l) => l.taskId as string);
+    expect(deletedLines.sort()).toEqual(ids);
+  }, 60_000);
+
   it('still exits 0 after a clean run when the webhook keeps failing and the Pushgateway is down', async () => {
     const sim = await fixture.start({ tasksPerProject: 30, seed: 5 });
     const webhook = await receiver([500]);
