@@ -2,6 +2,7 @@
 // otherwise a `progress` log event every JANITOR_PROGRESS_INTERVAL (readable with `kubectl logs`).
 import type { Logger } from './logger.js';
 import type { ProviderName } from './providers/catalog.js';
+import { SKIP_REASONS } from './queue.js';
 import type { TargetStats } from './summary.js';
 import { formatDuration } from './units.js';
 
@@ -22,7 +23,7 @@ export function progressOf(stats: readonly TargetStats[], elapsedMs: number): Pr
   for (const s of stats) {
     const entry = byProvider.get(s.provider) ?? { done: 0, total: 0 };
     const failed = Object.values(s.failed).reduce((a, b) => a + b, 0);
-    entry.done += s.deleted + s.gone + (s.skipped['changed-before-delete'] ?? 0) + failed;
+    entry.done += s.deleted + s.gone + SKIP_REASONS.reduce((n, reason) => n + (s.skipped[reason] ?? 0), 0) + failed;
     entry.total += s.enqueued;
     byProvider.set(s.provider, entry);
   }

@@ -29,6 +29,9 @@ export type SkipReason =
   /** The re-read's Date header is off the worker's clock by more than JANITOR_MAX_CLOCK_SKEW: ages would be wrong. */
   | 'clock-skew';
 
+/** Every SkipReason: the summary tells these keeps (at the re-read before a delete) from the listing's. */
+export const SKIP_REASONS: readonly SkipReason[] = ['changed-before-delete', 'stale-snapshot', 'reread-inconclusive', 'clock-skew'];
+
 /** Outcome of one task, kept on the job so a partly failed batch still reports what it did. */
 export interface TaskResult {
   readonly id: string;

@@ -2,7 +2,7 @@
 import type { KeepReason } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import { describeScope, type TargetScope } from './scope.js';
-import type { SkipReason } from './queue.js';
+import { SKIP_REASONS, type SkipReason } from './queue.js';
 import { formatDuration } from './units.js';
 
 /** What happened to one provider target (project) in one run. */
@@ -78,14 +78,16 @@ export type ExitCode = 0 | 1 | 3 | 4 | 5;
 
 /**
  * 3 a list API or Redis failed; 4 format drift (most records of a target could not be judged); 5 a safety
- * valve refused to delete (more candidates than a cap in refuse mode, or the provider's clock is off); 1 some
+ * valve refused to delete (more candidates than a cap in refuse mode, or the provider's clock is off, when
+ * listing or at a worker's re-read); 1 some
  * candidate is not gone (a delete failed, is still pending, or a target was cut short or not reached);
  * 0 every candidate this run saw is gone.
  */
 export function exitCodeFor(stats: readonly TargetStats[]): ExitCode {
   if (stats.some((s) => s.listError !== undefined || s.redisError !== undefined)) return 3;
   if (stats.some((s) => s.formatDrift !== undefined)) return 4;
-  if (stats.some((s) => s.refused !== undefined)) return 5;
+  // The producer's clock valve, or the worker's on its re-read (a pod whose clock is off): a safety valve refused.
+  if (stats.some((s) => s.refused !== undefined || (s.skipped['clock-skew'] ?? 0) > 0)) return 5;
   if (stats.some((s) => total(s.failed) > 0 || s.unsettled > 0 || s.interrupted === true || s.notReached === true
     || s.otherRuns.failed > 0 || s.otherRuns.pending > 0)) return 1;
   return 0;
@@ -100,8 +102,11 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
       continue;
     }
     const duration = formatDuration((s.finishedAt ?? s.listedAt ?? s.startedAt) - s.startedAt);
+    const isRecheck = (reason: string) => (SKIP_REASONS as readonly string[]).includes(reason);
+    const keeps = (recheck: boolean) => Object.entries(s.skipped).filter(([reason]) => isRecheck(reason) === recheck).map(([reason, n]) => `${reason} ${n}`);
+    const keptAtReread = Object.entries(s.skipped).reduce((n, [reason, k]) => n + (isRecheck(reason) ? k ?? 0 : 0), 0);
     lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
-      options.dryRun ? `would delete ${s.candidates - s.heldBack}` : `deleted ${s.deleted}, already gone ${s.gone}, failed ${total(s.failed)}, retries ${s.retries}`
+      options.dryRun ? `would delete ${s.candidates - s.heldBack}` : `deleted ${s.deleted}, already gone ${s.gone}, ${keptAtReread > 0 ? `kept at re-read ${keptAtReread}, ` : ''}failed ${total(s.failed)}, retries ${s.retries}`
     }, duration ${duration}`);
     if (s.scope) lines.push(`  ${describeScope(s.scope)}`);
     if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
@@ -109,8 +114,8 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
       const o = s.otherRuns;
       lines.push(`  of those queued by another run (its deletions, not counted above): deleted ${o.deleted}, already gone ${o.gone}, kept ${o.skipped}, failed ${o.failed}${o.pending > 0 ? `, still pending at exit ${o.pending}` : ''}`);
     }
-    const skipped = Object.entries(s.skipped).map(([reason, n]) => `${reason} ${n}`);
-    if (skipped.length > 0) lines.push(`  skipped: ${skipped.join(', ')}`);
+    if (keeps(false).length > 0) lines.push(`  kept when listed: ${keeps(false).join(', ')}`);
+    if (keeps(true).length > 0) lines.push(`  kept at the re-read before delete: ${keeps(true).join(', ')}`);
     for (const [reason, n] of Object.entries(s.failed)) lines.push(`  failed ${n}: ${reason}`);
     for (const warning of s.listWarnings) lines.push(`  WARNING: ${warning}`);
     if (s.listError) lines.push(`  LIST FAILED: ${s.listError}`);

@@ -24,8 +24,18 @@ describe('exit codes', () => {
     ['a target not reached', stats({ notReached: true }), 1],
     ['format drift', stats({ formatDrift: 6, failed: { boom: 1 } }), 4],
     ['a list API failure outranks all', stats({ listError: 'down', formatDrift: 6 }), 3],
+    ['kept at the re-read because its state changed', stats({ deleted: 3, skipped: { 'changed-before-delete': 1 } }), 0],
+    ['kept at the re-read because the worker\'s clock disagrees with the provider\'s (a safety valve)', stats({ deleted: 3, skipped: { 'clock-skew': 2 } }), 5],
   ] as const)('%s', (_name, s, code) => {
     expect(exitCodeFor([s])).toBe(code);
+  });
+
+  it('tells tasks kept when listed from candidates kept at the re-read before their delete, so the counts add up', () => {
+    const text = renderSummary([stats({ listed: 30, candidates: 10, enqueued: 10, deleted: 7, gone: 1, skipped: { 'too-recent': 15, 'state-not-selected': 5, 'changed-before-delete': 1, 'reread-inconclusive': 1 } })], { dryRun: false });
+    expect(text).toContain('iotda p1: listed 30, candidates 10, deleted 7, already gone 1, kept at re-read 2, failed 0, retries 0');
+    expect(text).toContain('  kept when listed: too-recent 15, state-not-selected 5');
+    expect(text).toContain('  kept at the re-read before delete: changed-before-delete 1, reread-inconclusive 1');
+    expect(text).not.toContain('skipped:');
   });
 
   it('renders a target the run never reached, so no configured target vanishes', () => {

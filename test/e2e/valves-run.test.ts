@@ -154,6 +154,18 @@ describe('clock sanity', () => {
     }]);
   });
 
+  it('exits 5 when the clock is off at the worker\'s re-read though it was fine at the listing, and says so in the summary', async () => {
+    const sim = await fixture.start({ projects: { iotda: [PROJECT] } });
+    put(sim, 30);
+    // The provider's clock jumps 3 days back once the listing's answer is out (its Date header still right).
+    sim.onAnswered({ provider: 'iotda', op: 'list' }, () => setImmediate(() => { sim.knobs.clockSkewMs = -3 * DAY; }));
+    const report = await runJanitor(env(sim, { IOTDA_TASK_TYPES: 'createDevices' }));
+    expect(sim.counters.iotda.delete).toBe(0);
+    expect(report.stats[0], JSON.stringify(report.stats[0])).toMatchObject({ skipped: { 'clock-skew': 1 } });
+    expect(report.exitCode).toBe(5);
+    expect(renderSummary(report.stats, { dryRun: false })).toContain('kept at the re-read before delete: clock-skew 1');
+  });
+
   it('deletes when the skew is within the bound', async () => {
     const sim = await fixture.start({ projects: { iotda: [PROJECT] }, clockSkewMs: -2 * 60_000 });
     const stale = put(sim, 30);
