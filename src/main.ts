@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkExitCode, checkTargets, renderCheck } from './check.js';
-import { exitCodeForFailure } from './command-failure.js';
+import { describeFailure, exitCodeForFailure } from './command-failure.js';
 import { loadConfig, ConfigError, redactedConfig, type Config } from './config.js';
 import { scheduleProduce } from './daemon.js';
 import { limiterFor } from './limiter.js';
@@ -155,7 +155,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update,
       ...(command === 'run' || command === 'produce' ? { onRunStarted } : {}) };
     if (command === 'run' || command === 'produce') {
-      const report = await runCleanup(deps, command);
+      let report: RunReport;
+      try {
+        report = await runCleanup(deps, command);
+      } catch (err) {
+        // It could not run at all (Redis unreachable or refusing): the operator's channels still hear of it.
+        observability.progress.finish();
+        const code = exitCodeForFailure(err, config, logger);
+        await observability.afterFailedRun(command, code, describeFailure(err, config).text);
+        await shutdown.close();
+        return code;
+      }
       observability.progress.finish();
       // Before the close: the pushed queue depth is read from the still-open queues.
       await observability.afterRun(report, command);

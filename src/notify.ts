@@ -19,7 +19,11 @@ export interface RunNotification {
 const sum = (record: Readonly<Record<string, number | undefined>>) => Object.values(record).reduce<number>((a, b) => a + (b ?? 0), 0);
 
 /** The webhook body of one run. */
-export function notificationFor(run: { readonly command: string; readonly runId: string; readonly dryRun: boolean; readonly exitCode: number; readonly stats: readonly TargetStats[] }): RunNotification {
+export function notificationFor(run: {
+  readonly command: string; readonly runId: string; readonly dryRun: boolean; readonly exitCode: number; readonly stats: readonly TargetStats[];
+  /** Why the run could not run at all (it listed nothing). */
+  readonly failure?: string;
+}): RunNotification {
   const totals = { listed: 0, candidates: 0, deleted: 0, gone: 0, failed: 0, unsettled: 0 };
   for (const s of run.stats) {
     totals.listed += s.listed;
@@ -34,10 +38,21 @@ export function notificationFor(run: { readonly command: string; readonly runId:
     const lines = Object.entries(s.failed).map(([reason, n]) => `${where}: ${n} failed (${reason.slice(0, 120)})`);
     if (s.listError) lines.push(`${where}: listing failed (${s.listError.slice(0, 120)})`);
     if (s.redisError) lines.push(`${where}: enqueueing failed (${s.redisError.slice(0, 160)})`);
+    if (s.formatDrift !== undefined) lines.push(`${where}: FORMAT DRIFT, ${s.formatDrift} of ${s.listed} listed records could not be judged`);
+    if (s.refused !== undefined) lines.push(`${where}: REFUSED, ${s.heldBack} candidate(s) not deleted (${s.refused.slice(0, 120)})`);
+    const skewed = s.skipped['clock-skew'] ?? 0;
+    if (skewed > 0) lines.push(`${where}: ${skewed} kept at the re-read: the clock is off (clock-skew)`);
+    if (s.interrupted) lines.push(`${where}: listing interrupted (signal or JANITOR_MAX_RUNTIME)`);
+    if (s.notReached) lines.push(`${where}: not reached (signal or JANITOR_MAX_RUNTIME)`);
+    const { failed, pending } = s.otherRuns;
+    if (failed > 0 || pending > 0) lines.push(`${where}: of the tasks another run had queued, ${failed} failed, ${pending} still pending`);
     return lines;
   });
-  const head = `task-janitor ${run.command} ${run.runId}${run.dryRun ? ' (dry run)' : ''}: deleted ${totals.deleted}, already gone ${totals.gone}, failed ${totals.failed}`
-    + `${totals.unsettled > 0 ? `, still pending ${totals.unsettled}` : ''}; exit ${run.exitCode}`;
+  const who = `task-janitor ${run.command}${run.runId ? ` ${run.runId}` : ''}${run.dryRun ? ' (dry run)' : ''}`;
+  const head = run.failure !== undefined
+    ? `${who}: could not run; exit ${run.exitCode}`
+    : `${who}: deleted ${totals.deleted}, already gone ${totals.gone}, failed ${totals.failed}${totals.unsettled > 0 ? `, still pending ${totals.unsettled}` : ''}; exit ${run.exitCode}`;
+  if (run.failure !== undefined) troubles.unshift(run.failure.slice(0, 300));
   const text = [head, ...troubles.slice(0, 5), ...(troubles.length > 5 ? [`… and ${troubles.length - 5} more`] : [])].join('\n');
   return { text, service: 'task-janitor', command: run.command, runId: run.runId, dryRun: run.dryRun, exitCode: run.exitCode, totals, targets: run.stats };
 }

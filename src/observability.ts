@@ -30,6 +30,8 @@ export interface Observability {
   serve(redis?: RedisClient): Promise<number>;
   /** After `run`: push the metrics and send the notification. Never throws. */
   afterRun(report: RunReport, command: string): Promise<void>;
+  /** After a `run` or `produce` that could not run at all (Redis unreachable…): the same, with why. Never throws. */
+  afterFailedRun(command: 'run' | 'produce', exitCode: number, reason: string): Promise<void>;
 }
 
 export function startObservability(deps: {
@@ -74,6 +76,12 @@ export function startObservability(deps: {
       if (operator.pushgatewayUrl) await pushMetrics(operator.pushgatewayUrl, operator.pushgatewayInstance, metrics, logger);
       const notification = notificationFor({ command, runId: report.runId, dryRun: config.dryRun, exitCode: report.exitCode, stats: report.stats });
       if (operator.notifyWebhook && worthNotifying(notification)) await sendNotification(operator.notifyWebhook, notification, logger);
+    },
+    async afterFailedRun(command, exitCode, reason) {
+      // The exit code and the duration reach the Pushgateway as for any run; no success time.
+      metrics.observer.runFinished?.({ runId: '', mode: command, stats: [], exitCode, durationMs: 0 });
+      if (operator.pushgatewayUrl) await pushMetrics(operator.pushgatewayUrl, operator.pushgatewayInstance, metrics, logger);
+      if (operator.notifyWebhook) await sendNotification(operator.notifyWebhook, notificationFor({ command, runId: '', dryRun: config.dryRun, exitCode, stats: [], failure: reason }), logger);
     },
   };
 }

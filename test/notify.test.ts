@@ -25,6 +25,20 @@ describe('notification body', () => {
   });
 });
 
+describe('notification text names why a run did not exit 0', () => {
+  it.each([
+    ['a refusing valve', { refused: 'over the cap JANITOR_MAX_DELETES=100: 250 candidates', heldBack: 250 }, 5, /iotda p: REFUSED, 250 candidate\(s\) not deleted \(over the cap JANITOR_MAX_DELETES=100/],
+    ['a worker\'s clock', { skipped: { 'clock-skew': 3 } }, 5, /iotda p: 3 kept at the re-read: the clock is off \(clock-skew\)/],
+    ['format drift', { listed: 40, formatDrift: 30 }, 4, /iotda p: FORMAT DRIFT, 30 of 40 listed records could not be judged/],
+    ['an interrupted listing', { interrupted: true }, 1, /iotda p: listing interrupted \(signal or JANITOR_MAX_RUNTIME\)/],
+    ['a target not reached', { notReached: true }, 1, /iotda p: not reached \(signal or JANITOR_MAX_RUNTIME\)/],
+    ['another run\'s failures', { otherRuns: { deleted: 0, gone: 0, skipped: 0, failed: 2, pending: 1 } }, 1, /iotda p: of the tasks another run had queued, 2 failed, 1 still pending/],
+  ] as const)('%s', (_name, over, exitCode, line) => {
+    const { text } = notificationFor({ command: 'run', runId: 'r1', dryRun: false, exitCode, stats: [{ ...newTargetStats('iotda', 'p', 0), ...over }] });
+    expect(text.split('\n')[1]).toMatch(line);
+  });
+});
+
 describe('provider error code', () => {
   it.each([
     ['IOTDA.000005: Forbidden by policy.', 'IOTDA.000005'],

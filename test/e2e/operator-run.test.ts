@@ -120,6 +120,23 @@ describe('run: audit file, Pushgateway and webhook', () => {
     expect(deletedLines.sort()).toEqual(ids);
   }, 60_000);
 
+  it('posts and pushes a run that could not start (Redis unreachable, exit 3), naming why', async () => {
+    const sim = await fixture.start({ tasksPerProject: 5 });
+    const pushgateway = await receiver();
+    const webhook = await receiver();
+    const result = await runCli(['run'], simulatorEnv(sim, ['iotda'], fixture.prefix(), {
+      REDIS_URL: 'redis://127.0.0.1:1', JANITOR_NOTIFY_WEBHOOK: webhook.url, JANITOR_PUSHGATEWAY_URL: pushgateway.url,
+    }));
+    expect(result.code).toBe(3);
+    expect(sim.deleted).toEqual([]);
+    expect(webhook.requests).toHaveLength(1);
+    const body = JSON.parse(webhook.requests[0]?.body ?? '{}') as Record<string, unknown>;
+    expect(body).toMatchObject({ command: 'run', exitCode: 3 });
+    expect(body.text).toMatch(/^task-janitor run: could not run; exit 3\n.*Redis at redis:\/\/127\.0\.0\.1:1/);
+    expect(pushgateway.requests).toHaveLength(1);
+    expect(pushgateway.requests[0]?.body).toContain('janitor_run_exit_code 3');
+  }, 60_000);
+
   it('still exits 0 after a clean run when the webhook keeps failing and the Pushgateway is down', async () => {
     const sim = await fixture.start({ tasksPerProject: 30, seed: 5 });
     const webhook = await receiver([500]);
