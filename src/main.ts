@@ -149,8 +149,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const onRunStarted = (snapshot: () => RunReport) => shutdown.onForcedExit(() => {
       const report = snapshot();
       observability.progress.finish();
-      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun })}\n`);
-      return report.exitCode === 0 ? 1 : report.exitCode;
+      // Cut short: never 0, whatever had settled.
+      const exitCode = report.exitCode === 0 ? 1 : report.exitCode;
+      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun, run: { runId: report.runId, exitCode } })}\n`);
+      return exitCode;
     });
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update,
       ...(command === 'run' || command === 'produce' ? { onRunStarted } : {}) };
@@ -170,7 +172,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       // Before the close: the pushed queue depth is read from the still-open queues.
       await observability.afterRun(report, command);
       await shutdown.close();
-      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun })}\n`);
+      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun, run: { runId: report.runId, exitCode: report.exitCode } })}\n`);
       return report.exitCode;
     }
     if (config.dryRun) {

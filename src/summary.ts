@@ -94,20 +94,21 @@ export function exitCodeFor(stats: readonly TargetStats[]): ExitCode {
 }
 
 /** Plain-text summary for humans, one block per provider target. */
-export function renderSummary(stats: readonly TargetStats[], options: { readonly dryRun: boolean }): string {
-  const lines = [options.dryRun ? 'task-janitor summary (DRY RUN: nothing was deleted)' : 'task-janitor summary'];
+export function renderSummary(stats: readonly TargetStats[], options: { readonly dryRun: boolean; readonly run?: { readonly runId: string; readonly exitCode: number } }): string {
+  const of = options.run ? ` of run ${options.run.runId}` : '';
+  const lines = [options.dryRun ? `task-janitor summary${of} (DRY RUN: nothing was deleted)` : `task-janitor summary${of}`];
   for (const s of stats) {
     if (s.notReached) {
       lines.push(`${s.provider} ${s.target}: NOT REACHED (signal or JANITOR_MAX_RUNTIME ended the run before its listing): left for the next run`);
       continue;
     }
-    const duration = formatDuration((s.finishedAt ?? s.listedAt ?? s.startedAt) - s.startedAt);
+    const listing = formatDuration((s.listedAt ?? s.finishedAt ?? s.startedAt) - s.startedAt);
     const isRecheck = (reason: string) => (SKIP_REASONS as readonly string[]).includes(reason);
     const keeps = (recheck: boolean) => Object.entries(s.skipped).filter(([reason]) => isRecheck(reason) === recheck).map(([reason, n]) => `${reason} ${n}`);
     const keptAtReread = Object.entries(s.skipped).reduce((n, [reason, k]) => n + (isRecheck(reason) ? k ?? 0 : 0), 0);
     lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
       options.dryRun ? `would delete ${s.candidates - s.heldBack}` : `deleted ${s.deleted}, already gone ${s.gone}, ${keptAtReread > 0 ? `kept at re-read ${keptAtReread}, ` : ''}failed ${total(s.failed)}, retries ${s.retries}`
-    }, duration ${duration}`);
+    }, listing took ${listing}`);
     if (s.scope) lines.push(`  ${describeScope(s.scope)}`);
     if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
     if (!options.dryRun && s.alreadyQueued > 0) {
@@ -125,5 +126,23 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     if (s.capped !== undefined) lines.push(`  capped: ${s.heldBack} candidate(s) over ${s.capped} left for a later run (JANITOR_MAX_DELETES_MODE=truncate deletes the oldest first)`);
     if (s.interrupted) lines.push('  LISTING INTERRUPTED (signal or JANITOR_MAX_RUNTIME): the rest is left for the next run');
   }
+  if (options.run) lines.push(totalLine(stats, options.run, options.dryRun));
   return lines.join('\n');
+}
+
+const EXIT_MEANINGS: Record<number, string> = {
+  0: 'every candidate settled', 1: 'some candidate is not gone', 2: 'bad configuration', 3: 'a dependency failed', 4: 'format drift', 5: 'a safety valve refused',
+};
+
+/** The run's last line: its id, totals over every target, how long it took and its exit code. */
+function totalLine(stats: readonly TargetStats[], run: { readonly runId: string; readonly exitCode: number }, dryRun: boolean): string {
+  const add = (pick: (s: TargetStats) => number) => stats.reduce((n, s) => n + pick(s), 0);
+  const started = Math.min(...stats.map((s) => s.startedAt));
+  const finished = Math.max(...stats.map((s) => s.finishedAt ?? s.listedAt ?? s.startedAt));
+  const counts = dryRun
+    ? `would delete ${add((s) => s.candidates - s.heldBack)}`
+    : `deleted ${add((s) => s.deleted)}, already gone ${add((s) => s.gone)}, failed ${add((s) => total(s.failed))}`;
+  const took = stats.length > 0 ? `; took ${formatDuration(finished - started)}` : '';
+  // Not `<target>: listed …`: scripts that add up the targets' lines must not count this one.
+  return `total of run ${run.runId} — listed ${add((s) => s.listed)}, candidates ${add((s) => s.candidates)}, ${counts}${took}; exit ${run.exitCode} (${EXIT_MEANINGS[run.exitCode] ?? 'unknown'})`;
 }

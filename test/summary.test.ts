@@ -38,6 +38,16 @@ describe('exit codes', () => {
     expect(text).not.toContain('skipped:');
   });
 
+  it('names the run, its exit code and its totals at the end, and each target\'s own listing time', () => {
+    const a = stats({ listed: 30, candidates: 10, enqueued: 10, deleted: 9, failed: { 'IOTDA.000005: Forbidden.': 1 }, startedAt: 1_000, listedAt: 3_000, finishedAt: 61_000 });
+    const b = { ...stats({ listed: 5, candidates: 2, enqueued: 2, deleted: 2, startedAt: 1_000, listedAt: 1_200, finishedAt: 61_000 }), target: 'p2' };
+    const text = renderSummary([a, b], { dryRun: false, run: { runId: 'mwyke1', exitCode: 1 } });
+    expect(text.split('\n')[0]).toBe('task-janitor summary of run mwyke1');
+    expect(text).toContain('iotda p1: listed 30, candidates 10, deleted 9, already gone 0, failed 1, retries 0, listing took 2s');
+    expect(text).toContain('iotda p2: listed 5, candidates 2, deleted 2, already gone 0, failed 0, retries 0, listing took 200ms');
+    expect(text.split('\n').at(-1)).toBe('total of run mwyke1 — listed 35, candidates 12, deleted 11, already gone 0, failed 1; took 1m; exit 1 (some candidate is not gone)');
+  });
+
   it('renders a target the run never reached, so no configured target vanishes', () => {
     expect(renderSummary([stats({ deleted: 1 }), { ...stats({ notReached: true }), target: 'p2' }], { dryRun: false }))
       .toMatch(/iotda p1: listed 0.*\niotda p2: NOT REACHED/);
