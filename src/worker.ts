@@ -80,7 +80,9 @@ export function startDeleteWorker(deps: WorkerDeps): Worker<DeleteJobData, Delet
   worker.on('failed', (job, err) => {
     if (job && job.finishedOn !== undefined) {
       release(job);
-      deps.logger.error({ provider: providerConfig.name, target: job.data.target, taskIds: job.data.tasks.map((t) => t.id), attempts: job.attemptsMade, reason: err.message }, 'delete failed');
+      // The tasks that failed, not the whole job: those an attempt settled are in the audit trail.
+      const settled = new Set((job.data.done ?? []).map((d) => d.id));
+      deps.logger.error({ provider: providerConfig.name, target: job.data.target, taskIds: job.data.tasks.filter((t) => !settled.has(t.id)).map((t) => t.id), attempts: job.attemptsMade, reason: err.message }, 'delete failed');
     }
   });
   // BullMQ retries its Redis calls in a loop: one line per cause and window, not one per attempt.

@@ -105,8 +105,12 @@ describe('run: audit file, Pushgateway and webhook', () => {
     sim.inject({ provider: 'iotda', op: 'delete', taskId: forbidden, times: 1, response: huaweiError(403, 'IOTDA.000005', 'Forbidden by policy.') });
     sim.inject({ provider: 'iotda', op: 'delete', taskId: busy, times: 1, response: huaweiError(400, 'IOTDA.014111', 'The task in status Processing cannot be deleted.') });
     const auditFile = join(tempDir(), 'audit.jsonl');
-    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', JANITOR_AUDIT_FILE: auditFile });
-    expect((await runCli(['run'], env)).code).toBe(1);
+    const env = simulatorEnv(sim, ['iotda'], fixture.prefix(), { IOTDA_TASK_TYPES: 'createDevices', JANITOR_AUDIT_FILE: auditFile, LOG_LEVEL: 'error' });
+    const first = await runCli(['run'], env);
+    expect(first.code).toBe(1);
+    // The error log names the job's failed tasks, not all of its tasks.
+    const failedLog = first.stderr.split('\n').filter((l) => l.includes('"msg":"delete failed"')).map((l) => JSON.parse(l) as { taskIds: string[] });
+    expect(failedLog.flatMap((l) => l.taskIds).sort()).toEqual([forbidden, busy].sort());
     const read = () => readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const failed = read().filter((l) => l.event === 'task deletion failed');
     expect(Object.fromEntries(failed.map((l) => [l.taskId, l.code]))).toEqual({ [forbidden]: 'IOTDA.000005', [busy]: 'IOTDA.014111' });
