@@ -47,7 +47,7 @@ function maskCutPassword(token: string): string {
   if (scheme < 0 || token[scheme + 3] === '[') return token;
   const authority = token.slice(scheme + 3).split(/[/?#]/, 1)[0] ?? '';
   const colon = authority.indexOf(':');
-  if (colon < 0 || /^\d{1,5}(?![A-Za-z0-9])/.test(authority.slice(colon + 1))) return token;
+  if (colon < 0 || /^\d{1,5}(?:,|\W*$)/.test(authority.slice(colon + 1))) return token;
   return `${token.slice(0, scheme + 3 + colon + 1)}${MASK}`;
 }
 

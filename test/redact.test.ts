@@ -19,6 +19,10 @@ describe('redactText', () => {
     // A password cut by a space or a quote: every piece of it is masked, not only the one before the `@`.
     ['got "redis://default:my s3cret@host"', 'got "redis://default:*** ***@host"'],
     ['got "redis://u:ab\\"cd@host:6379"', 'got "redis://u:***"***@host:6379"'],
+    // Cut short after leading digits: a password, not a port.
+    ['got "redis://u:2024-Spring!x y@host"', 'got "redis://u:*** ***@host"'],
+    ['got "redis://u:123_secret y@host"', 'got "redis://u:*** ***@host"'],
+    ['got "redis://u:42.abc y@host"', 'got "redis://u:*** ***@host"'],
   ])('masks the credential in %j', (text, redacted) => {
     expect(redactText(text)).toBe(redacted);
   });

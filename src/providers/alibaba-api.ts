@@ -114,8 +114,10 @@ export function alibabaErrorBody(body: unknown): { code: string | undefined; mes
 export function isBatchNotFound(response: AlibabaResponse, project: string): boolean {
   const { code, message } = alibabaErrorBody(response.body);
   if (code !== 'ResourceNotFound') return false;
-  const words = (message ?? '').toLowerCase().split(/[^a-z0-9_-]+/);
-  return !words.includes('project') && !words.includes(project.toLowerCase());
+  // Words split on spaces and stripped of the punctuation around them: a project name may hold dots.
+  const bare = (word: string) => word.toLowerCase().replace(/^\W+|\W+$/g, '');
+  const words = (message ?? '').split(/\s+/).map(bare);
+  return !words.includes('project') && !words.includes(bare(project));
 }
 
 // §1d: the gateway's flow control answers Throttling, Throttling.User or Throttling.Api, and IMM

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { classifyAlibabaFailure, type AlibabaResponse } from '../../src/providers/alibaba-api.js';
+import { classifyAlibabaFailure, isBatchNotFound, type AlibabaResponse } from '../../src/providers/alibaba-api.js';
 import { toImmTask } from '../../src/providers/imm.js';
 import type { CloudTask, Provider } from '../../src/providers/provider.js';
 import { createProviders } from '../../src/providers/registry.js';
@@ -142,6 +142,17 @@ describe('IMM DeleteBatch and GetBatch', () => {
       expect((await provider.deleteTasks(PROJECT, [id])).outcomes, message).toMatchObject([{ id, result: 'gone' }]);
     }
     expect(sim.deleted).toHaveLength(0);
+  });
+
+  it.each([
+    ['The specified resource media.prod is not found.', false],
+    ['Project media.prod is not found.', false],
+    ['The specified resource (media.prod) is not found.', false],
+    ['The specified resource media.prod-batch-7 is not found.', true],
+    ['The specified resource Batch is not found.', true],
+  ])('reads %j for a project named media.prod as the batch gone: %s', (message, gone) => {
+    const response = { status: 400, headers: {}, text: '', body: { Code: 'ResourceNotFound', Message: message, RequestId: 'r' }, requestId: 'r' } as unknown as AlibabaResponse;
+    expect(isBatchNotFound(response, 'media.prod')).toBe(gone);
   });
 
   it('never counts a 404 with another code (an unknown access key) as gone', async () => {
