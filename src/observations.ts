@@ -71,11 +71,14 @@ export type PageSightings = (page: readonly CloudTask[], now: Date, record?: boo
  */
 export function pageSightings(access: SightingAccess | undefined, prefix: string, provider: ProviderName, target: string, rule: PolicyRule): PageSightings | undefined {
   if (rule.ageFrom !== 'observed' || !access) return undefined;
-  return (page, now, record = true) => {
+  return async (page, now, record = true) => {
     const terminal = page.filter((t) => isInSelectedStates(t, rule)).map((t) => t.id);
-    if (access.access === 'read' || !record) return readSightings(access.redis, prefix, provider, target, terminal);
+    if (access.access === 'read') return readSightings(access.redis, prefix, provider, target, terminal);
     const others = page.filter((t) => t.id.trim() !== '' && !isInSelectedStates(t, rule)).map((t) => t.id);
-    return recordSightings(access.redis, prefix, provider, target, terminal, others, now);
+    if (record) return recordSightings(access.redis, prefix, provider, target, terminal, others, now);
+    // A disputed clock: nothing is dated on it, but a task seen running again still loses its record.
+    await forgetSightings(access.redis, prefix, provider, target, others);
+    return readSightings(access.redis, prefix, provider, target, terminal);
   };
 }
 

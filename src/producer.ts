@@ -13,6 +13,7 @@ import { describeRedis, type RedisClient } from './redis.js';
 import { describeRedisError, isRedisError } from './redis-errors.js';
 import { scopeOf } from './scope.js';
 import { countInto, formatDriftOf, newTargetStats, type TargetStats } from './summary.js';
+import { clockSkewRefusal } from './valves.js';
 
 export interface ProducerDeps {
   readonly config: Config;
@@ -157,7 +158,9 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
       log.error({ err }, 'listing failed');
     }
   }
-  if (complete) await sweepAfterCompleteListing(deps, policyRuleFor(providerConfig), target, listingStartedAt, log);
+  // Not after a listing on a disputed clock: it refreshed no record, and the sweep would drop them all.
+  const clockTrusted = clockSkewRefusal(provider.serverClock?.skewMs(), valves.maxClockSkewMs) === undefined;
+  if (complete && clockTrusted) await sweepAfterCompleteListing(deps, policyRuleFor(providerConfig), target, listingStartedAt, log);
   stats.listedAt = Date.now();
   stats.formatDrift = formatDriftOf(stats);
   if (stats.formatDrift !== undefined) {

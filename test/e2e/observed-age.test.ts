@@ -195,10 +195,29 @@ describe('records of tasks no longer listed', () => {
     const skewed = await runJanitor(env);
     expect(skewed.stats[0]).toMatchObject({ candidates: 0, deleted: 0 });
     expect(await sightingOf(env, 'iotda', id)).toBeNull();
-    // Clocks agree again: the task is first seen terminal now, and kept for the retention.
+    // Records started earlier survive such a listing (no sweep on a disputed clock), and a task seen
+    // running again loses its record as always (dropping needs no clock).
+    const kept = ID.iotda('7');
+    const rerun = ID.iotda('6');
+    sim.put('iotda', project('iotda'), RECORDS.iotda(kept, true, 30 * DAY));
+    sim.put('iotda', project('iotda'), RECORDS.iotda(rerun, true, 30 * DAY));
+    sim.knobs.clockSkewMs = 0;
+    await runJanitor(env);
+    const keptSince = await sightingOf(env, 'iotda', kept);
+    expect(keptSince).not.toBeNull();
+    expect(await sightingOf(env, 'iotda', rerun)).not.toBeNull();
+    sim.update('iotda', project('iotda'), rerun, { status: 'Processing' });
+    await redis.hdel(observationKeyFor(env.JANITOR_QUEUE_PREFIX ?? '', 'iotda', project('iotda')), id);
+    sim.knobs.clockSkewMs = 8 * DAY;
+    await runJanitor(env);
+    expect(await sightingOf(env, 'iotda', kept)).toBe(keptSince);
+    expect(await sightingOf(env, 'iotda', rerun)).toBeNull();
+    expect(await sightingOf(env, 'iotda', id)).toBeNull();
+
+    // Clocks agree again: the task is first seen terminal now, and kept for the retention (as is the one seen earlier).
     sim.knobs.clockSkewMs = 0;
     const agreed = await runJanitor(env);
-    expect(agreed.stats[0]).toMatchObject({ candidates: 0, skipped: { 'observed-recently': 1 } });
+    expect(agreed.stats[0]).toMatchObject({ candidates: 0, skipped: { 'observed-recently': 2, 'state-not-selected': 1 } });
     expect(Math.abs(Number((await sightingOf(env, 'iotda', id))?.split(':')[0]) * 1000 - Date.now())).toBeLessThan(MINUTE);
     expect(sim.deleted).toEqual([]);
   });
