@@ -38,16 +38,17 @@ Commands:
 
 Every command also takes --version.
 
-Exit codes: 0 every candidate seen is gone, 1 some deletion failed or is still pending (or a project was cut
+Exit codes: 0 every candidate seen is gone (or kept by the re-read before its delete), 1 some deletion failed or is still pending (or a project was cut
 short or not reached), 2 bad configuration or usage, 3 a dependency unreachable, 4 format drift (most records of
 a project could not be judged: has the API changed?), 5 a safety valve refused to delete (more candidates than
-JANITOR_MAX_DELETES / P_MAX_DELETES, or a provider's clock is off by more than JANITOR_MAX_CLOCK_SKEW).`;
+JANITOR_MAX_DELETES / P_MAX_DELETES, or a provider's clock is off by more than JANITOR_MAX_CLOCK_SKEW, when
+listing or at a worker's re-read).`;
 
 const COMMAND_HELP: Record<string, string> = {
   ...QUEUE_COMMAND_HELP,
   plan: PLAN_HELP,
   explain: EXPLAIN_HELP,
-  run: `Usage: task-janitor run\n\nLists every provider in JANITOR_PROVIDERS, enqueues the stale terminal tasks, deletes them with\nin-process workers, waits until every candidate it found has settled, including those an earlier or\nsimultaneous run had already queued (or JANITOR_MAX_RUNTIME), prints a summary and exits 0 (every candidate\nit saw is gone), 1 (a deletion failed or is still pending, or a project was cut short or not reached),\n2 (bad configuration), 3 (Redis or a list API unreachable), 4 (format drift: most records of a project could\nnot be judged), 5 (a safety valve refused: over a deletion cap, or a provider's clock is off). With JANITOR_DRY_RUN=true (the default) it only reports what would be deleted.`,
+  run: `Usage: task-janitor run\n\nLists every provider in JANITOR_PROVIDERS, enqueues the stale terminal tasks, deletes them with\nin-process workers, waits until every candidate it found has settled, including those an earlier or\nsimultaneous run had already queued (or JANITOR_MAX_RUNTIME), prints a summary and exits 0 (every candidate\nit saw is gone, or kept by the re-read before its delete), 1 (a deletion failed or is still pending, or a project was cut short or not reached),\n2 (bad configuration), 3 (Redis or a list API unreachable), 4 (format drift: most records of a project could\nnot be judged), 5 (a safety valve refused: over a deletion cap, or a provider's clock is off, when listing or at a worker's re-read). With JANITOR_DRY_RUN=true (the default) it only reports what would be deleted.`,
   produce: `Usage: task-janitor produce\n\nLists providers and enqueues delete jobs for stale terminal tasks, then exits. Jobs are processed by\n'task-janitor work'. A task already queued by an earlier run is not enqueued again.`,
   work: `Usage: task-janitor work\n\nRuns one BullMQ worker per provider in JANITOR_PROVIDERS until SIGTERM/SIGINT, then lets in-flight\ndeletes finish (JANITOR_SHUTDOWN_GRACE) and exits. Refuses to start while JANITOR_DRY_RUN=true.`,
   check: `Usage: task-janitor check\n\nFor every provider in JANITOR_PROVIDERS and each of its projects, makes one cheap authenticated read\n(the first page of the list API), and pings Redis. Deletes nothing. Exits 0 when all answered, 2 when\ncredentials, a project, a region or an endpoint were refused (a configuration problem, named per line),\n3 when something could not be reached (an outage).`,

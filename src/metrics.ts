@@ -8,7 +8,7 @@ import { allowedPerSecond, type CallLimiter } from './limiter.js';
 import type { RunObserver } from './observer.js';
 import { watchTaskOutcomes, type TaskOutcome } from './outcomes.js';
 import type { ProviderCallObserver } from './providers/call-context.js';
-import { SKIP_REASONS } from './queue.js';
+import { isSkipReason } from './queue.js';
 import type { TargetStats } from './summary.js';
 
 /** Queue states exported as depth gauges: the backlog and what is stuck. */
@@ -102,7 +102,7 @@ export function createMetrics(config: Config, options: {
       const labels = { provider: stats.provider, project: stats.target };
       listed.inc(labels, stats.listed);
       // Keeps at a worker's re-read are janitor_deletions_total{outcome="skipped_on_recheck"}, counted as they settle.
-      for (const [reason, n] of Object.entries(stats.skipped)) if (!(SKIP_REASONS as readonly string[]).includes(reason)) kept.inc({ ...labels, reason }, n ?? 0);
+      for (const [reason, n] of Object.entries(stats.skipped)) if (!isSkipReason(reason)) kept.inc({ ...labels, reason }, n ?? 0);
     },
     runFinished(run) {
       runDuration().set(run.durationMs / 1000);

@@ -2,7 +2,7 @@
 // with a short `text` a chat webhook shows. Bounded retries; a failing webhook never fails the run.
 import got from 'got';
 import type { Logger } from './logger.js';
-import type { TargetStats } from './summary.js';
+import { runTotals, type TargetStats } from './summary.js';
 
 export interface RunNotification {
   /** One line for chat webhooks (Slack, Mattermost, Teams' `text`). */
@@ -16,23 +16,14 @@ export interface RunNotification {
   readonly targets: readonly TargetStats[];
 }
 
-const sum = (record: Readonly<Record<string, number | undefined>>) => Object.values(record).reduce<number>((a, b) => a + (b ?? 0), 0);
-
 /** The webhook body of one run. */
 export function notificationFor(run: {
   readonly command: string; readonly runId: string; readonly dryRun: boolean; readonly exitCode: number; readonly stats: readonly TargetStats[];
   /** Why the run could not run at all (it listed nothing). */
   readonly failure?: string;
 }): RunNotification {
-  const totals = { listed: 0, candidates: 0, deleted: 0, gone: 0, failed: 0, unsettled: 0 };
-  for (const s of run.stats) {
-    totals.listed += s.listed;
-    totals.candidates += s.candidates;
-    totals.deleted += s.deleted;
-    totals.gone += s.gone;
-    totals.failed += sum(s.failed);
-    totals.unsettled += s.unsettled;
-  }
+  const { listed, candidates, deleted, gone, failed, unsettled } = runTotals(run.stats);
+  const totals = { listed, candidates, deleted, gone, failed, unsettled };
   const troubles = run.stats.flatMap((s) => {
     const where = `${s.provider} ${s.target}`;
     const lines = Object.entries(s.failed).map(([reason, n]) => `${where}: ${n} failed (${reason.slice(0, 120)})`);

@@ -78,7 +78,7 @@ export function startObservability(deps: {
       if (operator.notifyWebhook && worthNotifying(notification)) await sendNotification(operator.notifyWebhook, notification, logger);
     },
     async afterFailedRun(command, exitCode, reason) {
-      // The exit code and the duration reach the Pushgateway as for any run; no success time.
+      // The exit code reaches the Pushgateway as for any run (no success time); it ran for no time.
       metrics.observer.runFinished?.({ runId: '', mode: command, stats: [], exitCode, durationMs: 0 });
       if (operator.pushgatewayUrl) await pushMetrics(operator.pushgatewayUrl, operator.pushgatewayInstance, metrics, logger);
       if (operator.notifyWebhook) await sendNotification(operator.notifyWebhook, notificationFor({ command, runId: '', dryRun: config.dryRun, exitCode, stats: [], failure: reason }), logger);

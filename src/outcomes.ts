@@ -45,18 +45,27 @@ export function watchTaskOutcomes(worker: Worker<DeleteJobData, DeleteJobResult>
   const base = (job: Job<DeleteJobData>, attempts: number) => ({
     provider: providerConfig, target: job.data.target, runId: job.data.runId, jobId: job.id ?? '', attempts, settledAt: new Date(),
   });
+  // Per job still running here, the tasks reported: an attempt whose progress Redis lost is redone,
+  // and the redo reads this process's own deletions as already gone. Dropped when the job settles.
+  const reported = new Map<string, Set<string>>();
   const watchers = attemptWatchers.get(worker) ?? [];
   attemptWatchers.set(worker, watchers);
   watchers.push((job, settled) => {
     const tasks = new Map(job.data.tasks.map((t) => [t.id, t]));
+    const done = reported.get(job.id ?? '') ?? new Set<string>();
+    reported.set(job.id ?? '', done);
     for (const r of settled) {
       const task = tasks.get(r.id);
-      if (task) listener({ ...base(job, job.attemptsMade + 1), task, result: r.result, ...(r.requestId ? { requestId: r.requestId } : {}), ...(r.detail ? { detail: r.detail } : {}) });
+      if (!task || done.has(r.id)) continue;
+      done.add(r.id);
+      listener({ ...base(job, job.attemptsMade + 1), task, result: r.result, ...(r.requestId ? { requestId: r.requestId } : {}), ...(r.detail ? { detail: r.detail } : {}) });
     }
   });
+  worker.on('completed', (job) => { reported.delete(job.id ?? ''); });
   worker.on('failed', (job, err) => {
     if (!job || job.finishedOn === undefined || job.finishedOn === null) return;
-    const settled = new Set((job.data.done ?? []).map((r) => r.id));
+    const settled = new Set([...(job.data.done ?? []).map((r) => r.id), ...(reported.get(job.id ?? '') ?? [])]);
+    reported.delete(job.id ?? '');
     for (const task of job.data.tasks) {
       if (settled.has(task.id)) continue;
       const own = job.data.failures?.find((f) => f.id === task.id);

@@ -129,7 +129,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
           continue;
         }
         stats.candidates += 1;
-        const at = decision.listedAt.getTime() - verdict.ageMs;
+        const at = verdict.agedFrom.at.getTime();
         const valve = passValves(valves, provider, at);
         deps.onDecision?.({ ...decision, provider: provider.name, target, valve, now });
         if (!valve.pass) {

@@ -2,8 +2,7 @@
 // otherwise a `progress` log event every JANITOR_PROGRESS_INTERVAL (readable with `kubectl logs`).
 import type { Logger } from './logger.js';
 import type { ProviderName } from './providers/catalog.js';
-import { SKIP_REASONS } from './queue.js';
-import type { TargetStats } from './summary.js';
+import { keptAtRereadOf, type TargetStats } from './summary.js';
 import { formatDuration } from './units.js';
 
 /** One provider's progress through the jobs this run enqueued. */
@@ -23,7 +22,7 @@ export function progressOf(stats: readonly TargetStats[], elapsedMs: number): Pr
   for (const s of stats) {
     const entry = byProvider.get(s.provider) ?? { done: 0, total: 0 };
     const failed = Object.values(s.failed).reduce((a, b) => a + b, 0);
-    entry.done += s.deleted + s.gone + SKIP_REASONS.reduce((n, reason) => n + (s.skipped[reason] ?? 0), 0) + failed;
+    entry.done += s.deleted + s.gone + keptAtRereadOf(s) + failed;
     entry.total += s.enqueued;
     byProvider.set(s.provider, entry);
   }

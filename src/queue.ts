@@ -32,6 +32,11 @@ export type SkipReason =
 /** Every SkipReason: the summary tells these keeps (at the re-read before a delete) from the listing's. */
 export const SKIP_REASONS: readonly SkipReason[] = ['changed-before-delete', 'stale-snapshot', 'reread-inconclusive', 'clock-skew'];
 
+/** Whether a keep reason is one of the re-read's (a SkipReason), not the listing's. */
+export function isSkipReason(reason: string): reason is SkipReason {
+  return (SKIP_REASONS as readonly string[]).includes(reason);
+}
+
 /** Outcome of one task, kept on the job so a partly failed batch still reports what it did. */
 export interface TaskResult {
   readonly id: string;
@@ -66,7 +71,7 @@ export interface TaskFailure {
   readonly requestId?: string;
   /** Refused for good (a permanent error): the job's later attempts do not send it again. */
   readonly permanent?: true;
-  /** The provider's message of a permanent failure: the job's last attempt fails with it. */
+  /** The provider's message (the audit trail's `error` of this task); a permanent failure's last attempt fails with it. */
   readonly message?: string;
 }
 

@@ -2,7 +2,7 @@
 import type { KeepReason } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import { describeScope, type TargetScope } from './scope.js';
-import { SKIP_REASONS, type SkipReason } from './queue.js';
+import { isSkipReason, type SkipReason } from './queue.js';
 import { formatDuration } from './units.js';
 
 /** What happened to one provider target (project) in one run. */
@@ -103,9 +103,8 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
       continue;
     }
     const listing = formatDuration((s.listedAt ?? s.finishedAt ?? s.startedAt) - s.startedAt);
-    const isRecheck = (reason: string) => (SKIP_REASONS as readonly string[]).includes(reason);
-    const keeps = (recheck: boolean) => Object.entries(s.skipped).filter(([reason]) => isRecheck(reason) === recheck).map(([reason, n]) => `${reason} ${n}`);
-    const keptAtReread = Object.entries(s.skipped).reduce((n, [reason, k]) => n + (isRecheck(reason) ? k ?? 0 : 0), 0);
+    const keeps = (recheck: boolean) => Object.entries(s.skipped).filter(([reason]) => isSkipReason(reason) === recheck).map(([reason, n]) => `${reason} ${n}`);
+    const keptAtReread = keptAtRereadOf(s);
     lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
       options.dryRun ? `would delete ${s.candidates - s.heldBack}` : `deleted ${s.deleted}, already gone ${s.gone}, ${keptAtReread > 0 ? `kept at re-read ${keptAtReread}, ` : ''}failed ${total(s.failed)}, retries ${s.retries}`
     }, listing took ${listing}`);
@@ -131,18 +130,34 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
 }
 
 const EXIT_MEANINGS: Record<number, string> = {
-  0: 'every candidate settled', 1: 'some candidate is not gone', 2: 'bad configuration', 3: 'a dependency failed', 4: 'format drift', 5: 'a safety valve refused',
+  0: 'every candidate gone or kept at re-read', 1: 'some candidate is not gone', 2: 'bad configuration', 3: 'a dependency failed', 4: 'format drift', 5: 'a safety valve refused',
 };
+
+/** Candidates of a target kept by the re-read just before their delete. */
+export function keptAtRereadOf(s: TargetStats): number {
+  return Object.entries(s.skipped).reduce((n, [reason, k]) => n + (isSkipReason(reason) ? k ?? 0 : 0), 0);
+}
+
+/** Sums over every target of a run: the summary's last line and the notification's totals. */
+export function runTotals(stats: readonly TargetStats[]) {
+  const add = (pick: (s: TargetStats) => number) => stats.reduce((n, s) => n + pick(s), 0);
+  return {
+    listed: add((s) => s.listed), candidates: add((s) => s.candidates), wouldDelete: add((s) => s.candidates - s.heldBack),
+    deleted: add((s) => s.deleted), gone: add((s) => s.gone), failed: add((s) => total(s.failed)), unsettled: add((s) => s.unsettled),
+    otherRunsPending: add((s) => s.otherRuns.pending),
+  };
+}
 
 /** The run's last line: its id, totals over every target, how long it took and its exit code. */
 function totalLine(stats: readonly TargetStats[], run: { readonly runId: string; readonly exitCode: number }, dryRun: boolean): string {
-  const add = (pick: (s: TargetStats) => number) => stats.reduce((n, s) => n + pick(s), 0);
+  const t = runTotals(stats);
+  const pending = t.unsettled + t.otherRunsPending;
   const started = Math.min(...stats.map((s) => s.startedAt));
   const finished = Math.max(...stats.map((s) => s.finishedAt ?? s.listedAt ?? s.startedAt));
   const counts = dryRun
-    ? `would delete ${add((s) => s.candidates - s.heldBack)}`
-    : `deleted ${add((s) => s.deleted)}, already gone ${add((s) => s.gone)}, failed ${add((s) => total(s.failed))}`;
+    ? `would delete ${t.wouldDelete}`
+    : `deleted ${t.deleted}, already gone ${t.gone}, failed ${t.failed}${pending > 0 ? `, still pending ${pending}` : ''}`;
   const took = stats.length > 0 ? `; took ${formatDuration(finished - started)}` : '';
   // Not `<target>: listed …`: scripts that add up the targets' lines must not count this one.
-  return `total of run ${run.runId} — listed ${add((s) => s.listed)}, candidates ${add((s) => s.candidates)}, ${counts}${took}; exit ${run.exitCode} (${EXIT_MEANINGS[run.exitCode] ?? 'unknown'})`;
+  return `total of run ${run.runId} — listed ${t.listed}, candidates ${t.candidates}, ${counts}${took}; exit ${run.exitCode} (${EXIT_MEANINGS[run.exitCode] ?? 'unknown'})`;
 }

@@ -175,7 +175,11 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
       deps.onAttemptSettled?.(job, done.slice(data.done?.length ?? 0));
     }
   }
-  if (thrown) throw thrown.err;
+  if (thrown) {
+    // Best effort (Redis is failing): a retry must not redo what settled.
+    await keepProgress(job, done, failures).catch(() => undefined);
+    throw thrown.err;
+  }
   if (failures.length > 0 || started < pending.length) await keepProgress(job, done, failures);
   await forgetDeleted(deps, data.target, done, log);
   if (failures.length > 0) await throwFailure(queue, failures.map((f) => f.error), log);
@@ -265,7 +269,7 @@ async function keepProgress(job: Job<DeleteJobData>, done: readonly TaskResult[]
   if (done.length === (data.done?.length ?? 0) && !failed) return;
   const taskFailures: TaskFailure[] = failed ? failures.map(({ id, error }) => ({
     id, ...(error.details.code ? { code: error.details.code } : {}), ...(error.details.requestId ? { requestId: error.details.requestId } : {}),
-    ...(error.kind === 'permanent' ? { permanent: true as const, message: error.message } : {}),
+    message: error.message, ...(error.kind === 'permanent' ? { permanent: true as const } : {}),
   })) : [...(data.failures ?? [])];
   await job.updateData({ ...data, done, ...(taskFailures.length > 0 ? { failures: taskFailures } : {}) });
 }

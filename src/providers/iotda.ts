@@ -75,7 +75,7 @@ export function createIotdaProvider(config: ProviderConfig, deps: IotdaDeps): Pr
       // The marker is the smallest record id returned (records come newest first, and a call returns
       // ids below its marker): a full page without page.marker goes on from its last task_id. A short
       // page, or one without either, ends the walk; a marker seen before (the API cycling) stops it.
-      const next = textField(page, 'marker') ?? (items.length === PAGE_LIMIT ? idField(items.at(-1) ?? {}, 'task_id') : undefined);
+      const next = textField(page, 'marker') ?? (items.length === PAGE_LIMIT ? smallestId(items) : undefined);
       if (items.length < PAGE_LIMIT || next === undefined) return undefined;
       enter(next);
       marker = next;
@@ -146,4 +146,9 @@ export function toCloudTask(item: Record<string, unknown>): CloudTask {
     ...(label ? { label, type: label } : {}),
     ...(name ? { name } : {}),
   };
+}
+
+/** The smallest task_id of a page (ids are 24 hex digits, so text order is number order). */
+function smallestId(items: readonly Record<string, unknown>[]): string | undefined {
+  return items.map((item) => idField(item, 'task_id')).reduce<string | undefined>((min, id) => (id !== undefined && (min === undefined || id < min) ? id : min), undefined);
 }
