@@ -36,6 +36,13 @@ export function reportAttemptSettled(worker: object, job: Job<DeleteJobData>, se
   for (const watch of attemptWatchers.get(worker) ?? []) watch(job, settled);
 }
 
+/** Has `watcher` told the tasks each attempt of this worker settles (in this process). */
+export function watchAttempts(worker: object, watcher: AttemptWatcher): void {
+  const watchers = attemptWatchers.get(worker) ?? [];
+  attemptWatchers.set(worker, watchers);
+  watchers.push(watcher);
+}
+
 /**
  * Calls `listener` once per task this worker settles, as its attempt ends, and once per task of a
  * job that fails for good that no attempt settled. A retried job reports only what each attempt
@@ -48,9 +55,7 @@ export function watchTaskOutcomes(worker: Worker<DeleteJobData, DeleteJobResult>
   // Per job still running here, the tasks reported: an attempt whose progress Redis lost is redone,
   // and the redo reads this process's own deletions as already gone. Dropped when the job settles.
   const reported = new Map<string, Set<string>>();
-  const watchers = attemptWatchers.get(worker) ?? [];
-  attemptWatchers.set(worker, watchers);
-  watchers.push((job, settled) => {
+  watchAttempts(worker, (job, settled) => {
     const tasks = new Map(job.data.tasks.map((t) => [t.id, t]));
     const done = reported.get(job.id ?? '') ?? new Set<string>();
     reported.set(job.id ?? '', done);

@@ -21,7 +21,7 @@ import { repeatLimitedLog } from './repeat-log.js';
 import type { Shutdown } from './shutdown.js';
 import { scopeOf } from './scope.js';
 import { exitCodeFor, newTargetStats, type ExitCode, type TargetStats } from './summary.js';
-import { startDeleteWorker, type WorkerDeps } from './worker.js';
+import { startDeleteWorker } from './worker.js';
 
 export interface RunDeps {
   readonly config: Config;
@@ -81,7 +81,7 @@ export async function openQueues(config: Config, redis: RedisClient, shutdown: S
 }
 
 /** Starts one worker per provider; each closes gracefully (in-flight deletes finish) on shutdown. */
-export function startWorkers(deps: RunDeps, queues: Queues, onTasksSettled?: WorkerDeps['onTasksSettled']): Worker<DeleteJobData, DeleteJobResult>[] {
+export function startWorkers(deps: RunDeps, queues: Queues): Worker<DeleteJobData, DeleteJobResult>[] {
   deps.observer?.queuesOpened?.(queues);
   // BullMQ duplicates this lazy template into each worker's own connections and closes those.
   const connection = workerConnection(deps.config.redis);
@@ -90,7 +90,7 @@ export function startWorkers(deps: RunDeps, queues: Queues, onTasksSettled?: Wor
     const permits = new DeletePermits(pc.concurrency, deleteJobSlotsFor(pc));
     const worker = startDeleteWorker({
       config: deps.config, providerConfig: pc, provider: providerOf(deps, pc.name), queue: queues.get(pc.name) as Queue<DeleteJobData>,
-      logger: deps.logger, now: deps.now ?? (() => new Date()), connection, permits, ...(onTasksSettled ? { onTasksSettled } : {}),
+      logger: deps.logger, now: deps.now ?? (() => new Date()), connection, permits,
     });
     // A stop step: on shutdown every worker stops taking jobs at once; in-flight deletes finish within the grace.
     deps.shutdown.onStop(`worker ${pc.name}`, () => worker.close());
@@ -151,7 +151,7 @@ export async function runCleanup(deps: RunDeps, mode: 'run' | 'produce', opened?
   if (mode === 'run' && queues && redis) {
     // Listening starts before anything is enqueued, so no outcome can slip past.
     tracker = await createOutcomeTracker({ config, redis, queues, logger });
-    workers = startWorkers(deps, queues, (jobId, done) => tracker?.noteSettled(jobId, done));
+    workers = startWorkers(deps, queues);
     for (const worker of workers) tracker.listen(worker);
   }
   // Caps need every candidate counted before the first enqueue: a counting listing first (only when a cap is set).

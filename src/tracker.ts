@@ -10,6 +10,7 @@ import { redisCause } from './redis-errors.js';
 import { repeatLimitedLog } from './repeat-log.js';
 import type { HeldJob } from './producer.js';
 import type { ProviderName } from './providers/catalog.js';
+import { watchAttempts } from './outcomes.js';
 import { queueNameFor, type DeleteJobData, type DeleteJobResult, type TaskResult } from './queue.js';
 import { countInto, type TargetStats } from './summary.js';
 
@@ -38,10 +39,8 @@ export interface OutcomeTracker {
   untrack(jobId: string): void;
   /** Own jobs now in Redis (see Entry.added). */
   added(jobIds: readonly string[]): void;
-  /** Learns outcomes straight from a worker of this process. */
+  /** Learns outcomes straight from a worker of this process, and what each of its attempts settled (counted even if Redis loses it). */
   listen(worker: Worker<DeleteJobData, DeleteJobResult>): void;
-  /** What a worker of this process settled in one attempt (WorkerDeps.onTasksSettled): counted even if Redis loses it. */
-  noteSettled(jobId: string, done: readonly TaskResult[]): void;
   /** Resolves when every tracked job has settled, or when `signal` aborts. */
   waitUntilSettled(signal: AbortSignal, onProgress?: (pendingTasks: number) => void): Promise<void>;
   /** Counts what is still pending, in tasks, into each target's stats, then stops listening (within `budgetMs`). */
@@ -182,10 +181,10 @@ export async function createOutcomeTracker(deps: {
         if (entry) entry.added = true;
       }
     },
-    noteSettled(jobId, done) {
-      settledHere.set(jobId, withSettledHere(settledHere.get(jobId) ?? [], done));
-    },
     listen(worker) {
+      watchAttempts(worker, (job, settled) => {
+        if (job.id) settledHere.set(job.id, withSettledHere(settledHere.get(job.id) ?? [], settled));
+      });
       worker.on('completed', (job, result) => { if (job.id) settle(job.id, outcomeOf(job, result, undefined)); });
       worker.on('failed', (job, err) => {
         // Only a final failure settles a job; a failed attempt with attempts left is retried.

@@ -26,11 +26,6 @@ export interface WorkerDeps {
   readonly connection: RedisClient;
   /** This process's delete permits for the provider (src/delete-permits.ts). */
   readonly permits: DeletePermits;
-  /**
-   * Told, after every attempt (even one that throws), which of the job's tasks have settled: the run
-   * of this process counts what it deleted even when Redis loses the job's outcome (restart, outage).
-   */
-  readonly onTasksSettled?: (jobId: string, done: readonly TaskResult[]) => void;
 }
 
 /** Starts the provider's worker; its concurrency (src/delete-permits.ts) and rate limit are the provider's own. */
@@ -113,7 +108,10 @@ function queueConcurrencyFollower(redis: RedisClient, prefix: string, providerCo
 /** What the processor needs besides the worker's deps: the sightings connection, how to name a Redis failure, following the queue's P, whether the worker is closing. */
 type ProcessDeps = WorkerDeps & {
   readonly sightings: RedisClient; readonly redisFailed?: (err: unknown) => Error; readonly followQueue?: () => Promise<void>; readonly closing?: () => boolean;
-  /** Told the tasks each attempt settled (the audit trail and metrics: src/outcomes.ts). */
+  /**
+   * Told, after every attempt (even one that throws), the tasks that attempt settled: the audit trail,
+   * the metrics and the run's tracker (which counts them even when Redis loses the job's outcome).
+   */
   readonly onAttemptSettled?: (job: Job<DeleteJobData>, settled: readonly TaskResult[]) => void;
 };
 
@@ -170,10 +168,7 @@ export async function processDeleteJob(deps: ProcessDeps, job: Job<DeleteJobData
   } finally {
     await Promise.all(running);
     await permits.jobFinished();
-    if (job.id && done.length > (data.done?.length ?? 0)) {
-      deps.onTasksSettled?.(job.id, done);
-      deps.onAttemptSettled?.(job, done.slice(data.done?.length ?? 0));
-    }
+    if (done.length > (data.done?.length ?? 0)) deps.onAttemptSettled?.(job, done.slice(data.done?.length ?? 0));
   }
   if (thrown) {
     // Best effort (Redis is failing): a retry must not redo what settled.
