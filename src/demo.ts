@@ -56,7 +56,7 @@ async function demo(): Promise<number> {
     }, 'run');
     await shutdown.close();
     if (tty) process.stdout.write('\n');
-    out(renderSummary(report.stats, { dryRun: config.dryRun }));
+    out(renderSummary(report.stats, { dryRun: config.dryRun, run: { runId: report.runId, exitCode: report.exitCode } }));
     // Check the outcome against the seeder's own record of what it created.
     for (const pc of config.providers) {
       for (const target of pc.targets) {
