@@ -152,7 +152,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       observability.progress.finish();
       // Cut short: never 0, whatever had settled.
       const exitCode = report.exitCode === 0 ? 1 : report.exitCode;
-      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun, run: { runId: report.runId, exitCode } })}\n`);
+      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun, produced: command === 'produce', run: { runId: report.runId, exitCode } })}\n`);
       return exitCode;
     });
     const deps = { config, logger, providers, shutdown, observer: observability.observer, onProgress: observability.progress.update,
@@ -173,7 +173,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       // Before the close: the pushed queue depth is read from the still-open queues.
       await observability.afterRun(report, command);
       await shutdown.close();
-      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun, run: { runId: report.runId, exitCode: report.exitCode } })}\n`);
+      process.stdout.write(`${renderSummary(report.stats, { dryRun: config.dryRun, produced: command === 'produce', run: { runId: report.runId, exitCode: report.exitCode } })}\n`);
       return report.exitCode;
     }
     if (config.dryRun) {

@@ -94,7 +94,12 @@ export function exitCodeFor(stats: readonly TargetStats[]): ExitCode {
 }
 
 /** Plain-text summary for humans, one block per provider target. */
-export function renderSummary(stats: readonly TargetStats[], options: { readonly dryRun: boolean; readonly run?: { readonly runId: string; readonly exitCode: number } }): string {
+export function renderSummary(stats: readonly TargetStats[], options: {
+  readonly dryRun: boolean;
+  /** `produce`: it enqueued, its workers run elsewhere, so there is nothing deleted to show. */
+  readonly produced?: boolean;
+  readonly run?: { readonly runId: string; readonly exitCode: number };
+}): string {
   const of = options.run ? ` of run ${options.run.runId}` : '';
   const lines = [options.dryRun ? `task-janitor summary${of} (DRY RUN: nothing was deleted)` : `task-janitor summary${of}`];
   for (const s of stats) {
@@ -105,12 +110,14 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     const listing = formatDuration((s.listedAt ?? s.finishedAt ?? s.startedAt) - s.startedAt);
     const keeps = (recheck: boolean) => Object.entries(s.skipped).filter(([reason]) => isSkipReason(reason) === recheck).map(([reason, n]) => `${reason} ${n}`);
     const keptAtReread = keptAtRereadOf(s);
-    lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${
-      options.dryRun ? `would delete ${s.candidates - s.heldBack}` : `deleted ${s.deleted}, already gone ${s.gone}, ${keptAtReread > 0 ? `kept at re-read ${keptAtReread}, ` : ''}failed ${total(s.failed)}, retries ${s.retries}`
-    }, listing took ${listing}`);
+    const outcome = options.dryRun ? `would delete ${s.candidates - s.heldBack}`
+      : options.produced ? `enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}`
+        : `deleted ${s.deleted}, already gone ${s.gone}, ${keptAtReread > 0 ? `kept at re-read ${keptAtReread}, ` : ''}failed ${total(s.failed)}, retries ${s.retries}`;
+    lines.push(`${s.provider} ${s.target}: listed ${s.listed}, candidates ${s.candidates}, ${outcome}, listing took ${listing}`);
     if (s.scope) lines.push(`  ${describeScope(s.scope)}`);
-    if (!options.dryRun && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
-    if (!options.dryRun && s.alreadyQueued > 0) {
+    const deleting = !options.dryRun && options.produced !== true;
+    if (deleting && (s.enqueued > 0 || s.alreadyQueued > 0)) lines.push(`  enqueued ${s.enqueued}, already queued by another run ${s.alreadyQueued}${s.unsettled > 0 ? `, still pending at exit ${s.unsettled}` : ''}`);
+    if (deleting && s.alreadyQueued > 0) {
       const o = s.otherRuns;
       lines.push(`  of those queued by another run (its deletions, not counted above): deleted ${o.deleted}, already gone ${o.gone}, kept ${o.skipped}, failed ${o.failed}${o.pending > 0 ? `, still pending at exit ${o.pending}` : ''}`);
     }
@@ -125,7 +132,7 @@ export function renderSummary(stats: readonly TargetStats[], options: { readonly
     if (s.capped !== undefined) lines.push(`  capped: ${s.heldBack} candidate(s) over ${s.capped} left for a later run (JANITOR_MAX_DELETES_MODE=truncate deletes the oldest first)`);
     if (s.interrupted) lines.push('  LISTING INTERRUPTED (signal or JANITOR_MAX_RUNTIME): the rest is left for the next run');
   }
-  if (options.run) lines.push(totalLine(stats, options.run, options.dryRun));
+  if (options.run) lines.push(totalLine(stats, options.run, options.dryRun, options.produced === true));
   return lines.join('\n');
 }
 
@@ -143,19 +150,20 @@ export function runTotals(stats: readonly TargetStats[]) {
   const add = (pick: (s: TargetStats) => number) => stats.reduce((n, s) => n + pick(s), 0);
   return {
     listed: add((s) => s.listed), candidates: add((s) => s.candidates), wouldDelete: add((s) => s.candidates - s.heldBack),
+    enqueued: add((s) => s.enqueued), alreadyQueued: add((s) => s.alreadyQueued),
     deleted: add((s) => s.deleted), gone: add((s) => s.gone), failed: add((s) => total(s.failed)), unsettled: add((s) => s.unsettled),
     otherRunsPending: add((s) => s.otherRuns.pending),
   };
 }
 
 /** The run's last line: its id, totals over every target, how long it took and its exit code. */
-function totalLine(stats: readonly TargetStats[], run: { readonly runId: string; readonly exitCode: number }, dryRun: boolean): string {
+function totalLine(stats: readonly TargetStats[], run: { readonly runId: string; readonly exitCode: number }, dryRun: boolean, produced: boolean): string {
   const t = runTotals(stats);
   const pending = t.unsettled + t.otherRunsPending;
   const started = Math.min(...stats.map((s) => s.startedAt));
   const finished = Math.max(...stats.map((s) => s.finishedAt ?? s.listedAt ?? s.startedAt));
-  const counts = dryRun
-    ? `would delete ${t.wouldDelete}`
+  const counts = dryRun ? `would delete ${t.wouldDelete}`
+    : produced ? `enqueued ${t.enqueued}, already queued by another run ${t.alreadyQueued}`
     : `deleted ${t.deleted}, already gone ${t.gone}, failed ${t.failed}${pending > 0 ? `, still pending ${pending}` : ''}`;
   const took = stats.length > 0 ? `; took ${formatDuration(finished - started)}` : '';
   // Not `<target>: listed …`: scripts that add up the targets' lines must not count this one.

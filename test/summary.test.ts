@@ -48,6 +48,13 @@ describe('exit codes', () => {
     expect(text.split('\n').at(-1)).toBe('total of run mwyke1 — listed 35, candidates 12, deleted 11, already gone 0, failed 1; took 1m; exit 1 (some candidate is not gone)');
   });
 
+  it('shows what `produce` did: enqueued, not deleted (its workers are elsewhere)', () => {
+    const text = renderSummary([stats({ listed: 30, candidates: 10, enqueued: 8, alreadyQueued: 2, startedAt: 0, listedAt: 1_000, finishedAt: 1_000 })], { dryRun: false, produced: true, run: { runId: 'p1', exitCode: 0 } });
+    expect(text).toContain('iotda p1: listed 30, candidates 10, enqueued 8, already queued by another run 2, listing took 1s');
+    expect(text).not.toMatch(/deleted|retries/);
+    expect(text.split('\n').at(-1)).toBe('total of run p1 — listed 30, candidates 10, enqueued 8, already queued by another run 2; took 1s; exit 0 (every candidate gone or kept at re-read)');
+  });
+
   it('renders a target the run never reached, so no configured target vanishes', () => {
     expect(renderSummary([stats({ deleted: 1 }), { ...stats({ notReached: true }), target: 'p2' }], { dryRun: false }))
       .toMatch(/iotda p1: listed 0.*\niotda p2: NOT REACHED/);
