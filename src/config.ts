@@ -317,6 +317,12 @@ export function loadConfig(env: Env, isReadable: SecretFileCheck = secretFileChe
     { prefix: 'ALIBABA_CLOUD_', selected: clouds.has('alibaba'), selectedBy: 'JANITOR_PROVIDERS names imm' },
     ...PROVIDER_NAMES.map((name) => ({ prefix: `${name.toUpperCase()}_`, selected: providers.some((p) => p.name === name), selectedBy: `JANITOR_PROVIDERS names ${name}` })),
   ]);
+  // A pattern variable left blank (a template that came out empty) reads as unset: it protects nothing.
+  for (const pc of providers) {
+    const P = pc.name.toUpperCase();
+    if (env[`${P}_EXCLUDE`] !== undefined && (get(`${P}_EXCLUDE`) ?? '').trim() === '') warnings.push(`${P}_EXCLUDE: is set but empty, so it protects no task; unset it if that is meant`);
+    if (env[`${P}_INCLUDE`] !== undefined && (get(`${P}_INCLUDE`) ?? '').trim() === '') warnings.push(`${P}_INCLUDE: is set but empty, so it limits nothing (every task is in scope); unset it if that is meant`);
+  }
   // A misspelt name is often why a variable is missing or wrong: named beside the problems.
   if (problems.length > 0) throw new ConfigError(problems, warnings.filter((w) => w.includes('did you mean')));
   return deepFreeze({ ...config, redis, queuePrefix: prefixFor(redis, config.queuePrefix ?? ''), providers, huaweiAuth, alibabaAuth, operator, warnings } as Config);

@@ -114,6 +114,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('warns when a protecting pattern is set but empty (a template that came out blank): it protects nothing', () => {
+    const config = loadConfig({ ...BASE, IOTDA_EXCLUDE: '  ', IOTDA_INCLUDE: '' });
+    expect(config.providers[0]?.exclude).toBeUndefined();
+    expect(config.warnings).toEqual([
+      'IOTDA_EXCLUDE: is set but empty, so it protects no task; unset it if that is meant',
+      'IOTDA_INCLUDE: is set but empty, so it limits nothing (every task is in scope); unset it if that is meant',
+    ]);
+  });
+
   it('defaults the Pushgateway instance to the queue prefix in a form its own check accepts', () => {
     expect(loadConfig({ ...BASE, JANITOR_QUEUE_PREFIX: 'jp' }).operator.pushgatewayInstance).toBe('jp');
     // A hash-tagged prefix (Redis Cluster) keeps its name without the braces.
