@@ -131,7 +131,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
 
   const logger = createLogger(config.logLevel);
-  for (const warning of config.warnings) logger.warn({ problem: warning }, 'unknown variable ignored');
+  for (const warning of config.warnings) logger.warn({ problem: warning }, 'configuration warning');
   const shutdown = createShutdown(logger, { graceMs: config.shutdownGraceMs });
   try {
     if (command === 'check') {
