@@ -11,6 +11,20 @@ async function* pagesOf(pages: readonly CloudTask[][]): AsyncGenerator<CloudTask
   for (const page of pages) yield await Promise.resolve(page);
 }
 
+/** A Succeeded IMM batch `days` old at `now`. */
+function batchAged(id: string, days: number, now: Date): CloudTask {
+  return { id, states: ['Succeeded'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date(now.getTime() - days * 86_400_000) } };
+}
+
+/** The judging of an IMM listing of `pages` with IMM_KEEP_LATEST=1. */
+function listingKeepingOne(pages: readonly CloudTask[][], now: () => Date) {
+  const config = loadConfig({ JANITOR_PROVIDERS: 'imm', IMM_REGION: 'cn-hangzhou', IMM_PROJECTS: 'media', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret', IMM_KEEP_LATEST: '1' });
+  const pc = config.providers[0];
+  if (!pc) throw new Error('imm not configured');
+  const provider = { name: 'imm', listTasks: () => pagesOf(pages) } as unknown as Provider;
+  return judgeListing({ provider, target: 'media', rule: policyRuleFor(pc), keepLatest: pc.keepLatest, now });
+}
+
 describe('NewestKeeper', () => {
   it('releases exactly the items that are not among their group\'s newest n, and holds at most n per group', () => {
     const items = fc.array(fc.record({ group: fc.constantFrom('a', 'b', 'c'), at: fc.integer({ min: 0, max: 50 }) }), { maxLength: 200 });
@@ -65,15 +79,10 @@ describe('NewestKeeper', () => {
   });
 
   it('keeps the newest task of a listing that repeats it on a later page (IMM_KEEP_LATEST=1), and deletes the others', async () => {
-    const config = loadConfig({ JANITOR_PROVIDERS: 'imm', IMM_REGION: 'cn-hangzhou', IMM_PROJECTS: 'media', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret', IMM_KEEP_LATEST: '1' });
-    const pc = config.providers[0];
-    if (!pc) throw new Error('imm not configured');
     const now = new Date('2026-03-01T00:00:00Z');
-    const task = (id: string, days: number): CloudTask => ({ id, states: ['Succeeded'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date(now.getTime() - days * 86_400_000) } });
-    const pages = [[task('A', 10), task('B', 20)], [task('A', 10), task('C', 30)]];
-    const provider = { name: 'imm', listTasks: () => pagesOf(pages) } as unknown as Provider;
+    const pages = [[batchAged('A', 10, now), batchAged('B', 20, now)], [batchAged('A', 10, now), batchAged('C', 30, now)]];
     const decided: { id: string; candidate: boolean; reason?: string }[] = [];
-    for await (const page of judgeListing({ provider, target: 'media', rule: policyRuleFor(pc), keepLatest: pc.keepLatest, now: () => now })) {
+    for await (const page of listingKeepingOne(pages, () => now)) {
       for (const d of page.decisions) decided.push({ id: d.task.id, candidate: d.verdict.candidate, ...(d.verdict.candidate ? {} : { reason: d.verdict.reason }) });
     }
     expect(decided.filter((d) => d.candidate).map((d) => d.id).sort()).toEqual(['B', 'C']);
@@ -81,18 +90,13 @@ describe('NewestKeeper', () => {
   });
 
   it('dates a task held back by P_KEEP_LATEST from the page that listed it, not from the page that released it', async () => {
-    const config = loadConfig({ JANITOR_PROVIDERS: 'imm', IMM_REGION: 'cn-hangzhou', IMM_PROJECTS: 'media', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret', IMM_KEEP_LATEST: '1' });
-    const pc = config.providers[0];
-    if (!pc) throw new Error('imm not configured');
     const t0 = new Date('2026-03-01T00:00:00Z');
-    const task = (id: string, days: number): CloudTask => ({ id, states: ['Succeeded'], agedFrom: { kind: 'ok', field: 'UpdateTime', at: new Date(t0.getTime() - days * 86_400_000) } });
-    const pages = [[task('X', 20)], [task('Y', 10)]];
+    const pages = [[batchAged('X', 20, t0)], [batchAged('Y', 10, t0)]];
     // The second page is read 20 minutes after the first (the listing reads the clock once before its first page).
     const later = new Date(t0.getTime() + 20 * 60_000);
     let reads = 0;
-    const provider = { name: 'imm', listTasks: () => pagesOf(pages) } as unknown as Provider;
     const released = [];
-    for await (const page of judgeListing({ provider, target: 'media', rule: policyRuleFor(pc), keepLatest: pc.keepLatest, now: () => (reads++ < 2 ? t0 : later) })) {
+    for await (const page of listingKeepingOne(pages, () => (reads++ < 2 ? t0 : later))) {
       released.push(...page.decisions.map((d) => ({ id: d.task.id, candidate: d.verdict.candidate, listedAt: d.listedAt.toISOString(), releasedAt: page.now.toISOString() })));
     }
     expect(released).toEqual([
