@@ -319,9 +319,10 @@ export function loadConfig(env: Env, isReadable: SecretFileCheck = secretFileChe
   ]);
   // A pattern variable left blank (a template that came out empty) reads as unset: it protects nothing.
   for (const pc of providers) {
-    const P = pc.name.toUpperCase();
-    if (env[`${P}_EXCLUDE`] !== undefined && (get(`${P}_EXCLUDE`) ?? '').trim() === '') warnings.push(`${P}_EXCLUDE: is set but empty, so it protects no task; unset it if that is meant`);
-    if (env[`${P}_INCLUDE`] !== undefined && (get(`${P}_INCLUDE`) ?? '').trim() === '') warnings.push(`${P}_INCLUDE: is set but empty, so it limits nothing (every task is in scope); unset it if that is meant`);
+    for (const [suffix, effect] of [['EXCLUDE', 'protects no task'], ['INCLUDE', 'limits nothing (every task is in scope)']] as const) {
+      const name = `${pc.name.toUpperCase()}_${suffix}`;
+      if (env[name] !== undefined && (get(name) ?? '').trim() === '') warnings.push(`${name}: is set but empty, so it ${effect}; unset it if that is meant`);
+    }
   }
   // A misspelt name is often why a variable is missing or wrong: named beside the problems.
   if (problems.length > 0) throw new ConfigError(problems, warnings.filter((w) => w.includes('did you mean')));

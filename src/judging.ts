@@ -4,7 +4,7 @@ import type { PageSightings } from './observations.js';
 import { judgeTask, type PolicyRule, type Verdict } from './policy.js';
 import type { ProviderName } from './providers/catalog.js';
 import type { CloudTask, ListWarningSink, Provider } from './providers/provider.js';
-import { clockSkewRefusal, keepLatestGroupOf, NewestKeeper, type CapGate } from './valves.js';
+import { keepLatestGroupOf, listingClockRefusal, NewestKeeper, type CapGate } from './valves.js';
 
 /** One listed task and what the policy (and P_KEEP_LATEST) decided about it. */
 export interface Decision {
@@ -51,7 +51,7 @@ export async function* judgeListing(deps: ListingDeps): AsyncGenerator<JudgedPag
   for await (const page of deps.provider.listTasks(deps.target, deps.signal, deps.onWarning)) {
     now = deps.now();
     const decisions: Decision[] = [];
-    const clockTrusted = deps.maxClockSkewMs === undefined || clockSkewRefusal(deps.provider.serverClock?.skewMs(), deps.maxClockSkewMs) === undefined;
+    const clockTrusted = deps.maxClockSkewMs === undefined || listingClockRefusal(deps.provider, deps.maxClockSkewMs) === undefined;
     const sightings = await deps.sightings?.(page, now, clockTrusted);
     for (const task of page) {
       const seen = sightings?.get(task.id);
@@ -101,7 +101,7 @@ export type ValveOutcome =
 /** Passes one candidate dated `at` through the provider's valves; a passing one takes its place in every gate. */
 export function passValves(valves: ProviderValves, provider: Provider, at: number): ValveOutcome {
   if (valves.refusedBecause !== undefined) return { pass: false, why: 'refused', detail: valves.refusedBecause };
-  const skew = clockSkewRefusal(provider.serverClock?.skewMs(), valves.maxClockSkewMs);
+  const skew = listingClockRefusal(provider, valves.maxClockSkewMs);
   if (skew !== undefined) return { pass: false, why: 'clock-skew', detail: skew };
   const closed = valves.gates.find((g) => !g.allows(at));
   if (closed) return { pass: false, why: 'over-cap', cap: closed.describe(), detail: `over the cap ${closed.describe()}: the oldest are deleted first, this one is left for a later run` };

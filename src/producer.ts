@@ -13,7 +13,7 @@ import { describeRedis, type RedisClient } from './redis.js';
 import { describeRedisError, isRedisError } from './redis-errors.js';
 import { scopeOf } from './scope.js';
 import { countInto, formatDriftOf, newTargetStats, type TargetStats } from './summary.js';
-import { clockSkewRefusal } from './valves.js';
+import { listingClockRefusal } from './valves.js';
 
 export interface ProducerDeps {
   readonly config: Config;
@@ -159,7 +159,7 @@ async function enqueueTarget(deps: ProducerDeps, target: string): Promise<Target
     }
   }
   // Not after a listing on a disputed clock: it refreshed no record, and the sweep would drop them all.
-  const clockTrusted = clockSkewRefusal(provider.serverClock?.skewMs(), valves.maxClockSkewMs) === undefined;
+  const clockTrusted = listingClockRefusal(provider, valves.maxClockSkewMs) === undefined;
   if (complete && clockTrusted) await sweepAfterCompleteListing(deps, policyRuleFor(providerConfig), target, listingStartedAt, log);
   stats.listedAt = Date.now();
   stats.formatDrift = formatDriftOf(stats);

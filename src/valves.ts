@@ -1,6 +1,7 @@
 // Pure safety valves on top of the per-task policy: keep the newest N, blast-radius caps, clock sanity.
 import type { DeleteCap } from './config.js';
 import type { ProviderName } from './providers/catalog.js';
+import type { Provider } from './providers/provider.js';
 import { formatDuration } from './units.js';
 
 /** APIs whose tasks have a type that P_KEEP_LATEST counts separately (IoTDA is listed per task_type). */
@@ -156,6 +157,11 @@ export class TimeList {
  * Why a provider must not be deleted from because its clock disagrees with ours, or undefined.
  * `skewMs` is the provider's Date header minus the local clock (positive: the provider is ahead).
  */
+/** Why the provider's clock, as its list answers showed it, rules out judging ages on ours; undefined when it does not. */
+export function listingClockRefusal(provider: Pick<Provider, 'serverClock'>, maxSkewMs: number): string | undefined {
+  return clockSkewRefusal(provider.serverClock?.skewMs(), maxSkewMs);
+}
+
 export function clockSkewRefusal(skewMs: number | undefined, maxSkewMs: number): string | undefined {
   if (skewMs === undefined || Math.abs(skewMs) <= maxSkewMs) return undefined;
   return `the provider's clock (HTTP Date header) is ${formatDuration(Math.abs(skewMs))} ${skewMs > 0 ? 'ahead of' : 'behind'} the local clock, more than JANITOR_MAX_CLOCK_SKEW=${formatDuration(maxSkewMs)}: ages would be wrong`;
